@@ -1,0 +1,60 @@
+#!/bin/bash
+# Assemble the kernel build tree: pristine 6.12.y + our new files + patches.
+#
+# usage: assemble.sh BASE TREE REPO
+#
+# TREE is a hard-linked copy of BASE, so assembling costs seconds and never
+# writes into BASE (patch(1) and rsync replace files instead of editing them
+# in place, which breaks the link). When patches/series or the set of overlay
+# files changes the tree is assembled again from scratch; otherwise only the
+# overlay files that changed are copied, so kbuild rebuilds just what depends
+# on them.
+set -euo pipefail
+base=$1 tree=$2 repo=$3
+
+# The directories that hold new kernel files at their real kernel paths.
+overlay_dirs="arch kernel mm lib virt drivers include Documentation tools/testing/selftests/kvm/kho tools/testing/selftests/liveupdate"
+
+check_version() {
+	local mk=$1/Makefile v p
+	[ -f "$mk" ] || { echo "error: $1 is not a kernel tree (no Makefile)" >&2; exit 1; }
+	v=$(sed -n 's/^VERSION = //p' "$mk")
+	p=$(sed -n 's/^PATCHLEVEL = //p' "$mk")
+	if [ "$v.$p" != "6.12" ]; then
+		echo "error: $1 is Linux $v.$p; kho-v needs a 6.12.y tree" >&2
+		exit 1
+	fi
+}
+check_version "$base"
+
+cd "$repo"
+overlay=$(for d in $overlay_dirs; do if [ -d "$d" ]; then find "$d" -type f; fi; done | LC_ALL=C sort)
+stamp=$( (cat patches/series 2>/dev/null
+	  while read -r p; do case "$p" in ''|\#*) ;; *) cat "patches/$p";; esac; done \
+		< <(cat patches/series 2>/dev/null)
+	  echo "$overlay"; readlink -f "$base") | sha256sum | cut -d' ' -f1)
+
+if [ ! -f "$tree/.kho-v-stamp" ] || [ "$(cat "$tree/.kho-v-stamp")" != "$stamp" ]; then
+	echo "  ASSEMBLE $tree (base $(readlink -f "$base"))"
+	rm -rf "$tree.tmp"
+	cp -al "$base" "$tree.tmp"
+	if [ -f patches/series ]; then
+		while read -r p; do
+			case "$p" in ''|\#*) continue;; esac
+			echo "  PATCH    $p"
+			if ! patch -d "$tree.tmp" -p1 -s --no-backup-if-mismatch < "patches/$p"; then
+				echo "error: patches/$p does not apply to $(readlink -f "$base")" >&2
+				exit 1
+			fi
+		done < patches/series
+	fi
+	rm -rf "$tree"
+	mv "$tree.tmp" "$tree"
+	echo "$stamp" > "$tree/.kho-v-stamp"
+fi
+
+# Overlay: new files only. rsync compares size and mtime and replaces files
+# whole, so unchanged files keep their timestamps.
+if [ -n "$overlay" ]; then
+	echo "$overlay" | rsync -a --files-from=- ./ "$tree/"
+fi

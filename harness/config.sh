@@ -1,0 +1,33 @@
+#!/bin/bash
+# Configure a kernel object directory: tinyconfig + fragments, then check
+# that every option the fragments ask for really took effect (olddefconfig
+# silently drops options whose dependencies are missing).
+#
+# usage: config.sh TREE OBJ FRAGMENT...
+set -euo pipefail
+tree=$1 obj=$2
+shift 2
+mkdir -p "$obj"
+make -s -C "$tree" O="$obj" tinyconfig >/dev/null
+"$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$@" >/dev/null
+make -s -C "$tree" O="$obj" olddefconfig >/dev/null
+
+bad=0
+for frag in "$@"; do
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=n)
+			sym=${line%%=*}
+			if grep -q "^$sym=" "$obj/.config"; then
+				echo "config: $frag: $sym is set, fragment wants it off" >&2
+				bad=1
+			fi ;;
+		CONFIG_*=*)
+			if ! grep -qx "$line" "$obj/.config"; then
+				echo "config: $frag: '$line' did not take effect (got: $(grep "^${line%%=*}=" "$obj/.config" || echo unset))" >&2
+				bad=1
+			fi ;;
+		esac
+	done < "$frag"
+done
+exit $bad
