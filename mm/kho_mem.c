@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KHO preserved memory: the per-order bitmap radix tree that records which
+ * blocks the next kernel must keep, and turning those blocks back into
+ * folios after kexec.
+ *
+ * The map is built as memory is preserved, in pages that link to each other
+ * by physical address, so finalize only records the roots and the next
+ * kernel reads the tree in place.
+ */
+#define pr_fmt(fmt) "KHO: " fmt
+
+#include <linux/bitops.h>
+#include <linux/gfp.h>
+#include <linux/kexec_handover.h>
+#include <linux/memblock.h>
+#include <linux/mm.h>
+#include <linux/rwsem.h>
+
+#include "internal.h"
+#include "../kernel/kexec_handover_internal.h"
+
+struct kho_mem_map kho_out_map;
+static DECLARE_RWSEM(kho_mem_sem);	/* write side: finalize */
+static bool kho_mem_frozen;
+static atomic_long_t kho_nr_preserved;	/* pages */
+
+static inline unsigned int kho_level_index(unsigned long idx, int level)
+{
+	return (idx >> (KHO_LEAF_SHIFT + level * KHO_TABLE_SHIFT)) &
+	       (KHO_TABLE_ENTRIES - 1);
+}
+
+/* Return the child page of @slot, allocating it when @alloc. */
+static void *kho_map_child(struct kho_mem_map *map, u64 *slot, bool alloc)
+{
+	u64 phys = READ_ONCE(*slot);
+	void *page;
+
+	if (phys || !alloc)
+		return phys ? phys_to_virt(phys) : NULL;
+
+	page = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!page)
+		return NULL;
+	phys = cmpxchg(slot, 0, (u64)virt_to_phys(page));
+	if (phys) {
+		/* somebody else installed it first */
+		free_page((unsigned long)page);
+		return phys_to_virt(phys);
+	}
+	atomic_long_inc(&map->nr_meta_pages);
+	return page;
+}
+
+static unsigned long *kho_map_leaf(struct kho_mem_map *map, unsigned long pfn,
+				   unsigned int order, bool alloc)
+{
+	unsigned long idx = pfn >> order;
+	u64 *table;
+	int level;
+
+	if (order >= KHO_NR_ORDERS || idx >> KHO_MAP_INDEX_BITS)
+		return NULL;
+	table = kho_map_child(map, &map->root[order], alloc);
+	for (level = KHO_MAP_LEVELS - 1; table && level > 0; level--)
+		table = kho_map_child(map, &table[kho_level_index(idx, level)],
+				      alloc);
+	if (!table)
+		return NULL;
+	return kho_map_child(map, &table[kho_level_index(idx, 0)], alloc);
+}
+
+/**
+ * kho_map_set - mark a block preserved in a map
+ * @map: the map
+ * @pfn: first page frame of the block, aligned to @order
+ * @order: the block's order
+ *
+ * Return: 0, -EEXIST if it was already set, -ENOMEM, or -ERANGE.
+ */
+int kho_map_set(struct kho_mem_map *map, unsigned long pfn, unsigned int order)
+{
+	unsigned long *leaf;
+
+	if (order >= KHO_NR_ORDERS || !IS_ALIGNED(pfn, 1UL << order))
+		return -EINVAL;
+	if ((pfn >> order) >> KHO_MAP_INDEX_BITS)
+		return -ERANGE;
+	leaf = kho_map_leaf(map, pfn, order, true);
+	if (!leaf)
+		return -ENOMEM;
+	if (test_and_set_bit((pfn >> order) % KHO_LEAF_BITS, leaf))
+		return -EEXIST;
+	return 0;
+}
+
+/**
+ * kho_map_clear - forget a preserved block
+ * @map: the map
+ * @pfn: first page frame of the block
+ * @order: the block's order
+ *
+ * Return: 0, or -ENOENT if the block was not in the map.
+ */
+int kho_map_clear(struct kho_mem_map *map, unsigned long pfn, unsigned int order)
+{
+	unsigned long *leaf = kho_map_leaf(map, pfn, order, false);
+
+	if (!leaf || !test_and_clear_bit((pfn >> order) % KHO_LEAF_BITS, leaf))
+		return -ENOENT;
+	return 0;
+}
+
+/**
+ * kho_map_test - is this exact block in the map?
+ * @map: the map
+ * @pfn: first page frame of the block
+ * @order: the block's order
+ *
+ * Return: true if set.
+ */
+bool kho_map_test(struct kho_mem_map *map, unsigned long pfn, unsigned int order)
+{
+	unsigned long *leaf;
+
+	if (order >= KHO_NR_ORDERS || !IS_ALIGNED(pfn, 1UL << order))
+		return false;
+	leaf = kho_map_leaf(map, pfn, order, false);
+	return leaf && test_bit((pfn >> order) % KHO_LEAF_BITS, leaf);
+}
+
+static void kho_map_free_level(u64 phys, int level)
+{
+	u64 *table = phys_to_virt(phys);
+	int i;
+
+	if (level >= 0)
+		for (i = 0; i < KHO_TABLE_ENTRIES; i++)
+			if (table[i])
+				kho_map_free_level(table[i], level - 1);
+	free_page((unsigned long)table);
+}
+
+/**
+ * kho_map_free - free every page of a map (for maps that are not handed over)
+ * @map: the map
+ */
+void kho_map_free(struct kho_mem_map *map)
+{
+	int order;
+
+	for (order = 0; order < KHO_NR_ORDERS; order++) {
+		if (map->root[order])
+			kho_map_free_level(map->root[order], KHO_MAP_LEVELS - 1);
+		map->root[order] = 0;
+	}
+	atomic_long_set(&map->nr_meta_pages, 0);
+}
+
+static int kho_walk_level(struct kho_map_walk *w, u64 phys, int level,
+			  unsigned int order, unsigned long base)
+{
+	unsigned long bit;
+	int i, err;
+
+	if (w->max_meta && w->nr_meta >= w->max_meta)
+		return -E2BIG;
+	if (w->check_ptr) {
+		err = w->check_ptr(w, phys);
+		if (err)
+			return err;
+	}
+	w->nr_meta++;
+	if (w->meta) {
+		err = w->meta(w, phys);
+		if (err)
+			return err;
+	}
+
+	if (level < 0) {
+		unsigned long *leaf = phys_to_virt(phys);
+
+		for_each_set_bit(bit, leaf, KHO_LEAF_BITS) {
+			unsigned long idx = base + bit;
+
+			w->nr_blocks++;
+			if (w->block) {
+				err = w->block(w, PFN_PHYS(idx << order), order);
+				if (err)
+					return err;
+			}
+		}
+		return 0;
+	}
+
+	for (i = 0; i < KHO_TABLE_ENTRIES; i++) {
+		u64 child = ((u64 *)phys_to_virt(phys))[i];
+		unsigned long sub = base +
+			((unsigned long)i << (KHO_LEAF_SHIFT + level * KHO_TABLE_SHIFT));
+
+		if (!child)
+			continue;
+		err = kho_walk_level(w, child, level - 1, order, sub);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * kho_map_walk - visit every block and metadata page of a map
+ * @roots: per-order root table addresses (physical; 0 for an empty order)
+ * @nr_orders: number of entries in @roots
+ * @w: callbacks and counters
+ *
+ * Return: 0, or the first error a callback returned.
+ */
+int kho_map_walk(const u64 *roots, unsigned int nr_orders,
+		 struct kho_map_walk *w)
+{
+	unsigned int order;
+	int err;
+
+	for (order = 0; order < nr_orders; order++) {
+		if (!roots[order])
+			continue;
+		err = kho_walk_level(w, roots[order], KHO_MAP_LEVELS - 1,
+				     order, 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ----- outgoing: the preserve API ----- */
+
+void kho_mem_freeze(bool frozen)
+{
+	down_write(&kho_mem_sem);
+	kho_mem_frozen = frozen;
+	up_write(&kho_mem_sem);
+}
+
+unsigned long kho_mem_nr_preserved_pages(void)
+{
+	return atomic_long_read(&kho_nr_preserved);
+}
+
+static int kho_check_range(phys_addr_t phys, size_t size)
+{
+	if (!kho_enable)
+		return -EOPNOTSUPP;
+	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+		return -EINVAL;
+	if (kho_overlaps_scratch(phys, size)) {
+		pr_warn_ratelimited("cannot preserve %pa+%#zx: it lies in scratch memory\n",
+				    &phys, size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int kho_mem_update(phys_addr_t phys, unsigned int order, bool set)
+{
+	int err;
+
+	err = kho_check_range(phys, PAGE_SIZE << order);
+	if (err)
+		return err;
+
+	down_read(&kho_mem_sem);
+	if (kho_mem_frozen) {
+		err = -EBUSY;
+	} else if (set) {
+		err = kho_map_set(&kho_out_map, PHYS_PFN(phys), order);
+		if (!err)
+			atomic_long_add(1UL << order, &kho_nr_preserved);
+	} else {
+		err = kho_map_clear(&kho_out_map, PHYS_PFN(phys), order);
+		if (!err)
+			atomic_long_sub(1UL << order, &kho_nr_preserved);
+	}
+	up_read(&kho_mem_sem);
+	return err;
+}
+
+/**
+ * kho_preserve_folio - keep a folio and its contents across kexec
+ * @folio: the folio; it must stay allocated until kexec or until
+ *	kho_unpreserve_folio()
+ *
+ * The next kernel gets it back, with the same order, from
+ * kho_restore_folio(). Folios in scratch memory (movable memory that could
+ * be reused by the next kernel's early boot) cannot be preserved.
+ *
+ * Return: 0; -EBUSY after finalize; -EEXIST if already preserved; -EINVAL
+ * for a folio in scratch; -ENOMEM; -EOPNOTSUPP when KHO is off.
+ */
+int kho_preserve_folio(struct folio *folio)
+{
+	return kho_mem_update(PFN_PHYS(folio_pfn(folio)), folio_order(folio),
+			      true);
+}
+EXPORT_SYMBOL_GPL(kho_preserve_folio);
+
+/**
+ * kho_unpreserve_folio - undo kho_preserve_folio()
+ * @folio: the folio
+ *
+ * Return: 0, -EBUSY after finalize, or -ENOENT if it was not preserved.
+ */
+int kho_unpreserve_folio(struct folio *folio)
+{
+	return kho_mem_update(PFN_PHYS(folio_pfn(folio)), folio_order(folio),
+			      false);
+}
+EXPORT_SYMBOL_GPL(kho_unpreserve_folio);
+
+/* Split [phys, phys + size) into the largest naturally aligned blocks. */
+static unsigned int kho_block_order(phys_addr_t phys, phys_addr_t end)
+{
+	unsigned int order = min_t(unsigned int, MAX_PAGE_ORDER,
+				   __ffs(PHYS_PFN(phys) | (1UL << MAX_PAGE_ORDER)));
+
+	while ((PAGE_SIZE << order) > end - phys)
+		order--;
+	return order;
+}
+
+/**
+ * kho_preserve_phys - keep a physically contiguous range across kexec
+ * @phys: start, page aligned
+ * @size: length, page aligned
+ *
+ * The range is recorded as naturally aligned blocks; the next kernel claims
+ * exactly the same range with kho_restore_phys(). On error nothing stays
+ * preserved.
+ *
+ * Return: 0 or a negative errno as for kho_preserve_folio().
+ */
+int kho_preserve_phys(phys_addr_t phys, size_t size)
+{
+	phys_addr_t pos, end = phys + size;
+	unsigned int order;
+	int err;
+
+	err = kho_check_range(phys, size);
+	if (err)
+		return err;
+	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		err = kho_mem_update(pos, order, true);
+		if (err) {
+			if (pos > phys)
+				kho_unpreserve_phys(phys, pos - phys);
+			return err;
+		}
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kho_preserve_phys);
+
+/**
+ * kho_unpreserve_phys - undo kho_preserve_phys()
+ * @phys: start, as given to kho_preserve_phys()
+ * @size: length, as given to kho_preserve_phys()
+ *
+ * Return: 0, or the first error met (the rest is still unpreserved).
+ */
+int kho_unpreserve_phys(phys_addr_t phys, size_t size)
+{
+	phys_addr_t pos, end = phys + size;
+	unsigned int order;
+	int err, ret = 0;
+
+	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+		return -EINVAL;
+	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		err = kho_mem_update(pos, order, false);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kho_unpreserve_phys);
+
+/* ----- incoming: validate and reserve the previous kernel's map ----- */
+
+struct kho_in_walk {
+	struct kho_map_walk w;
+	int pass;		/* 1: validate, 2: reserve, 3: undo */
+	unsigned long done;	/* pass 2: reservations made */
+	unsigned long todo;	/* pass 3: reservations to undo */
+};
+
+static bool __init kho_in_ram(phys_addr_t phys, phys_addr_t size)
+{
+	return phys + size > phys && memblock_is_region_memory(phys, size);
+}
+
+/* Is [phys, phys + size) inside any block of order > @order? */
+static bool __init kho_in_covered_above(phys_addr_t phys, unsigned int order)
+{
+	struct kho_mem_map map;
+	unsigned int o;
+
+	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
+	for (o = order + 1; o < KHO_NR_ORDERS; o++) {
+		unsigned long pfn = ALIGN_DOWN(PHYS_PFN(phys), 1UL << o);
+
+		if (kho_map_test(&map, pfn, o))
+			return true;
+	}
+	return false;
+}
+
+static int __init kho_in_check_ptr(struct kho_map_walk *w, phys_addr_t phys)
+{
+	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
+
+	if (iw->pass != 1)
+		return 0;
+	if (!PAGE_ALIGNED(phys) || !kho_in_ram(phys, PAGE_SIZE) ||
+	    kho_overlaps_scratch(phys, PAGE_SIZE) ||
+	    kho_in_covered_above(phys, 0) ||
+	    memblock_is_region_reserved(phys, PAGE_SIZE)) {
+		kho_in_reject("memory map page outside usable memory or overlapping other data");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init kho_in_reserve(struct kho_in_walk *iw, phys_addr_t phys,
+			  phys_addr_t size)
+{
+	if (iw->pass == 2) {
+		if (memblock_reserve(phys, size)) {
+			kho_in_reject("out of memblock space reserving preserved memory");
+			return -ENOMEM;
+		}
+		iw->done++;
+	} else if (iw->pass == 3) {
+		if (!iw->todo)
+			return -ECANCELED;
+		memblock_phys_free(phys, size);
+		iw->todo--;
+	}
+	return 0;
+}
+
+static int __init kho_in_meta(struct kho_map_walk *w, phys_addr_t phys)
+{
+	return kho_in_reserve(container_of(w, struct kho_in_walk, w), phys,
+			      PAGE_SIZE);
+}
+
+static int __init kho_in_block(struct kho_map_walk *w, phys_addr_t phys,
+			unsigned int order)
+{
+	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
+	phys_addr_t size = PAGE_SIZE << order;
+
+	if (iw->pass == 1) {
+		if (!kho_in_ram(phys, size) || kho_overlaps_scratch(phys, size) ||
+		    phys < SZ_1M) {
+			kho_in_reject("preserved block outside usable memory or in scratch");
+			return -EINVAL;
+		}
+		if (kho_in_covered_above(phys, order)) {
+			kho_in_reject("preserved blocks overlap");
+			return -EINVAL;
+		}
+		if (memblock_is_region_reserved(phys, size)) {
+			kho_in_reject("preserved block overlaps memory in use");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return kho_in_reserve(iw, phys, size);
+}
+
+/**
+ * kho_in_mem_reserve - validate the incoming map and reserve what it names
+ *
+ * Called from kho_memory_init() while memblock still allocates only from
+ * scratch. Pass 1 checks every pointer and block without changing anything;
+ * pass 2 reserves; if pass 2 fails part way, pass 3 gives back what it took,
+ * so a rejected handover leaves memblock as it was.
+ *
+ * Return: 0 or a negative errno (and kho_in.rejected says why).
+ */
+int __init kho_in_mem_reserve(void)
+{
+	struct kho_in_walk iw = {
+		.w = {
+			.block = kho_in_block,
+			.meta = kho_in_meta,
+			.check_ptr = kho_in_check_ptr,
+			/* a map can't have more pages than there is memory */
+			.max_meta = PHYS_PFN(memblock_phys_mem_size()),
+		},
+	};
+	int err;
+
+	iw.pass = 1;
+	err = kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
+	if (err) {
+		if (err == -E2BIG)
+			kho_in_reject("memory map larger than memory (a loop?)");
+		return err;
+	}
+	pr_info("incoming map: %lu blocks in %lu metadata pages\n",
+		iw.w.nr_blocks, iw.w.nr_meta);
+
+	iw.pass = 2;
+	iw.w.nr_meta = 0;
+	err = kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
+	if (err) {
+		iw.pass = 3;
+		iw.todo = iw.done;
+		iw.w.nr_meta = 0;
+		kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
+	}
+	return err;
+}
+
+/* ----- incoming: restore ----- */
+
+static DEFINE_SPINLOCK(kho_restore_lock);
+
+/* Find and claim the incoming block that starts at @phys. */
+static int kho_claim_block(phys_addr_t phys, phys_addr_t max_size)
+{
+	struct kho_mem_map map;
+	unsigned int order;
+	int claimed = -ENOENT;
+
+	if (!kho_in.active || !PAGE_ALIGNED(phys))
+		return -ENOENT;
+	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
+	spin_lock(&kho_restore_lock);
+	for (order = 0; order < KHO_NR_ORDERS; order++) {
+		if ((PAGE_SIZE << order) > max_size)
+			break;
+		if (!kho_map_clear(&map, PHYS_PFN(phys), order)) {
+			claimed = order;
+			break;
+		}
+	}
+	spin_unlock(&kho_restore_lock);
+	return claimed;
+}
+
+/* Turn reserved pages back into allocated ones, as the page allocator would. */
+static void kho_init_pages(struct page *page, unsigned int order, bool compound)
+{
+	unsigned long i, nr = 1UL << order;
+
+	for (i = 0; i < nr; i++) {
+		__ClearPageReserved(page + i);
+		set_page_count(page + i, compound && i ? 0 : 1);
+	}
+	if (compound && order)
+		prep_compound_page(page, order);
+	adjust_managed_page_count(page, nr);
+}
+
+/**
+ * kho_restore_folio - take back a folio the previous kernel preserved
+ * @phys: its physical address
+ *
+ * Each preserved folio can be restored once. The folio comes back with its
+ * original order and a reference count of one; free it with folio_put().
+ *
+ * Return: the folio, or NULL if nothing was preserved at @phys.
+ */
+struct folio *kho_restore_folio(phys_addr_t phys)
+{
+	int order = kho_claim_block(phys, PAGE_SIZE << MAX_PAGE_ORDER);
+	struct page *page;
+
+	if (order < 0)
+		return NULL;
+	page = pfn_to_page(PHYS_PFN(phys));
+	kho_init_pages(page, order, true);
+	return page_folio(page);
+}
+EXPORT_SYMBOL_GPL(kho_restore_folio);
+
+/**
+ * kho_restore_phys - take back a range the previous kernel preserved
+ * @phys: start, as given to kho_preserve_phys()
+ * @size: length, as given to kho_preserve_phys()
+ *
+ * Afterwards the range is ordinary memory owned by the caller, made of
+ * order-0 pages with one reference each (free_pages_exact() releases it).
+ * Nothing is claimed unless the whole range was preserved.
+ *
+ * Return: 0, or -ENOENT if any part of the range was not preserved.
+ */
+int kho_restore_phys(phys_addr_t phys, size_t size)
+{
+	phys_addr_t pos, end = phys + size;
+	struct kho_mem_map map;
+	unsigned int order;
+
+	if (!kho_in.active || !size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+		return -EINVAL;
+	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
+
+	/* check everything first, so a bad request claims nothing */
+	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		if (!kho_map_test(&map, PHYS_PFN(pos), order))
+			return -ENOENT;
+	}
+	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		if (kho_claim_block(pos, PAGE_SIZE << order) != order)
+			return -ENOENT;	/* raced with another claim */
+		kho_init_pages(pfn_to_page(PHYS_PFN(pos)), order, false);
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kho_restore_phys);

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KHO scratch: memory the next kernel may use before it knows what was
+ * preserved.
+ *
+ * Every KHO kernel sets scratch areas aside at boot and gives them to the
+ * page allocator as CMA pageblocks: only movable allocations land there,
+ * and those never need to survive a kexec. kexec_file places the next
+ * kernel, its initrd and its boot data inside scratch, and the next kernel
+ * allocates only from scratch (memblock scratch-only mode) until it has
+ * reserved the preserved memory. The same areas are handed on, unchanged,
+ * to every later kernel.
+ */
+#define pr_fmt(fmt) "KHO: " fmt
+
+#include <linux/cma.h>
+#include <linux/ioport.h>
+#include <linux/kexec.h>
+#include <linux/kexec_handover.h>
+#include <linux/memblock.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/page-isolation.h>
+#include <linux/string.h>
+
+#include "internal.h"
+#include "../kernel/kexec_handover_internal.h"
+
+/* Scratch list: lowmem, global, then one per node. */
+#define KHO_SCRATCH_SLOTS	(2 + MAX_NUMNODES)
+struct kho_scratch_range kho_scratch[KHO_SCRATCH_SLOTS];
+unsigned int kho_nr_scratch;
+
+/* Floor for the global area: room for the next kernel image and initrd. */
+#define KHO_SCRATCH_GLOBAL_MIN	SZ_128M
+#define KHO_SCRATCH_LOWMEM_MIN	SZ_16M
+
+static struct kho_scratch_cfg kho_scratch_cfg __initdata = {
+	.percent_mode = true,
+	.percent = 200,
+};
+
+/**
+ * kho_parse_scratch - parse the kho_scratch= boot parameter
+ * @str: "N%" (scale of memory the kernel allocated at boot), or
+ *	"lowmem,global,pernode" sizes with K/M/G suffixes
+ * @cfg: result, untouched on error
+ *
+ * Return: 0 or -EINVAL.
+ */
+int kho_parse_scratch(const char *str, struct kho_scratch_cfg *cfg)
+{
+	struct kho_scratch_cfg c = { };
+	u64 sizes[3];
+	char *end;
+	int i;
+
+	if (!str || !*str)
+		return -EINVAL;
+
+	if (str[strlen(str) - 1] == '%') {
+		unsigned long pct = simple_strtoul(str, &end, 10);
+
+		if (end == str || *end != '%' || end[1] || !pct || pct > 10000)
+			return -EINVAL;
+		c.percent_mode = true;
+		c.percent = pct;
+		*cfg = c;
+		return 0;
+	}
+
+	for (i = 0; i < 3; i++) {
+		const char *start = str;
+
+		sizes[i] = memparse(str, &end);
+		if (end == start)
+			return -EINVAL;
+		str = end;
+		if (i < 2) {
+			if (*str != ',')
+				return -EINVAL;
+			str++;
+		}
+	}
+	if (*str || !sizes[1])
+		return -EINVAL;
+	c.lowmem = sizes[0];
+	c.global = sizes[1];
+	c.pernode = sizes[2];
+	*cfg = c;
+	return 0;
+}
+
+static int __init kho_scratch_param(char *str)
+{
+	if (kho_parse_scratch(str, &kho_scratch_cfg)) {
+		pr_err("kho_scratch=%s: expected N%% or lowmem,global,pernode sizes (e.g. 64M,512M,256M); using the default of 200%%\n",
+		       str ? str : "");
+		kho_scratch_cfg = (struct kho_scratch_cfg) {
+			.percent_mode = true, .percent = 200 };
+	}
+	return 0;
+}
+early_param("kho_scratch", kho_scratch_param);
+
+/**
+ * kho_overlaps_scratch - does a physical range touch any scratch area?
+ * @phys: start
+ * @size: length
+ *
+ * Return: true if it does.
+ */
+bool kho_overlaps_scratch(phys_addr_t phys, phys_addr_t size)
+{
+	unsigned int i;
+
+	for (i = 0; i < kho_nr_scratch; i++)
+		if (phys < kho_scratch[i].base + kho_scratch[i].size &&
+		    kho_scratch[i].base < phys + size)
+			return true;
+	return false;
+}
+
+static u64 __init kho_scale(u64 bytes, u64 floor)
+{
+	u64 size = div_u64(bytes * kho_scratch_cfg.percent, 100);
+
+	return max(size, floor);
+}
+
+static int __init kho_alloc_scratch(u64 size, phys_addr_t limit, int nid)
+{
+	struct kho_scratch_range *r = &kho_scratch[kho_nr_scratch];
+	phys_addr_t base;
+
+	size = round_up(size, CMA_MIN_ALIGNMENT_BYTES);
+	if (!size)
+		return 0;
+	if (nid == NUMA_NO_NODE)
+		base = memblock_phys_alloc_range(size, CMA_MIN_ALIGNMENT_BYTES,
+						 SZ_1M, limit);
+	else
+		base = memblock_alloc_range_nid(size, CMA_MIN_ALIGNMENT_BYTES,
+						SZ_1M, limit, nid, true);
+	if (!base)
+		return -ENOMEM;
+	r->base = base;
+	r->size = size;
+	kho_nr_scratch++;
+	return 0;
+}
+
+/* First boot of a KHO kernel: size and reserve the scratch areas. */
+static int __init kho_reserve_scratch(void)
+{
+	bool pct = kho_scratch_cfg.percent_mode;
+	u64 size;
+	int nid, err;
+
+	size = pct ? kho_scale(memblock_reserved_kern_size(ARCH_LOW_ADDRESS_LIMIT,
+							   NUMA_NO_NODE),
+			       KHO_SCRATCH_LOWMEM_MIN) : kho_scratch_cfg.lowmem;
+	err = kho_alloc_scratch(size, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE);
+	if (err)
+		goto fail;
+
+	size = pct ? kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
+							   NUMA_NO_NODE),
+			       KHO_SCRATCH_GLOBAL_MIN) : kho_scratch_cfg.global;
+	err = kho_alloc_scratch(size, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE);
+	if (err)
+		goto fail;
+
+	for_each_online_node(nid) {
+		size = pct ? kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
+								   nid), 0) :
+			     kho_scratch_cfg.pernode;
+		err = kho_alloc_scratch(size, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
+		if (err)
+			goto fail;
+	}
+	return 0;
+
+fail:
+	pr_err("cannot reserve %llu MiB of scratch memory (area %u); KHO disabled, try a smaller kho_scratch=\n",
+	       size >> 20, kho_nr_scratch);
+	while (kho_nr_scratch) {
+		kho_nr_scratch--;
+		memblock_phys_free(kho_scratch[kho_nr_scratch].base,
+				   kho_scratch[kho_nr_scratch].size);
+	}
+	return err;
+}
+
+/*
+ * Make every pageblock of the scratch areas MIGRATE_CMA before memblock
+ * hands free memory to the buddy allocator, so unmovable allocations never
+ * land in scratch. Pages memblock allocated there early (on a KHO boot) stay
+ * allocated and join the CMA free lists when freed.
+ */
+static void __init kho_scratch_to_cma(bool release)
+{
+	unsigned long pfn, nr = 0;
+	unsigned int i;
+
+	for (i = 0; i < kho_nr_scratch; i++) {
+		unsigned long start = PHYS_PFN(kho_scratch[i].base);
+		unsigned long end = PHYS_PFN(kho_scratch[i].base + kho_scratch[i].size);
+
+		for (pfn = start; pfn < end; pfn += pageblock_nr_pages) {
+			struct page *page = pfn_to_page(pfn);
+
+			set_pageblock_migratetype(page, MIGRATE_CMA);
+			page_zone(page)->cma_pages += pageblock_nr_pages;
+		}
+		nr += end - start;
+		if (release)
+			memblock_phys_free(kho_scratch[i].base, kho_scratch[i].size);
+		pr_info("scratch area %u: %pa + %#llx\n", i, &kho_scratch[i].base,
+			kho_scratch[i].size);
+	}
+	totalcma_pages += nr;
+}
+
+/**
+ * kho_memory_init - settle KHO memory before memblock frees to the buddy
+ *
+ * Called from mm_core_init() while memblock is still active. On a KHO boot
+ * it validates the incoming memory map and reserves every preserved block;
+ * then it leaves scratch-only mode and (re)establishes the scratch areas
+ * for the next kexec.
+ */
+void __init kho_memory_init(void)
+{
+	unsigned int i;
+	bool incoming;
+
+	kho_in_validate();
+	incoming = kho_in.active;
+
+	memblock_clear_kho_scratch_only();
+
+	if (!incoming) {
+		/* a rejected handover's scratch is ordinary memory again */
+		for (i = 0; i < kho_nr_scratch; i++)
+			memblock_clear_kho_scratch(kho_scratch[i].base,
+						   kho_scratch[i].size);
+		memblock_clear_kho_scratch(0, SZ_1M);
+		kho_nr_scratch = 0;
+	}
+
+	if (!kho_enable)
+		return;
+	if (!incoming && kho_reserve_scratch()) {
+		kho_enable = false;
+		return;
+	}
+	kho_scratch_to_cma(!incoming);
+}
+
+/**
+ * kho_enter_scratch_only - adopt the scratch areas of an incoming handover
+ *
+ * Called from setup_arch() right after memblock learns the memory map and
+ * before anything is allocated from it. Marks the scratch areas (and the
+ * first MiB, which x86 never preserves) and restricts memblock allocations
+ * to them.
+ */
+void __init kho_enter_scratch_only(void)
+{
+	struct kho_handover *h;
+	unsigned int i, j, n;
+
+	if (!kho_in.handover_phys || kho_in.rejected)
+		return;
+	if (!kho_enable) {
+		pr_info("incoming handover ignored: KHO is off (kho=on enables it)\n");
+		return;
+	}
+
+	h = early_memremap(kho_in.handover_phys, PAGE_SIZE);
+	if (!h) {
+		kho_in_reject("cannot map the handover page");
+		return;
+	}
+	n = h->nr_scratch;
+	if (n == 0 || n > KHO_SCRATCH_SLOTS) {
+		kho_in_reject("bad number of scratch areas");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct kho_scratch_range r = h->scratch[i];
+
+		if (!r.size || !IS_ALIGNED(r.base | r.size, CMA_MIN_ALIGNMENT_BYTES) ||
+		    r.base + r.size < r.base ||
+		    !memblock_is_region_memory(r.base, r.size)) {
+			kho_in_reject("scratch area outside memory or misaligned");
+			goto out;
+		}
+		for (j = 0; j < i; j++)
+			if (r.base < kho_scratch[j].base + kho_scratch[j].size &&
+			    kho_scratch[j].base < r.base + r.size) {
+				kho_in_reject("scratch areas overlap");
+				goto out;
+			}
+		kho_scratch[i] = r;
+	}
+	kho_nr_scratch = n;
+	if (kho_overlaps_scratch(kho_in.handover_phys, PAGE_SIZE) ||
+	    kho_overlaps_scratch(kho_in.fdt_phys, kho_in.fdt_size)) {
+		kho_in_reject("handover data lies in scratch");
+		kho_nr_scratch = 0;
+		goto out;
+	}
+
+	for (i = 0; i < kho_nr_scratch; i++)
+		memblock_mark_kho_scratch(kho_scratch[i].base, kho_scratch[i].size);
+	memblock_mark_kho_scratch(0, SZ_1M);
+	memblock_set_kho_scratch_only();
+	/* the handover page and FDT are reserved before the map is walked */
+	memblock_reserve(kho_in.handover_phys, PAGE_SIZE);
+	memblock_reserve(kho_in.fdt_phys, PAGE_ALIGN(kho_in.fdt_size));
+	kho_in.active = true;
+	pr_info("handover accepted: %u scratch areas, FDT %u bytes\n",
+		kho_nr_scratch, kho_in.fdt_size);
+out:
+	early_memunmap(h, PAGE_SIZE);
+}
+
+/**
+ * kho_locate_mem_hole - place a kexec_file segment inside scratch
+ * @kbuf: the buffer to place
+ * @func: kexec_file's hole-finding callback
+ *
+ * Return: 1 if placed, 0 when KHO does not constrain placement (KHO off,
+ * or a crash kernel), -EADDRNOTAVAIL if no scratch area fits.
+ */
+int kho_locate_mem_hole(struct kexec_buf *kbuf,
+			int (*func)(struct resource *, void *))
+{
+	struct resource res = {
+		.name = "System RAM",
+		.flags = IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY,
+	};
+	unsigned int i, n = kho_nr_scratch;
+
+	if (!kho_enable || !n || kbuf->image->type == KEXEC_TYPE_CRASH)
+		return 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned int k = kbuf->top_down ? n - 1 - i : i;
+
+		res.start = kho_scratch[k].base;
+		res.end = kho_scratch[k].base + kho_scratch[k].size - 1;
+		if (func(&res, kbuf))
+			return 1;
+	}
+	return -EADDRNOTAVAIL;
+}
