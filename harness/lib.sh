@@ -28,3 +28,28 @@ cmdline_arg() {
 
 # next_cmdline WORDS: append WORDS to the next kernel's command line
 next_cmdline() { echo "$*" >> next-cmdline; }
+
+KHO=/sys/kernel/debug/kho
+
+# kho_expect_verified: read kho/test/verify in the new kernel and fail on
+# any FAIL line or a missing "ok" section.
+kho_expect_verified() {
+	[ -d $KHO/in ] || fail "no kho/in/ in the new kernel: handover not accepted ($(dmesg | grep -m1 'KHO: incoming'))"
+	cat $KHO/test/verify > verify.out || fail "reading kho/test/verify"
+	cat verify.out
+	if grep -q FAIL verify.out; then
+		fail "$(grep -m1 FAIL verify.out)"
+	fi
+	grep -q "^ok folios:" verify.out || fail "no folios verified"
+	grep -q "^ok tree:" verify.out || fail "tree not verified"
+	grep -q "^ok refused memory that was not preserved" verify.out ||
+		fail "restore of unpreserved memory not refused"
+}
+
+# kho_write FILE VALUE: write to a debugfs file, print the error if any
+kho_write() {
+	echo "$2" > "$1" 2> write.err
+	rc=$?
+	[ $rc = 0 ] || cat write.err
+	return $rc
+}

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KHO test driver: debugfs files under kho/test/ that exercise KHO across a
+ * real kexec, for kho-v's two-stage tests.
+ *
+ *   preserve   write "COUNT SEED": allocate COUNT folios of random orders,
+ *              fill them from SEED, preserve them, and record the list in
+ *              a "kho-test" subtree; add a "kho-test-tree" node with
+ *              properties of many sizes (one larger than a page)
+ *   verify     read (next kernel): restore every folio and property and
+ *              compare every byte; prints "ok ..." or "FAIL ..." lines
+ *   add_node   write NAME: add an empty node under the root (errors are
+ *              returned to the writer, e.g. EBUSY after finalize)
+ *   corrupt    write fdt|handover|memmap|scratch after finalize: damage
+ *              the handover so the next kernel must refuse it
+ *
+ * The expectations (seed, folio list) travel inside the preserved state, so
+ * stage 2 needs nothing from stage 1 but the handover itself.
+ */
+#define pr_fmt(fmt) "KHO test: " fmt
+
+#include <linux/crc32.h>
+#include <linux/debugfs.h>
+#include <linux/io.h>
+#include <linux/kexec_handover.h>
+#include <linux/libfdt.h>
+#include <linux/mm.h>
+#include <linux/prandom.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kexec_handover_internal.h"
+
+#define KHO_TEST_SUBTREE	"kho-test"
+#define KHO_TEST_TREE		"kho-test-tree"
+#define KHO_TEST_MAX_FOLIOS	4096
+
+struct kho_test_folio {
+	u64 phys;
+	u32 order;
+	u32 crc;
+} __packed;
+
+/* Property sizes of the test tree: empty, tiny, odd, page edges, > page. */
+static const u32 kho_test_prop_sizes[] = {
+	0, 1, 3, 8, 100, 4095, 4096, 4097, 3 * 4096 + 5,
+};
+
+static struct kho_node kho_test_tree, kho_test_child[2], kho_test_grandchild;
+static DEFINE_MUTEX(kho_test_lock);
+static bool kho_test_preserved;
+
+static u64 kho_test_word(u64 seed, u64 phys)
+{
+	u64 x = (phys ^ seed) * 0x9e3779b97f4a7c15ULL;
+
+	return x ^ (x >> 29);
+}
+
+static void kho_test_fill(void *buf, size_t len, u64 seed, u64 phys)
+{
+	u64 *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(u64); i++)
+		w[i] = kho_test_word(seed, phys + i * sizeof(u64));
+}
+
+/* Returns the offset of the first mismatch, or -1. */
+static long kho_test_check(const void *buf, size_t len, u64 seed, u64 phys)
+{
+	const u64 *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(u64); i++)
+		if (w[i] != kho_test_word(seed, phys + i * sizeof(u64)))
+			return i * sizeof(u64);
+	return -1;
+}
+
+static void kho_test_prop_val(u8 *buf, u32 size, u64 seed, unsigned int idx)
+{
+	u32 i;
+
+	for (i = 0; i < size; i++)
+		buf[i] = (u8)(kho_test_word(seed, ((u64)idx << 32) | i) >> 17);
+}
+
+static int kho_test_build_tree(u64 seed)
+{
+	char key[16];
+	unsigned int i;
+	u8 *buf;
+	int err;
+
+	buf = kvmalloc(3 * 4096 + 5, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	kho_init_node(&kho_test_tree);
+	for (i = 0; i < ARRAY_SIZE(kho_test_child); i++)
+		kho_init_node(&kho_test_child[i]);
+	kho_init_node(&kho_test_grandchild);
+
+	for (i = 0; i < ARRAY_SIZE(kho_test_prop_sizes); i++) {
+		snprintf(key, sizeof(key), "prop-%u", i);
+		kho_test_prop_val(buf, kho_test_prop_sizes[i], seed, i);
+		err = kho_add_prop(&kho_test_tree, key, buf,
+				   kho_test_prop_sizes[i]);
+		if (err)
+			goto out;
+	}
+	err = kho_add_string_prop(&kho_test_tree, "greeting",
+				  "preserved across kexec");
+	if (!err)
+		err = kho_add_prop(&kho_test_child[1], "seed", &seed, sizeof(seed));
+	if (!err)
+		err = kho_add_string_prop(&kho_test_grandchild, "depth", "2");
+	if (!err)
+		err = kho_add_node(&kho_test_child[1], "grandchild",
+				   &kho_test_grandchild);
+	for (i = 0; !err && i < ARRAY_SIZE(kho_test_child); i++) {
+		snprintf(key, sizeof(key), "child-%u", i);
+		err = kho_add_node(&kho_test_tree, key, &kho_test_child[i]);
+	}
+	if (!err)
+		err = kho_add_node(NULL, KHO_TEST_TREE, &kho_test_tree);
+out:
+	kvfree(buf);
+	return err;
+}
+
+static int kho_test_preserve(unsigned int count, u64 seed)
+{
+	struct kho_test_folio *list;
+	struct rnd_state rnd;
+	size_t fdt_size;
+	void *fdt = NULL;
+	unsigned int i;
+	int err;
+
+	if (!count || count > KHO_TEST_MAX_FOLIOS)
+		return -EINVAL;
+	list = kvcalloc(count, sizeof(*list), GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	prandom_seed_state(&rnd, seed);
+
+	for (i = 0; i < count; i++) {
+		int order = prandom_u32_state(&rnd) % (MAX_PAGE_ORDER + 1);
+		struct folio *folio = NULL;
+
+		for (; order >= 0 && !folio; order--)
+			folio = folio_alloc(GFP_KERNEL | __GFP_NOWARN |
+					    __GFP_NORETRY, order);
+		if (!folio) {
+			err = -ENOMEM;
+			goto out;
+		}
+		list[i].phys = PFN_PHYS(folio_pfn(folio));
+		list[i].order = folio_order(folio);
+		kho_test_fill(folio_address(folio), folio_size(folio), seed,
+			      list[i].phys);
+		list[i].crc = crc32_le(~0, folio_address(folio), folio_size(folio));
+		err = kho_preserve_folio(folio);
+		if (err) {
+			pr_err("preserving folio %u (order %u): %d\n", i,
+			       list[i].order, err);
+			folio_put(folio);
+			goto out;
+		}
+	}
+
+	fdt_size = PAGE_ALIGN(count * sizeof(*list) + SZ_4K);
+	fdt = alloc_pages_exact(fdt_size, GFP_KERNEL);
+	if (!fdt) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = fdt_create(fdt, fdt_size) ?:
+	      fdt_finish_reservemap(fdt) ?:
+	      fdt_begin_node(fdt, "") ?:
+	      fdt_property_string(fdt, "compatible", "kho-v,test-v1") ?:
+	      fdt_property(fdt, "seed", &seed, sizeof(seed)) ?:
+	      fdt_property(fdt, "folios", list, count * sizeof(*list)) ?:
+	      fdt_end_node(fdt) ?:
+	      fdt_finish(fdt);
+	if (err) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = kho_add_subtree(KHO_TEST_SUBTREE, fdt);
+	if (!err)
+		err = kho_test_build_tree(seed);
+	if (!err)
+		pr_info("preserved %u folios and the test tree (seed %llu)\n",
+			count, seed);
+out:
+	/* on error the folios stay allocated: this is a test driver */
+	kvfree(list);
+	return err;
+}
+
+static ssize_t kho_test_preserve_write(struct file *file,
+				       const char __user *ubuf, size_t len,
+				       loff_t *ppos)
+{
+	unsigned int count;
+	char buf[64];
+	u64 seed;
+	int err;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%u %llu", &count, &seed) != 2)
+		return -EINVAL;
+
+	mutex_lock(&kho_test_lock);
+	err = kho_test_preserved ? -EEXIST : kho_test_preserve(count, seed);
+	if (!err)
+		kho_test_preserved = true;
+	mutex_unlock(&kho_test_lock);
+	return err ?: len;
+}
+
+static const struct file_operations kho_test_preserve_fops = {
+	.write = kho_test_preserve_write,
+};
+
+static void kho_test_verify_tree(struct seq_file *m, u64 seed)
+{
+	unsigned int i, ok = 0;
+	const void *val;
+	char key[16];
+	u8 *buf;
+	int node, len;
+
+	node = kho_find_node("/" KHO_TEST_TREE);
+	if (node < 0) {
+		seq_puts(m, "FAIL tree: node /" KHO_TEST_TREE " missing\n");
+		return;
+	}
+	buf = kvmalloc(3 * 4096 + 5, GFP_KERNEL);
+	if (!buf) {
+		seq_puts(m, "FAIL tree: out of memory\n");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(kho_test_prop_sizes); i++) {
+		snprintf(key, sizeof(key), "prop-%u", i);
+		val = kho_get_prop(node, key, &len);
+		kho_test_prop_val(buf, kho_test_prop_sizes[i], seed, i);
+		if (!val || len != kho_test_prop_sizes[i] ||
+		    memcmp(val, buf, len))
+			seq_printf(m, "FAIL tree: %s: expected %u bytes, got %d\n",
+				   key, kho_test_prop_sizes[i], val ? len : -1);
+		else
+			ok++;
+	}
+	kvfree(buf);
+
+	val = kho_get_prop(node, "greeting", &len);
+	if (!val || strcmp(val, "preserved across kexec"))
+		seq_puts(m, "FAIL tree: greeting\n");
+	else
+		ok++;
+	node = kho_find_node("/" KHO_TEST_TREE "/child-1");
+	val = kho_get_prop(node, "seed", &len);
+	if (!val || len != sizeof(seed) || memcmp(val, &seed, sizeof(seed)))
+		seq_puts(m, "FAIL tree: child-1/seed\n");
+	else
+		ok++;
+	node = kho_find_node("/" KHO_TEST_TREE "/child-1/grandchild");
+	val = kho_get_prop(node, "depth", &len);
+	if (!val || strcmp(val, "2"))
+		seq_puts(m, "FAIL tree: child-1/grandchild/depth\n");
+	else
+		ok++;
+	if (kho_find_node("/" KHO_TEST_TREE "/child-0") < 0)
+		seq_puts(m, "FAIL tree: child-0 missing\n");
+	else
+		ok++;
+	seq_printf(m, "ok tree: %u checks passed\n", ok);
+}
+
+static int kho_test_verify_show(struct seq_file *m, void *v)
+{
+	const struct kho_test_folio *list;
+	unsigned long pages = 0, bad = 0;
+	const void *sub;
+	const u64 *seedp;
+	unsigned int i, n;
+	int len;
+
+	if (!kho_is_incoming()) {
+		seq_puts(m, "FAIL no incoming handover\n");
+		return 0;
+	}
+	sub = kho_get_subtree(KHO_TEST_SUBTREE, NULL);
+	if (!sub) {
+		seq_puts(m, "FAIL subtree " KHO_TEST_SUBTREE " missing\n");
+		return 0;
+	}
+	seedp = fdt_getprop(sub, 0, "seed", &len);
+	list = fdt_getprop(sub, 0, "folios", &len);
+	if (!seedp || !list || len % sizeof(*list)) {
+		seq_puts(m, "FAIL subtree " KHO_TEST_SUBTREE " malformed\n");
+		return 0;
+	}
+	n = len / sizeof(*list);
+
+	for (i = 0; i < n; i++) {
+		struct folio *folio = kho_restore_folio(list[i].phys);
+		long off;
+
+		if (!folio) {
+			seq_printf(m, "FAIL folio %u at %#llx: not restored\n",
+				   i, list[i].phys);
+			bad++;
+			continue;
+		}
+		if (folio_order(folio) != list[i].order ||
+		    folio_ref_count(folio) != 1) {
+			seq_printf(m, "FAIL folio %u: order %u refcount %d, expected order %u refcount 1\n",
+				   i, folio_order(folio), folio_ref_count(folio),
+				   list[i].order);
+			bad++;
+		}
+		off = kho_test_check(folio_address(folio), folio_size(folio),
+				     *seedp, list[i].phys);
+		if (off >= 0 ||
+		    crc32_le(~0, folio_address(folio), folio_size(folio)) != list[i].crc) {
+			seq_printf(m, "FAIL folio %u at %#llx: contents differ at offset %ld\n",
+				   i, list[i].phys, off);
+			bad++;
+		}
+		pages += folio_nr_pages(folio);
+		folio_put(folio);
+		/* a second restore of the same folio must be refused */
+		if (i == 0 && kho_restore_folio(list[i].phys)) {
+			seq_puts(m, "FAIL folio 0 restored twice\n");
+			bad++;
+		}
+	}
+	if (!bad)
+		seq_printf(m, "ok folios: %u folios, %lu pages, every byte as written\n",
+			   n, pages);
+	/* memory that was never preserved must not be handed out */
+	if (kho_restore_folio(PFN_PHYS(folio_pfn(virt_to_folio(m)))))
+		seq_puts(m, "FAIL restored memory that was not preserved\n");
+	else
+		seq_puts(m, "ok refused memory that was not preserved\n");
+	kho_test_verify_tree(m, *seedp);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(kho_test_verify);
+
+static ssize_t kho_test_add_node_write(struct file *file,
+				       const char __user *ubuf, size_t len,
+				       loff_t *ppos)
+{
+	struct kho_node *node;
+	char name[64];
+	int err;
+
+	if (!len || len >= sizeof(name))
+		return -EINVAL;
+	if (copy_from_user(name, ubuf, len))
+		return -EFAULT;
+	name[len] = 0;
+	strim(name);
+	node = kzalloc(sizeof(*node), GFP_KERNEL);
+	if (!node)
+		return -ENOMEM;
+	kho_init_node(node);
+	err = kho_add_node(NULL, name, node);
+	if (err)
+		kfree(node);
+	return err ?: len;
+}
+
+static const struct file_operations kho_test_add_node_fops = {
+	.write = kho_test_add_node_write,
+};
+
+static ssize_t kho_test_corrupt_write(struct file *file,
+				      const char __user *ubuf, size_t len,
+				      loff_t *ppos)
+{
+	struct kho_handover *h = kho_handover_page();
+	char what[16];
+
+	if (!len || len >= sizeof(what))
+		return -EINVAL;
+	if (copy_from_user(what, ubuf, len))
+		return -EFAULT;
+	what[len] = 0;
+	strim(what);
+	if (!h || h->magic != KHO_HANDOVER_MAGIC)
+		return -ENOENT;	/* finalize first */
+
+	if (!strcmp(what, "fdt")) {
+		u8 *fdt = phys_to_virt(h->fdt_phys);
+
+		fdt[h->fdt_size / 2] ^= 0x5a;
+	} else if (!strcmp(what, "handover")) {
+		h->magic ^= 1;
+	} else if (!strcmp(what, "memmap")) {
+		/* a map root inside scratch, with a valid checksum */
+		h->mem_root[0] = h->scratch[0].base;
+		kho_handover_seal(h);
+	} else if (!strcmp(what, "scratch")) {
+		h->scratch[0].base = 1ULL << 46;
+		kho_handover_seal(h);
+	} else {
+		return -EINVAL;
+	}
+	pr_warn("damaged the handover (%s) on request\n", what);
+	return len;
+}
+
+static const struct file_operations kho_test_corrupt_fops = {
+	.write = kho_test_corrupt_write,
+};
+
+static int __init kho_test_init(void)
+{
+	struct dentry *dir;
+
+	if (!kho_is_enabled() || !kho_debugfs_root())
+		return 0;
+	dir = debugfs_create_dir("test", kho_debugfs_root());
+	debugfs_create_file("preserve", 0200, dir, NULL, &kho_test_preserve_fops);
+	debugfs_create_file("verify", 0400, dir, NULL, &kho_test_verify_fops);
+	debugfs_create_file("add_node", 0200, dir, NULL, &kho_test_add_node_fops);
+	debugfs_create_file("corrupt", 0200, dir, NULL, &kho_test_corrupt_fops);
+	return 0;
+}
+late_initcall(kho_test_init);
