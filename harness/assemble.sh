@@ -30,7 +30,7 @@ check_version "$base"
 cd "$repo"
 overlay=$(for d in $overlay_dirs; do if [ -d "$d" ]; then find "$d" -type f; fi; done | LC_ALL=C sort)
 stamp=$( (cat patches/series 2>/dev/null
-	  while read -r p; do case "$p" in ''|\#*) ;; *) cat "patches/$p";; esac; done \
+	  while read -r p _; do case "$p" in ''|\#*) ;; *) cat "patches/$p";; esac; done \
 		< <(cat patches/series 2>/dev/null)
 	  echo "$overlay"; readlink -f "$base") | sha256sum | cut -d' ' -f1)
 
@@ -39,7 +39,7 @@ if [ ! -f "$tree/.kho-v-stamp" ] || [ "$(cat "$tree/.kho-v-stamp")" != "$stamp" 
 	rm -rf "$tree.tmp"
 	cp -al "$base" "$tree.tmp"
 	if [ -f patches/series ]; then
-		while read -r p; do
+		while read -r p _; do
 			case "$p" in ''|\#*) continue;; esac
 			echo "  PATCH    $p"
 			if ! patch -d "$tree.tmp" -p1 -s --no-backup-if-mismatch < "patches/$p"; then
