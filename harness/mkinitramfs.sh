@@ -47,6 +47,7 @@ for t in "$@"; do
 	esac
 done
 cp "$repo/harness/lib.sh" "$root/tests/.lib.sh"
+cp "$repo/harness/kho-corrupt.sh" "$root/tests/.kho-corrupt.sh"
 
 cp "$bzimage" "$root/boot/bzImage"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"

@@ -5,6 +5,11 @@ Each test is a file under tests/ (or bench/). Its header may carry lines
 
     # kho-test: cmdline=kho=on kho_scratch=50%
     # kho-test: mem=2G smp=2 timeout=600
+    # kho-test: variants=kexec-tools
+
+A test with variants runs once as NAME and once per variant as
+NAME@VARIANT; the kexec-tools variant does every kexec with Debian's
+`kexec -s -l` + `kexec -e` instead of the harness's own loader.
 
 The VM boots bzImage + the test initramfs with kho_test=NAME; the init in
 the initramfs runs the test's stages across kexec boots and prints
@@ -29,29 +34,34 @@ SPLATS = re.compile(
 
 
 def parse_meta(path):
-    meta = {"cmdline": "", "mem": "1G", "smp": "2", "timeout": None}
+    meta = {"cmdline": "", "mem": "1G", "smp": "2", "timeout": None,
+            "variants": ""}
     with open(path, errors="replace") as f:
         for line in f.readlines()[:40]:
             m = re.search(r"kho-test:\s*(.*)$", line)
             if not m:
                 continue
             body = m.group(1).strip().rstrip("*/").strip()
-            key, _, val = body.partition("=")
-            key = key.strip()
-            if key == "cmdline":
-                meta["cmdline"] = (meta["cmdline"] + " " + val.strip()).strip()
-            elif key in meta:
-                meta[key] = val.strip()
-            else:
-                for word in body.split():
-                    k, _, v = word.partition("=")
-                    if k in meta:
-                        meta[k] = v
+            # "cmdline=" takes the rest of the line; other keys are words
+            if body.startswith("cmdline="):
+                val = body[len("cmdline="):].strip()
+                meta["cmdline"] = (meta["cmdline"] + " " + val).strip()
+                continue
+            for word in body.split():
+                k, _, v = word.partition("=")
+                if k not in meta or k == "cmdline":
+                    raise SystemExit(f"error: {path}: unknown kho-test key '{k}'")
+                meta[k] = v
     return meta
 
 
-def qemu_cmd(args, name, meta, log):
+VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
+
+
+def qemu_cmd(args, name, meta, log, variant):
     append = f"console=ttyS0 panic=-1 oops=panic kho_test={name} {meta['cmdline']}".strip()
+    if variant:
+        append += " " + VARIANT_CMDLINE[variant]
     accel = os.environ.get("QEMU_ACCEL", "tcg")
     return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel,
             "-cpu", "max", "-smp", meta["smp"], "-m", meta["mem"],
@@ -61,15 +71,16 @@ def qemu_cmd(args, name, meta, log):
             "-append", append]
 
 
-def run_one(args, path):
+def run_one(args, path, variant):
     name = os.path.splitext(os.path.basename(path))[0]
     meta = parse_meta(path)
+    full = f"{name}@{variant}" if variant else name
     timeout = int(meta["timeout"] or args.timeout)
     if args.debug:
         timeout *= 4
-    log = os.path.join(args.logdir, name + ".log")
+    log = os.path.join(args.logdir, full + ".log")
     start = time.monotonic()
-    cmd = qemu_cmd(args, name, meta, log)
+    cmd = qemu_cmd(args, name, meta, log, variant)
     with open(log + ".qemu", "w") as qerr:
         qerr.write(" ".join(cmd) + "\n")
         qerr.flush()
@@ -107,7 +118,7 @@ def run_one(args, path):
         status, why = "fail", fails[-1] if fails else reason
     else:
         status, why = result, reason
-    return {"name": name, "status": status, "why": why, "log": log,
+    return {"name": full, "status": status, "why": why, "log": log,
             "lines": lines, "wall": wall, "boots": boots}
 
 
@@ -124,11 +135,18 @@ def main():
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
 
-    tests = args.tests
+    tests = []
+    for t in args.tests:
+        name = os.path.splitext(os.path.basename(t))[0]
+        tests.append((t, None, name))
+        for v in parse_meta(t)["variants"].split():
+            if v not in VARIANT_CMDLINE:
+                print(f"error: {t}: unknown variant {v}", file=sys.stderr)
+                return 1
+            tests.append((t, v, f"{name}@{v}"))
     if args.filter:
         pat = args.filter if any(c in args.filter for c in "*?[") else f"*{args.filter}*"
-        tests = [t for t in tests
-                 if fnmatch.fnmatch(os.path.splitext(os.path.basename(t))[0], pat)]
+        tests = [t for t in tests if fnmatch.fnmatch(t[2], pat)]
     if not tests:
         print(f"error: no test matches '{args.filter}'", file=sys.stderr)
         print("0 passed, 1 failed")
@@ -139,7 +157,7 @@ def main():
     print(f"1..{len(tests)}")
     counts = {"ok": 0, "fail": 0, "skip": 0}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_one, args, t) for t in tests]
+        futs = [ex.submit(run_one, args, t, v) for t, v, _ in tests]
         for i, fut in enumerate(futs, 1):
             r = fut.result()
             counts[r["status"]] += 1

@@ -16,6 +16,7 @@
 #include <linux/memblock.h>
 #include <linux/mm.h>
 #include <linux/rwsem.h>
+#include <kunit/visibility.h>
 
 #include "internal.h"
 #include "../kernel/kexec_handover_internal.h"
@@ -94,6 +95,7 @@ int kho_map_set(struct kho_mem_map *map, unsigned long pfn, unsigned int order)
 		return -EEXIST;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(kho_map_set);
 
 /**
  * kho_map_clear - forget a preserved block
@@ -111,6 +113,7 @@ int kho_map_clear(struct kho_mem_map *map, unsigned long pfn, unsigned int order
 		return -ENOENT;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(kho_map_clear);
 
 /**
  * kho_map_test - is this exact block in the map?
@@ -129,6 +132,7 @@ bool kho_map_test(struct kho_mem_map *map, unsigned long pfn, unsigned int order
 	leaf = kho_map_leaf(map, pfn, order, false);
 	return leaf && test_bit((pfn >> order) % KHO_LEAF_BITS, leaf);
 }
+EXPORT_SYMBOL_IF_KUNIT(kho_map_test);
 
 static void kho_map_free_level(u64 phys, int level)
 {
@@ -157,6 +161,7 @@ void kho_map_free(struct kho_mem_map *map)
 	}
 	atomic_long_set(&map->nr_meta_pages, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(kho_map_free);
 
 static int kho_walk_level(struct kho_map_walk *w, u64 phys, int level,
 			  unsigned int order, unsigned long base)
@@ -232,6 +237,7 @@ int kho_map_walk(const u64 *roots, unsigned int nr_orders,
 	}
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(kho_map_walk);
 
 /* ----- outgoing: the preserve API ----- */
 

@@ -22,6 +22,7 @@
 #include <linux/nodemask.h>
 #include <linux/page-isolation.h>
 #include <linux/string.h>
+#include <kunit/visibility.h>
 
 #include "internal.h"
 #include "../kernel/kexec_handover_internal.h"
@@ -90,6 +91,7 @@ int kho_parse_scratch(const char *str, struct kho_scratch_cfg *cfg)
 	*cfg = c;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(kho_parse_scratch);
 
 static int __init kho_scratch_param(char *str)
 {
@@ -150,31 +152,40 @@ static int __init kho_alloc_scratch(u64 size, phys_addr_t limit, int nid)
 	return 0;
 }
 
-/* First boot of a KHO kernel: size and reserve the scratch areas. */
+/*
+ * First boot of a KHO kernel: size and reserve the scratch areas. All sizes
+ * are computed before anything is allocated, since the areas themselves
+ * are kernel allocations and would otherwise inflate each other.
+ */
 static int __init kho_reserve_scratch(void)
 {
+	static u64 pernode[MAX_NUMNODES] __initdata;
 	bool pct = kho_scratch_cfg.percent_mode;
-	u64 size;
+	u64 lowmem, global, size;
 	int nid, err;
 
-	size = pct ? kho_scale(memblock_reserved_kern_size(ARCH_LOW_ADDRESS_LIMIT,
-							   NUMA_NO_NODE),
-			       KHO_SCRATCH_LOWMEM_MIN) : kho_scratch_cfg.lowmem;
+	lowmem = pct ? kho_scale(memblock_reserved_kern_size(ARCH_LOW_ADDRESS_LIMIT,
+							     NUMA_NO_NODE),
+				 KHO_SCRATCH_LOWMEM_MIN) : kho_scratch_cfg.lowmem;
+	global = pct ? kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
+							     NUMA_NO_NODE),
+				 KHO_SCRATCH_GLOBAL_MIN) : kho_scratch_cfg.global;
+	for_each_online_node(nid)
+		pernode[nid] = pct ?
+			kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
+							      nid), 0) :
+			kho_scratch_cfg.pernode;
+
+	size = lowmem;
 	err = kho_alloc_scratch(size, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE);
 	if (err)
 		goto fail;
-
-	size = pct ? kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
-							   NUMA_NO_NODE),
-			       KHO_SCRATCH_GLOBAL_MIN) : kho_scratch_cfg.global;
+	size = global;
 	err = kho_alloc_scratch(size, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE);
 	if (err)
 		goto fail;
-
 	for_each_online_node(nid) {
-		size = pct ? kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
-								   nid), 0) :
-			     kho_scratch_cfg.pernode;
+		size = pernode[nid];
 		err = kho_alloc_scratch(size, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
 		if (err)
 			goto fail;

@@ -1,0 +1,8 @@
+#!/bin/sh
+# kho-test: cmdline=kho=on
+# kho-test: mem=2G
+# Damage the handover's handover after finalize; the next kernel must refuse it.
+. /tests/.lib.sh
+WHAT=handover
+REASON="bad magic in the handover page"
+. /tests/.kho-corrupt.sh

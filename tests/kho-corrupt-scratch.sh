@@ -1,0 +1,8 @@
+#!/bin/sh
+# kho-test: cmdline=kho=on
+# kho-test: mem=2G
+# Damage the handover's scratch after finalize; the next kernel must refuse it.
+. /tests/.lib.sh
+WHAT=scratch
+REASON="scratch area outside memory"
+. /tests/.kho-corrupt.sh

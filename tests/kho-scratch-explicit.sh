@@ -1,0 +1,22 @@
+#!/bin/sh
+# kho-test: cmdline=kho=on kho_scratch=16M,256M,32M
+# kho-test: mem=2G
+# kho_scratch=lowmem,global,pernode gives exactly those sizes, the next
+# kernel boots inside them, and it keeps the same areas.
+. /tests/.lib.sh
+
+case "$1" in
+1)
+	expect_eq "scratch_len" "0x1000000 0x10000000 0x2000000" \
+		"$(cat $KHO/out/scratch_len | tr '\n' ' ' | sed 's/ $//')"
+	cat $KHO/out/scratch_phys > scratch_phys.1
+	seed=$(head -c 4 /dev/urandom | od -An -tu4 | tr -d ' ')
+	kho_write $KHO/test/preserve "50 $seed" || fail "preserve"
+	exit $NEXT_STAGE ;;
+2)
+	kho_expect_verified
+	expect_eq "scratch_phys after kexec" "$(cat scratch_phys.1 | tr '\n' ' ')" \
+		"$(cat $KHO/out/scratch_phys | tr '\n' ' ')"
+	exit 0 ;;
+esac
+fail "unexpected stage $1"

@@ -1,0 +1,12 @@
+#!/bin/sh
+# kho-test: cmdline=kho=on kho_scratch=12Q,oops
+# kho-test: mem=2G
+# A malformed kho_scratch= is reported clearly and the default is used.
+. /tests/.lib.sh
+
+msg=$(dmesg | grep "kho_scratch=12Q,oops")
+[ -n "$msg" ] || fail "no error message for kho_scratch=12Q,oops"
+echo "ok: $msg"
+n=$(cat $KHO/out/scratch_len | wc -l)
+expect_eq "scratch areas with the default" 3 "$n"
+exit 0
