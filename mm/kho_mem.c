@@ -107,8 +107,12 @@ EXPORT_SYMBOL_IF_KUNIT(kho_map_set);
  */
 int kho_map_clear(struct kho_mem_map *map, unsigned long pfn, unsigned int order)
 {
-	unsigned long *leaf = kho_map_leaf(map, pfn, order, false);
+	unsigned long *leaf;
 
+	/* only the exact block: a pfn inside a larger block is not that block */
+	if (order >= KHO_NR_ORDERS || !IS_ALIGNED(pfn, 1UL << order))
+		return -ENOENT;
+	leaf = kho_map_leaf(map, pfn, order, false);
 	if (!leaf || !test_and_clear_bit((pfn >> order) % KHO_LEAF_BITS, leaf))
 		return -ENOENT;
 	return 0;
@@ -257,7 +261,12 @@ static int kho_check_range(phys_addr_t phys, size_t size)
 {
 	if (!kho_enable)
 		return -EOPNOTSUPP;
-	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size) ||
+	    phys + size < phys)
+		return -EINVAL;
+	/* the next kernel refuses these, and with them the whole handover */
+	if (phys < SZ_1M || !pfn_valid(PHYS_PFN(phys)) ||
+	    !pfn_valid(PHYS_PFN(phys + size - 1)))
 		return -EINVAL;
 	if (kho_overlaps_scratch(phys, size)) {
 		pr_warn_ratelimited("cannot preserve %pa+%#zx: it lies in scratch memory\n",
@@ -422,6 +431,14 @@ static bool __init kho_in_covered_above(phys_addr_t phys, unsigned int order)
 	return false;
 }
 
+static bool __init kho_in_is_block(phys_addr_t phys)
+{
+	struct kho_mem_map map;
+
+	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
+	return kho_map_test(&map, PHYS_PFN(phys), 0);
+}
+
 static int __init kho_in_check_ptr(struct kho_map_walk *w, phys_addr_t phys)
 {
 	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
@@ -430,7 +447,7 @@ static int __init kho_in_check_ptr(struct kho_map_walk *w, phys_addr_t phys)
 		return 0;
 	if (!PAGE_ALIGNED(phys) || !kho_in_ram(phys, PAGE_SIZE) ||
 	    kho_overlaps_scratch(phys, PAGE_SIZE) ||
-	    kho_in_covered_above(phys, 0) ||
+	    kho_in_covered_above(phys, 0) || kho_in_is_block(phys) ||
 	    memblock_is_region_reserved(phys, PAGE_SIZE)) {
 		kho_in_reject("memory map page outside usable memory or overlapping other data");
 		return -EINVAL;
@@ -604,7 +621,8 @@ EXPORT_SYMBOL_GPL(kho_restore_folio);
  * order-0 pages with one reference each (free_pages_exact() releases it).
  * Nothing is claimed unless the whole range was preserved.
  *
- * Return: 0, or -ENOENT if any part of the range was not preserved.
+ * Return: 0; -ENOENT if any part of the range was not preserved; -EINVAL
+ * for a misaligned range or when there is no handover.
  */
 int kho_restore_phys(phys_addr_t phys, size_t size)
 {

@@ -138,6 +138,9 @@ static int __init kho_alloc_scratch(u64 size, phys_addr_t limit, int nid)
 	size = round_up(size, CMA_MIN_ALIGNMENT_BYTES);
 	if (!size)
 		return 0;
+	/* the list must fit the handover page */
+	if (kho_nr_scratch >= min_t(size_t, KHO_SCRATCH_SLOTS, KHO_MAX_SCRATCH))
+		return -ENOSPC;
 	if (nid == NUMA_NO_NODE)
 		base = memblock_phys_alloc_range(size, CMA_MIN_ALIGNMENT_BYTES,
 						 SZ_1M, limit);
@@ -317,6 +320,12 @@ void __init kho_enter_scratch_only(void)
 		kho_scratch[i] = r;
 	}
 	kho_nr_scratch = n;
+	if (!memblock_is_region_memory(kho_in.handover_phys, PAGE_SIZE) ||
+	    !memblock_is_region_memory(kho_in.fdt_phys, kho_in.fdt_size)) {
+		kho_in_reject("handover page or FDT outside memory");
+		kho_nr_scratch = 0;
+		goto out;
+	}
 	if (kho_overlaps_scratch(kho_in.handover_phys, PAGE_SIZE) ||
 	    kho_overlaps_scratch(kho_in.fdt_phys, kho_in.fdt_size)) {
 		kho_in_reject("handover data lies in scratch");
