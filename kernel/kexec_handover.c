@@ -12,6 +12,8 @@
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/kexec.h>
+#include <linux/ktime.h>
 #include <linux/kexec_handover.h>
 #include <linux/libfdt.h>
 #include <linux/memblock.h>
@@ -294,6 +296,7 @@ static struct {
 	u32 fdt_size;
 	u64 fdt_max;			/* optional cap, 0: none */
 	struct kho_handover *handover;
+	bool kexec_in_progress;		/* finalized for a kexec: no unfreeze */
 	struct blocking_notifier_head chain;
 } kho_out = {
 	.lock = __MUTEX_INITIALIZER(kho_out.lock),
@@ -607,18 +610,23 @@ int kho_remove_subtree(const char *name)
 {
 	struct kho_node *node;
 	struct kho_subtree *st;
+	int err;
 
 	mutex_lock(&kho_out.lock);
-	node = kho_find_child(&kho_out.root, name);
-	if (node && !kho_find_prop(node, "kho-subtree"))
-		node = ERR_PTR(-EINVAL);
+	err = kho_check_open();
+	node = err ? NULL : kho_find_child(&kho_out.root, name);
+	if (!err && !node)
+		err = -ENOENT;
+	if (!err && !kho_find_prop(node, "kho-subtree"))
+		err = -EINVAL;
+	if (!err) {
+		list_del_init(&node->sibling);
+		node->parent = NULL;
+	}
 	mutex_unlock(&kho_out.lock);
-	if (IS_ERR_OR_NULL(node))
-		return node ? PTR_ERR(node) : -ENOENT;
+	if (err)
+		return err;
 
-	node = kho_remove_node(NULL, name);
-	if (IS_ERR(node))
-		return PTR_ERR(node);
 	st = container_of(node, struct kho_subtree, node);
 	kho_unpreserve_phys(st->phys, st->size);
 	while (!list_empty(&node->props)) {
@@ -638,7 +646,10 @@ EXPORT_SYMBOL_GPL(kho_remove_subtree);
  * register_kho_notifier - get KEXEC_KHO_FINALIZE and KEXEC_KHO_UNFREEZE
  * @nb: notifier; called in process context, may sleep
  *
- * Return: 0.
+ * A notifier whose FINALIZE fails makes finalize fail; the notifiers that
+ * already saw FINALIZE then get UNFREEZE.
+ *
+ * Return: 0, or -EEXIST if @nb is already registered.
  */
 int register_kho_notifier(struct notifier_block *nb)
 {
@@ -788,6 +799,8 @@ static int kho_unfreeze_locked(void)
 	lockdep_assert_held(&kho_out.finalize_lock);
 	if (kho_out.state != KHO_FROZEN)
 		return -ENOENT;
+	if (kho_out.kexec_in_progress)
+		return -EBUSY;
 	mutex_lock(&kho_out.lock);
 	memset(kho_out.handover, 0, PAGE_SIZE);
 	folio_put(kho_out.fdt);
@@ -803,6 +816,7 @@ static int kho_unfreeze_locked(void)
 
 static int kho_finalize_locked(void)
 {
+	ktime_t start = ktime_get();
 	int err;
 
 	lockdep_assert_held(&kho_out.finalize_lock);
@@ -815,12 +829,17 @@ static int kho_finalize_locked(void)
 	kho_out.state = KHO_FINALIZING;
 	mutex_unlock(&kho_out.lock);
 
-	err = blocking_notifier_call_chain(&kho_out.chain, KEXEC_KHO_FINALIZE,
-					   NULL);
+	/* a refusing notifier: those already finalized get UNFREEZE back */
+	err = blocking_notifier_call_chain_robust(&kho_out.chain,
+						  KEXEC_KHO_FINALIZE,
+						  KEXEC_KHO_UNFREEZE, NULL);
 	err = notifier_to_errno(err);
 	if (err) {
 		pr_err("finalize refused by a notifier: %d\n", err);
-		goto abort;
+		mutex_lock(&kho_out.lock);
+		kho_out.state = KHO_OPEN;
+		mutex_unlock(&kho_out.lock);
+		return err;
 	}
 
 	kho_mem_freeze(true);
@@ -835,8 +854,10 @@ static int kho_finalize_locked(void)
 		kho_mem_freeze(false);
 		goto abort;
 	}
-	pr_info("finalized: FDT %u bytes, %lu pages preserved\n",
-		kho_out.fdt_size, kho_mem_nr_preserved_pages());
+	pr_info("finalized in %lld us: FDT %u bytes, %lu pages preserved, %ld metadata pages\n",
+		ktime_us_delta(ktime_get(), start), kho_out.fdt_size,
+		kho_mem_nr_preserved_pages(),
+		atomic_long_read(&kho_out_map.nr_meta_pages));
 	return 0;
 
 abort:
@@ -859,20 +880,28 @@ static int kho_set_finalized(bool on)
 
 /**
  * kho_kexec_finalize - finalize, if userspace did not, before kexec reboots
+ * @image: the image about to be booted
  *
- * Called from kernel_kexec(). An error aborts the kexec.
+ * Called from kernel_kexec(). An error aborts the kexec. Once it succeeds
+ * the handover can no longer be unfrozen.
  *
  * Return: 0 or a negative errno.
  */
-int kho_kexec_finalize(void)
+int kho_kexec_finalize(struct kimage *image)
 {
 	int err = 0;
 
 	if (!kho_enable || !kho_out.handover)
 		return 0;
+	if (!image->file_mode) {
+		pr_warn("kernel loaded with kexec_load(), which carries no handover: preserved state is lost; load with kexec_file_load (kexec -s)\n");
+		return 0;
+	}
 	mutex_lock(&kho_out.finalize_lock);
 	if (kho_out.state != KHO_FROZEN)
 		err = kho_finalize_locked();
+	if (!err)
+		kho_out.kexec_in_progress = true;
 	mutex_unlock(&kho_out.finalize_lock);
 	return err;
 }

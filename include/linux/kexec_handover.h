@@ -12,6 +12,7 @@
 #include <linux/types.h>
 
 struct folio;
+struct kimage;
 struct kexec_buf;
 struct resource;
 
@@ -84,7 +85,7 @@ void kho_enter_scratch_only(void);
 int kho_locate_mem_hole(struct kexec_buf *kbuf,
 			int (*func)(struct resource *, void *));
 phys_addr_t kho_handover_phys(void);
-int kho_kexec_finalize(void);
+int kho_kexec_finalize(struct kimage *image);
 
 #else /* !CONFIG_KEXEC_HANDOVER */
 
@@ -134,7 +135,7 @@ static inline int kho_locate_mem_hole(struct kexec_buf *kbuf,
 				      int (*func)(struct resource *, void *))
 { return 0; }
 static inline phys_addr_t kho_handover_phys(void) { return 0; }
-static inline int kho_kexec_finalize(void) { return 0; }
+static inline int kho_kexec_finalize(struct kimage *image) { return 0; }
 
 #endif /* CONFIG_KEXEC_HANDOVER */
 #endif /* _LINUX_KEXEC_HANDOVER_H */

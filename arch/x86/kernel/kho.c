@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) "KHO: " fmt
 
 #include <linux/io.h>
+#include <linux/kexec.h>
 #include <linux/kexec_handover.h>
 #include <linux/printk.h>
 #include <asm/kexec_handover.h>
@@ -38,20 +39,22 @@ void __init x86_kho_parse_setup_data(u64 pa_data, u32 data_len)
 
 /**
  * x86_kho_add_setup_data - add a SETUP_KEXEC_KHO entry for kexec_file_load
+ * @image: the image being loaded
  * @params: the boot_params being built for the next kernel
  * @params_load_addr: where they will be loaded
  * @offset: offset from @params of room for the entry
  *
- * Leaves the room unused when KHO is off.
+ * Leaves the room unused when KHO is off and for crash kernels, which
+ * must not take over the memory of the kernel that crashed.
  */
-void x86_kho_add_setup_data(struct boot_params *params,
+void x86_kho_add_setup_data(struct kimage *image, struct boot_params *params,
 			    unsigned long params_load_addr, unsigned int offset)
 {
 	struct setup_data *sd = (void *)params + offset;
 	struct kho_setup_data *kd = (struct kho_setup_data *)sd->data;
 	phys_addr_t handover = kho_handover_phys();
 
-	if (!handover)
+	if (!handover || image->type == KEXEC_TYPE_CRASH)
 		return;
 	sd->type = SETUP_KEXEC_KHO;
 	sd->len = sizeof(*kd);
