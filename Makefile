@@ -85,11 +85,12 @@ kernel: tree
 # --- initramfs: busybox, our loader, the tests, and the kernel to kexec into ---
 TEST_SRCS := $(sort $(wildcard tests/*.sh tests/*.c))
 DEMO_SRCS := $(sort $(wildcard demo/*.sh demo/*.c))
+BENCH_SRCS := $(sort $(wildcard bench/*.sh bench/*.c))
 USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi
 
 initramfs: kernel
 	@echo "==> Building the test initramfs"
-	@harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(TEST_SRCS) $(DEMO_SRCS)
+	@harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(TEST_SRCS) $(DEMO_SRCS) $(BENCH_SRCS)
 
 # --- running ---
 check: initramfs
@@ -105,7 +106,7 @@ demo: initramfs
 bench: initramfs
 	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(BUILD)/logs-bench --jobs 1 --timeout $(QEMU_TIMEOUT) --bench \
-		$(sort $(wildcard bench/*.sh bench/*.c))
+		$(BENCH_SRCS)
 
 # --- patches for kernel teams ---
 patches: $(KSRC)/Makefile

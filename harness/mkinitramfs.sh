@@ -48,6 +48,7 @@ for t in "$@"; do
 done
 cp "$repo/harness/lib.sh" "$root/tests/.lib.sh"
 cp "$repo/harness/kho-corrupt.sh" "$root/tests/.kho-corrupt.sh"
+cp "$repo/harness/kho-bench.sh" "$root/tests/.kho-bench.sh"
 
 cp "$bzimage" "$root/boot/bzImage"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"

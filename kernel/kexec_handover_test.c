@@ -13,6 +13,9 @@
  *              returned to the writer, e.g. EBUSY after finalize)
  *   corrupt    write fdt|handover|memmap|scratch after finalize: damage
  *              the handover so the next kernel must refuse it
+ *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
+ *              of folios and log the time and metadata it took; read in
+ *              the next kernel: restore them all and report the time
  *
  * The expectations (seed, folio list) travel inside the preserved state, so
  * stage 2 needs nothing from stage 1 but the handover itself.
@@ -24,6 +27,8 @@
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
 #include <linux/libfdt.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/prandom.h>
 #include <linux/seq_file.h>
@@ -35,6 +40,7 @@
 #define KHO_TEST_SUBTREE	"kho-test"
 #define KHO_TEST_TREE		"kho-test-tree"
 #define KHO_TEST_MAX_FOLIOS	4096
+#define KHO_TEST_MAX_PROP	(3 * 4096 + 5)
 
 struct kho_test_folio {
 	u64 phys;
@@ -44,7 +50,7 @@ struct kho_test_folio {
 
 /* Property sizes of the test tree: empty, tiny, odd, page edges, > page. */
 static const u32 kho_test_prop_sizes[] = {
-	0, 1, 3, 8, 100, 4095, 4096, 4097, 3 * 4096 + 5,
+	0, 1, 3, 8, 100, 4095, 4096, 4097, KHO_TEST_MAX_PROP,
 };
 
 static struct kho_node kho_test_tree, kho_test_child[2], kho_test_grandchild;
@@ -94,7 +100,7 @@ static int kho_test_build_tree(u64 seed)
 	u8 *buf;
 	int err;
 
-	buf = kvmalloc(3 * 4096 + 5, GFP_KERNEL);
+	buf = kvmalloc(KHO_TEST_MAX_PROP, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 	kho_init_node(&kho_test_tree);
@@ -172,6 +178,11 @@ static int kho_test_preserve(unsigned int count, u64 seed)
 	}
 
 	fdt_size = PAGE_ALIGN(count * sizeof(*list) + SZ_4K);
+	/* a subtree is one physically contiguous block */
+	if (fdt_size > (PAGE_SIZE << MAX_PAGE_ORDER)) {
+		err = -E2BIG;
+		goto out;
+	}
 	fdt = alloc_pages_exact(fdt_size, GFP_KERNEL);
 	if (!fdt) {
 		err = -ENOMEM;
@@ -233,19 +244,15 @@ static const struct file_operations kho_test_preserve_fops = {
 static void kho_test_verify_tree(struct seq_file *m, u64 seed)
 {
 	unsigned int i, ok = 0;
+	/* comparison buffer for the largest property; verify holds the lock */
+	static u8 buf[KHO_TEST_MAX_PROP];
 	const void *val;
 	char key[16];
-	u8 *buf;
 	int node, len;
 
 	node = kho_find_node("/" KHO_TEST_TREE);
 	if (node < 0) {
 		seq_puts(m, "FAIL tree: node /" KHO_TEST_TREE " missing\n");
-		return;
-	}
-	buf = kvmalloc(3 * 4096 + 5, GFP_KERNEL);
-	if (!buf) {
-		seq_puts(m, "FAIL tree: out of memory\n");
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(kho_test_prop_sizes); i++) {
@@ -259,8 +266,6 @@ static void kho_test_verify_tree(struct seq_file *m, u64 seed)
 		else
 			ok++;
 	}
-	kvfree(buf);
-
 	val = kho_get_prop(node, "greeting", &len);
 	if (!val || strcmp(val, "preserved across kexec"))
 		seq_puts(m, "FAIL tree: greeting\n");
@@ -352,7 +357,9 @@ static int kho_test_verify_show(struct seq_file *m, void *v)
 		seq_puts(m, "FAIL restored memory that was not preserved\n");
 	else
 		seq_puts(m, "ok refused memory that was not preserved\n");
+	mutex_lock(&kho_test_lock);
 	kho_test_verify_tree(m, *seedp);
+	mutex_unlock(&kho_test_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(kho_test_verify);
@@ -425,6 +432,163 @@ static const struct file_operations kho_test_corrupt_fops = {
 	.write = kho_test_corrupt_write,
 };
 
+/* ----- benchmark: preserve and restore cost ----- */
+
+#define KHO_BENCH_SUBTREE	"kho-bench"
+
+static int kho_bench_preserve(int order, unsigned long mib)
+{
+	unsigned long want = mib << (20 - PAGE_SHIFT), pages = 0, n = 0, max;
+	long meta0 = atomic_long_read(&kho_out_map.nr_meta_pages);
+	struct kho_test_folio *list;
+	struct folio **folios;
+	struct rnd_state rnd;
+	ktime_t t0, t1;
+	size_t fdt_size;
+	void *fdt;
+	unsigned long i;
+	int err = 0;
+
+	if (order > MAX_PAGE_ORDER || order < -1 || !mib)
+		return -EINVAL;
+	max = want;	/* at most one folio per page */
+	list = kvcalloc(max, sizeof(*list), GFP_KERNEL);
+	folios = kvcalloc(max, sizeof(*folios), GFP_KERNEL);
+	if (!list || !folios) {
+		err = -ENOMEM;
+		goto out;
+	}
+	prandom_seed_state(&rnd, 1);
+	while (pages < want) {
+		int o = order >= 0 ? order :
+			prandom_u32_state(&rnd) % (MAX_PAGE_ORDER + 1);
+		struct folio *folio = NULL;
+
+		/* large orders may fail when fragmented: fall back, and let
+		 * order 0 reclaim like any allocation would
+		 */
+		for (; o >= 0 && !folio; o--)
+			folio = folio_alloc(GFP_KERNEL | __GFP_NOWARN |
+					    (o ? __GFP_NORETRY : 0), o);
+		if (!folio) {
+			err = -ENOMEM;
+			goto out;
+		}
+		folios[n] = folio;
+		list[n].phys = PFN_PHYS(folio_pfn(folio));
+		list[n].order = folio_order(folio);
+		pages += folio_nr_pages(folio);
+		n++;
+	}
+
+	t0 = ktime_get();
+	for (i = 0; i < n; i++) {
+		err = kho_preserve_folio(folios[i]);
+		if (err)
+			goto out;
+	}
+	t1 = ktime_get();
+
+	fdt_size = PAGE_ALIGN(n * sizeof(*list) + SZ_4K);
+	/* a subtree is one physically contiguous block */
+	if (fdt_size > (PAGE_SIZE << MAX_PAGE_ORDER)) {
+		err = -E2BIG;
+		goto out;
+	}
+	fdt = alloc_pages_exact(fdt_size, GFP_KERNEL);
+	if (!fdt) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = fdt_create(fdt, fdt_size) ?:
+	      fdt_finish_reservemap(fdt) ?:
+	      fdt_begin_node(fdt, "") ?:
+	      fdt_property(fdt, "folios", list, n * sizeof(*list)) ?:
+	      fdt_end_node(fdt) ?:
+	      fdt_finish(fdt);
+	if (!err)
+		err = kho_add_subtree(KHO_BENCH_SUBTREE, fdt);
+	if (err)
+		goto out;
+	pr_info("bench: order %d: preserved %lu folios, %lu MiB in %lld us (%lld us/GiB), metadata %ld pages (%lld bytes/GiB)\n",
+		order, n, pages >> (20 - PAGE_SHIFT), ktime_us_delta(t1, t0),
+		div64_u64(ktime_us_delta(t1, t0) * 1024, max(1UL, pages >> (20 - PAGE_SHIFT))),
+		atomic_long_read(&kho_out_map.nr_meta_pages) - meta0,
+		div64_u64((u64)(atomic_long_read(&kho_out_map.nr_meta_pages) - meta0) *
+			  PAGE_SIZE * 1024, max(1UL, pages >> (20 - PAGE_SHIFT))));
+out:
+	kvfree(list);
+	kvfree(folios);
+	return err;
+}
+
+static ssize_t kho_bench_write(struct file *file, const char __user *ubuf,
+			       size_t len, loff_t *ppos)
+{
+	unsigned long mib;
+	char buf[32];
+	int order, err;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%d %lu", &order, &mib) != 2)
+		return -EINVAL;
+	mutex_lock(&kho_test_lock);
+	err = kho_bench_preserve(order, mib);
+	mutex_unlock(&kho_test_lock);
+	return err ?: len;
+}
+
+static int kho_bench_show(struct seq_file *m, void *v)
+{
+	const struct kho_test_folio *list;
+	unsigned long i, n, pages = 0, bad = 0;
+	const void *sub;
+	ktime_t t0, t1;
+	int len;
+
+	sub = kho_get_subtree(KHO_BENCH_SUBTREE, NULL);
+	list = sub ? fdt_getprop(sub, 0, "folios", &len) : NULL;
+	if (!list) {
+		seq_puts(m, "FAIL no benchmark data handed over\n");
+		return 0;
+	}
+	n = len / sizeof(*list);
+	t0 = ktime_get();
+	for (i = 0; i < n; i++) {
+		struct folio *folio = kho_restore_folio(list[i].phys);
+
+		if (!folio) {
+			bad++;
+			continue;
+		}
+		pages += folio_nr_pages(folio);
+		folio_put(folio);
+	}
+	t1 = ktime_get();
+	seq_printf(m, "restored %lu folios (%lu MiB) in %lld us (%lld us/GiB), %lu missing\n",
+		   n, pages >> (20 - PAGE_SHIFT), ktime_us_delta(t1, t0),
+		   div64_u64(ktime_us_delta(t1, t0) * 1024,
+			     max(1UL, pages >> (20 - PAGE_SHIFT))), bad);
+	return 0;
+}
+
+static int kho_bench_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, kho_bench_show, NULL);
+}
+
+static const struct file_operations kho_bench_fops = {
+	.open = kho_bench_open,
+	.read = seq_read,
+	.write = kho_bench_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 static int __init kho_test_init(void)
 {
 	struct dentry *dir;
@@ -436,6 +600,7 @@ static int __init kho_test_init(void)
 	debugfs_create_file("verify", 0400, dir, NULL, &kho_test_verify_fops);
 	debugfs_create_file("add_node", 0200, dir, NULL, &kho_test_add_node_fops);
 	debugfs_create_file("corrupt", 0200, dir, NULL, &kho_test_corrupt_fops);
+	debugfs_create_file("bench", 0600, dir, NULL, &kho_bench_fops);
 	return 0;
 }
 late_initcall(kho_test_init);
