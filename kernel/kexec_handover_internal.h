@@ -37,8 +37,8 @@ struct kho_handover {
 	u32 nr_scratch;
 	u64 mem_root[KHO_NR_ORDERS];	/* preserved-memory map, per order */
 	u32 reserved;
-	u32 crc;		/* crc32 of the page up to the end of scratch[]
-				 * computed with this field zero */
+	/* crc32 up to the end of scratch[], computed with crc zero */
+	u32 crc;
 	struct kho_scratch_range scratch[];
 };
 
@@ -79,6 +79,7 @@ struct kho_map_walk {
 	unsigned long nr_meta;
 	unsigned long max_meta;		/* bound on pages followed, 0: none */
 };
+
 int kho_map_walk(const u64 *roots, unsigned int nr_orders,
 		 struct kho_map_walk *w);
 
@@ -93,6 +94,7 @@ struct kho_scratch_cfg {
 	unsigned int percent;
 	u64 lowmem, global, pernode;
 };
+
 int kho_parse_scratch(const char *str, struct kho_scratch_cfg *cfg);
 extern struct kho_scratch_range kho_scratch[];
 extern unsigned int kho_nr_scratch;
@@ -108,6 +110,7 @@ struct kho_in_state {
 	u64 mem_root[KHO_NR_ORDERS];
 	const char *rejected;		/* why it was refused, for dmesg */
 };
+
 extern struct kho_in_state kho_in;
 int kho_in_mem_reserve(void);
 void kho_in_reject(const char *why);
