@@ -13,6 +13,8 @@
 #include <linux/bitops.h>
 #include <linux/gfp.h>
 #include <linux/kexec_handover.h>
+#include <linux/math64.h>
+#include <linux/sched/clock.h>
 #include <linux/memblock.h>
 #include <linux/mm.h>
 #include <linux/rwsem.h>
@@ -525,6 +527,8 @@ int __init kho_in_mem_reserve(void)
 			.max_meta = PHYS_PFN(memblock_phys_mem_size()),
 		},
 	};
+	/* before timekeeping_init(): only the sched clock is running */
+	u64 start = local_clock();
 	int err;
 
 	iw.pass = 1;
@@ -534,19 +538,22 @@ int __init kho_in_mem_reserve(void)
 			kho_in_reject("memory map larger than memory (a loop?)");
 		return err;
 	}
-	pr_info("incoming map: %lu blocks in %lu metadata pages\n",
-		iw.w.nr_blocks, iw.w.nr_meta);
 
 	iw.pass = 2;
 	iw.w.nr_meta = 0;
+	iw.w.nr_blocks = 0;
 	err = kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
 	if (err) {
 		iw.pass = 3;
 		iw.todo = iw.done;
 		iw.w.nr_meta = 0;
 		kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
+		return err;
 	}
-	return err;
+	pr_info("incoming map: %lu blocks in %lu metadata pages, checked and reserved in %lld us\n",
+		iw.w.nr_blocks, iw.w.nr_meta,
+		div_u64(local_clock() - start, NSEC_PER_USEC));
+	return 0;
 }
 
 /* ----- incoming: restore ----- */
