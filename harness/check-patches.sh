@@ -8,9 +8,11 @@ ksrc=$1 patches=$2 work=$3
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rm -rf "$work"
 mkdir -p "$work"
+# tree/ and obj/ side by side, as in the main build, so ccache's relative
+# paths match and the check build reuses its objects
 echo "==> Copying pristine $(readlink -f "$ksrc") into a new git repository"
-cp -a "$ksrc" "$work/linux"
-cd "$work/linux"
+cp -a "$ksrc" "$work/tree"
+cd "$work/tree"
 git init -q
 git add -A
 git -c user.name=kho-v -c user.email=kho-v@localhost commit -q -m "Linux 6.12 base"
@@ -19,6 +21,6 @@ git -c user.name=kho-v -c user.email=kho-v@localhost am -q \
 	$(ls "$patches"/0*.patch | grep -v 0000-cover-letter)
 git log --oneline | head -n 20
 echo "==> Building the patched tree"
-"$repo/harness/config.sh" "$work/linux" "$work/obj" "$repo/configs/qemu-host.config"
-make -s -C "$work/linux" O="$work/obj" CC="ccache gcc" -j"$(nproc)" bzImage
+"$repo/harness/config.sh" "$work/tree" "$work/obj" "$repo/configs/qemu-host.config"
+make -s -C "$work/tree" O="$work/obj" CC="ccache gcc" -j"$(nproc)" bzImage
 echo "    patches apply and build: $work/obj/arch/x86/boot/bzImage"

@@ -535,6 +535,18 @@ int kho_remove_prop(struct kho_node *node, const char *key)
 }
 EXPORT_SYMBOL_GPL(kho_remove_prop);
 
+/* Free the property copies of a node that is not in the tree. */
+static void kho_free_props(struct kho_node *node)
+{
+	struct kho_prop *p, *tmp;
+
+	list_for_each_entry_safe(p, tmp, &node->props, list) {
+		list_del(&p->list);
+		kfree(p->key);
+		kvfree(p);
+	}
+}
+
 /* A subtree is a root node KHO owns, pointing at the serializer's blob. */
 struct kho_subtree {
 	struct kho_node node;
@@ -588,13 +600,7 @@ int kho_add_subtree(const char *name, void *fdt)
 	}
 	return 0;
 free:
-	while (!list_empty(&st->node.props)) {
-		struct kho_prop *p = list_first_entry(&st->node.props,
-						      struct kho_prop, list);
-		list_del(&p->list);
-		kfree(p->key);
-		kvfree(p);
-	}
+	kho_free_props(&st->node);
 	kfree(st);
 	return err;
 }
@@ -629,13 +635,7 @@ int kho_remove_subtree(const char *name)
 
 	st = container_of(node, struct kho_subtree, node);
 	kho_unpreserve_phys(st->phys, st->size);
-	while (!list_empty(&node->props)) {
-		struct kho_prop *p = list_first_entry(&node->props,
-						      struct kho_prop, list);
-		list_del(&p->list);
-		kfree(p->key);
-		kvfree(p);
-	}
+	kho_free_props(node);
 	kfree(node->name);
 	kfree(st);
 	return 0;

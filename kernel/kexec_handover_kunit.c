@@ -199,6 +199,7 @@ static struct kunit_suite kho_test_suite = {
 	.name = "kexec_handover",
 	.test_cases = kho_test_cases,
 };
+
 kunit_test_suite(kho_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for Kexec HandOver");

@@ -136,12 +136,38 @@ out:
 	return err;
 }
 
+/* Hand a folio list and its seed over as subtree @name. */
+static int kho_test_publish(const char *name, u64 seed,
+			    const struct kho_test_folio *list, unsigned long n)
+{
+	size_t size = PAGE_ALIGN(n * sizeof(*list) + SZ_4K);
+	void *fdt;
+	int err;
+
+	/* a subtree is one physically contiguous block */
+	if (size > (PAGE_SIZE << MAX_PAGE_ORDER))
+		return -E2BIG;
+	fdt = alloc_pages_exact(size, GFP_KERNEL);
+	if (!fdt)
+		return -ENOMEM;
+	err = fdt_create(fdt, size) ?:
+	      fdt_finish_reservemap(fdt) ?:
+	      fdt_begin_node(fdt, "") ?:
+	      fdt_property_string(fdt, "compatible", "kho-v,test-v1") ?:
+	      fdt_property(fdt, "seed", &seed, sizeof(seed)) ?:
+	      fdt_property(fdt, "folios", list, n * sizeof(*list)) ?:
+	      fdt_end_node(fdt) ?:
+	      fdt_finish(fdt);
+	err = err ? -EINVAL : kho_add_subtree(name, fdt);
+	if (err)
+		free_pages_exact(fdt, size);
+	return err;
+}
+
 static int kho_test_preserve(unsigned int count, u64 seed)
 {
 	struct kho_test_folio *list;
 	struct rnd_state rnd;
-	size_t fdt_size;
-	void *fdt = NULL;
 	unsigned int i;
 	int err;
 
@@ -177,30 +203,7 @@ static int kho_test_preserve(unsigned int count, u64 seed)
 		}
 	}
 
-	fdt_size = PAGE_ALIGN(count * sizeof(*list) + SZ_4K);
-	/* a subtree is one physically contiguous block */
-	if (fdt_size > (PAGE_SIZE << MAX_PAGE_ORDER)) {
-		err = -E2BIG;
-		goto out;
-	}
-	fdt = alloc_pages_exact(fdt_size, GFP_KERNEL);
-	if (!fdt) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = fdt_create(fdt, fdt_size) ?:
-	      fdt_finish_reservemap(fdt) ?:
-	      fdt_begin_node(fdt, "") ?:
-	      fdt_property_string(fdt, "compatible", "kho-v,test-v1") ?:
-	      fdt_property(fdt, "seed", &seed, sizeof(seed)) ?:
-	      fdt_property(fdt, "folios", list, count * sizeof(*list)) ?:
-	      fdt_end_node(fdt) ?:
-	      fdt_finish(fdt);
-	if (err) {
-		err = -EINVAL;
-		goto out;
-	}
-	err = kho_add_subtree(KHO_TEST_SUBTREE, fdt);
+	err = kho_test_publish(KHO_TEST_SUBTREE, seed, list, count);
 	if (!err)
 		err = kho_test_build_tree(seed);
 	if (!err)
@@ -444,8 +447,6 @@ static int kho_bench_preserve(int order, unsigned long mib)
 	struct folio **folios;
 	struct rnd_state rnd;
 	ktime_t t0, t1;
-	size_t fdt_size;
-	void *fdt;
 	unsigned long i;
 	int err = 0;
 
@@ -489,25 +490,7 @@ static int kho_bench_preserve(int order, unsigned long mib)
 	}
 	t1 = ktime_get();
 
-	fdt_size = PAGE_ALIGN(n * sizeof(*list) + SZ_4K);
-	/* a subtree is one physically contiguous block */
-	if (fdt_size > (PAGE_SIZE << MAX_PAGE_ORDER)) {
-		err = -E2BIG;
-		goto out;
-	}
-	fdt = alloc_pages_exact(fdt_size, GFP_KERNEL);
-	if (!fdt) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = fdt_create(fdt, fdt_size) ?:
-	      fdt_finish_reservemap(fdt) ?:
-	      fdt_begin_node(fdt, "") ?:
-	      fdt_property(fdt, "folios", list, n * sizeof(*list)) ?:
-	      fdt_end_node(fdt) ?:
-	      fdt_finish(fdt);
-	if (!err)
-		err = kho_add_subtree(KHO_BENCH_SUBTREE, fdt);
+	err = kho_test_publish(KHO_BENCH_SUBTREE, 0, list, n);
 	if (err)
 		goto out;
 	pr_info("bench: order %d: preserved %lu folios, %lu MiB in %lld us (%lld us/GiB), metadata %ld pages (%lld bytes/GiB)\n",

@@ -458,7 +458,7 @@ static int __init kho_in_check_ptr(struct kho_map_walk *w, phys_addr_t phys)
 }
 
 static int __init kho_in_reserve(struct kho_in_walk *iw, phys_addr_t phys,
-			  phys_addr_t size)
+				 phys_addr_t size)
 {
 	if (iw->pass == 2) {
 		if (memblock_reserve(phys, size)) {
@@ -482,7 +482,7 @@ static int __init kho_in_meta(struct kho_map_walk *w, phys_addr_t phys)
 }
 
 static int __init kho_in_block(struct kho_map_walk *w, phys_addr_t phys,
-			unsigned int order)
+			       unsigned int order)
 {
 	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
 	phys_addr_t size = PAGE_SIZE << order;

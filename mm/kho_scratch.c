@@ -60,9 +60,15 @@ int kho_parse_scratch(const char *str, struct kho_scratch_cfg *cfg)
 		return -EINVAL;
 
 	if (str[strlen(str) - 1] == '%') {
-		unsigned long pct = simple_strtoul(str, &end, 10);
+		char num[8];
+		unsigned int pct;
+		size_t len = strlen(str) - 1;
 
-		if (end == str || *end != '%' || end[1] || !pct || pct > 10000)
+		if (!len || len >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, str, len);
+		num[len] = 0;
+		if (kstrtouint(num, 10, &pct) || !pct || pct > 10000)
 			return -EINVAL;
 		c.percent_mode = true;
 		c.percent = pct;
