@@ -14,7 +14,8 @@ echo "==> Copying pristine $(readlink -f "$ksrc") into a new git repository"
 cp -a "$ksrc" "$work/tree"
 cd "$work/tree"
 git init -q
-git add -A
+# Debian's tarball has a .gitignore that ignores the whole top level
+git add -f -A .
 git -c user.name=kho-v -c user.email=kho-v@localhost commit -q -m "Linux 6.12 base"
 echo "==> git am $patches/0*.patch"
 git -c user.name=kho-v -c user.email=kho-v@localhost am -q \
