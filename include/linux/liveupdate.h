@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Live Update: the kernel side of /dev/liveupdate. Subsystems that can
+ * carry an open file of theirs across kexec register a file handler here.
+ */
+#ifndef _LINUX_LIVEUPDATE_H
+#define _LINUX_LIVEUPDATE_H
+
+#include <linux/errno.h>
+#include <linux/list.h>
+#include <linux/types.h>
+#include <uapi/linux/liveupdate.h>
+
+struct file;
+struct liveupdate_file_handler;
+
+/* Longest handler compatible string, terminating NUL included. */
+#define LIVEUPDATE_HNDL_COMPAT_LENGTH	48
+
+/**
+ * struct liveupdate_file_op_args - arguments of the file handler callbacks
+ * @handler: the handler called
+ * @retrieved: for can_finish() and finish(): whether userspace retrieved
+ *	the file in this kernel
+ * @file: the file; an input everywhere but in retrieve(), which sets it
+ * @serialized_data: the handler's own 64-bit handle to what it preserved
+ *	(typically the physical address of a preserved page). preserve()
+ *	sets it, freeze() may change it, and in the next kernel retrieve(),
+ *	can_finish() and finish() get the value it had at the last freeze().
+ * @private_data: the handler's runtime state for an outgoing file, set by
+ *	preserve() and passed to its other outgoing callbacks
+ */
+struct liveupdate_file_op_args {
+	struct liveupdate_file_handler *handler;
+	bool retrieved;
+	struct file *file;
+	u64 serialized_data;
+	void *private_data;
+};
+
+/**
+ * struct liveupdate_file_ops - what a file handler does
+ *
+ * Every callback runs in process context, may sleep, and is serialized
+ * with all other Live Update operations.
+ *
+ * @can_preserve: (required) whether this handler can preserve @file.
+ * @preserve: (required) preserve @args->file; set @args->serialized_data
+ *	and, if needed, @args->private_data. The file may still change until
+ *	freeze(). Returns 0 or a negative errno, having undone everything.
+ * @unpreserve: (required) undo preserve(): the file is dropped from its
+ *	session before any kexec happened.
+ * @freeze: (optional) the handover is being finalized: bring the preserved
+ *	state up to date. Returns 0 or a negative errno, which aborts the
+ *	finalization (unfreeze() is then called on the files already frozen).
+ * @unfreeze: (optional) the finalization was undone; the file is live again.
+ * @retrieve: (required) in the new kernel, recreate the file from
+ *	@args->serialized_data and return it, with a reference Live Update
+ *	owns, in @args->file. On failure the handler must have released the
+ *	preserved state: no callback is made for this file again.
+ * @can_finish: (optional) whether the session may be finished now.
+ * @finish: (required) the session is finished. If @args->retrieved is
+ *	false the handler releases the preserved state that no file was made
+ *	from; otherwise it drops whatever it kept for the restored file. Live
+ *	Update drops its reference to @args->file afterwards.
+ */
+struct liveupdate_file_ops {
+	bool (*can_preserve)(struct liveupdate_file_handler *handler,
+			     struct file *file);
+	int (*preserve)(struct liveupdate_file_op_args *args);
+	void (*unpreserve)(struct liveupdate_file_op_args *args);
+	int (*freeze)(struct liveupdate_file_op_args *args);
+	void (*unfreeze)(struct liveupdate_file_op_args *args);
+	int (*retrieve)(struct liveupdate_file_op_args *args);
+	bool (*can_finish)(struct liveupdate_file_op_args *args);
+	void (*finish)(struct liveupdate_file_op_args *args);
+};
+
+/**
+ * struct liveupdate_file_handler - a kind of file Live Update can preserve
+ * @ops: its callbacks
+ * @compatible: names the format of the serialized state, e.g. "memfd-v1";
+ *	the next kernel picks the handler to restore a file with by it.
+ *	Shorter than LIVEUPDATE_HNDL_COMPAT_LENGTH.
+ * @list: private to Live Update
+ */
+struct liveupdate_file_handler {
+	const struct liveupdate_file_ops *ops;
+	const char *compatible;
+	struct list_head list;
+};
+
+#ifdef CONFIG_LIVEUPDATE
+
+bool liveupdate_enabled(void);
+int liveupdate_register_file_handler(struct liveupdate_file_handler *fh);
+int liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh);
+
+#else /* !CONFIG_LIVEUPDATE */
+
+static inline bool liveupdate_enabled(void)
+{
+	return false;
+}
+
+static inline int
+liveupdate_register_file_handler(struct liveupdate_file_handler *fh)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int
+liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh)
+{
+	return -EOPNOTSUPP;
+}
+
+#endif /* CONFIG_LIVEUPDATE */
+#endif /* _LINUX_LIVEUPDATE_H */

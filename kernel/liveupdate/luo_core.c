@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live Update core: the /dev/liveupdate device, ioctl dispatch, and handing
+ * the sessions to the next kernel through KHO.
+ *
+ * When KHO finalizes (KEXEC_KHO_FINALIZE), every outgoing session's files
+ * are frozen and the sessions are written to one KHO subtree, LUO_FDT_NAME:
+ *
+ *	/ { compatible = LUO_FDT_COMPATIBLE;
+ *	    session-0 { name = "...";
+ *			file-0 { token = <u64>; compatible = "memfd-v1";
+ *				 data = <u64>; };
+ *			...
+ *	    };
+ *	    ...
+ *	};
+ *
+ * Node names are only indexes: a session's name is the "name" property, so
+ * it may hold characters FDT node names may not. u64 values are big-endian,
+ * as FDT cells are. "data" is the handler's own handle to what it
+ * preserved. If finalization is undone (KEXEC_KHO_UNFREEZE), the subtree
+ * is removed and the files unfrozen. The next kernel reads the subtree at
+ * boot into incoming sessions and frees it.
+ */
+#define pr_fmt(fmt) "liveupdate: " fmt
+
+#include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/init.h>
+#include <linux/io.h>
+#include <linux/kexec_handover.h>
+#include <linux/libfdt.h>
+#include <linux/liveupdate.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
+#include <linux/uaccess.h>
+
+#include "luo_internal.h"
+
+/* Serializes all of Live Update; see luo_internal.h. */
+DEFINE_MUTEX(luo_mutex);
+bool luo_frozen;
+
+/* The outgoing subtree, from a successful freeze until unfreeze. */
+static struct folio *luo_fdt_folio;
+
+/* /dev/liveupdate has one opener at a time. */
+static atomic_t luo_dev_busy = ATOMIC_INIT(0);
+
+/* Generous estimates of the FDT bytes per session and per file. */
+#define LUO_FDT_OVERHEAD	1024
+#define LUO_FDT_PER_SESSION	(128 + LIVEUPDATE_SESSION_NAME_LENGTH)
+#define LUO_FDT_PER_FILE	(96 + LIVEUPDATE_HNDL_COMPAT_LENGTH)
+
+/**
+ * liveupdate_enabled - can files be handed to the next kernel?
+ *
+ * Live Update runs on top of KHO, so this is true when KHO is enabled
+ * (kho=on). Handlers may register before the core is initialized.
+ *
+ * Return: true if Live Update is available on this boot.
+ */
+bool liveupdate_enabled(void)
+{
+	return kho_is_enabled();
+}
+EXPORT_SYMBOL_GPL(liveupdate_enabled);
+
+/* ----- ioctl dispatch ----- */
+
+/**
+ * luo_ioctl_dispatch - run an ioctl from a table of struct luo_ioctl_op
+ * @ops: the table
+ * @nr_ops: its number of rows
+ * @cmd: the ioctl command
+ * @arg: the user pointer to its argument structure
+ * @ctx: passed to the handler in struct luo_ucmd
+ *
+ * Finds the row whose number is @cmd (the numbers carry no size or
+ * direction bits, so only the exact number matches), reads the argument's
+ * leading size, rejects a size below the row's minimum, copies the
+ * argument in with copy_struct_from_user() (so larger structures are
+ * accepted if the extra bytes are zero), and runs the row's handler.
+ *
+ * Return: the handler's result, -ENOTTY for an unknown command, -EINVAL
+ * for a too small size, -E2BIG for non-zero unknown bytes, or -EFAULT.
+ */
+long luo_ioctl_dispatch(const struct luo_ioctl_op *ops, unsigned int nr_ops,
+			unsigned int cmd, unsigned long arg, void *ctx)
+{
+	const struct luo_ioctl_op *op = NULL;
+	union luo_ucmd_buffer buf;
+	struct luo_ucmd ucmd = {};
+	unsigned int i;
+	int err;
+
+	if (_IOC_TYPE(cmd) != LIVEUPDATE_IOCTL_TYPE)
+		return -ENOTTY;
+	for (i = 0; i < nr_ops; i++) {
+		if (ops[i].ioctl_num == cmd) {
+			op = &ops[i];
+			break;
+		}
+	}
+	if (!op)
+		return -ENOTTY;
+
+	ucmd.ubuffer = (void __user *)arg;
+	err = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	if (err)
+		return err;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+	err = copy_struct_from_user(&buf, op->size, ucmd.ubuffer,
+				    ucmd.user_size);
+	if (err)
+		return err;
+	ucmd.cmd = &buf;
+	ucmd.ctx = ctx;
+	return op->execute(&ucmd);
+}
+
+/**
+ * luo_ucmd_respond - copy an ioctl's output members back to the caller
+ * @ucmd: the ioctl
+ * @kernel_size: size of the kernel's structure
+ *
+ * Copies no more than the caller's structure holds.
+ *
+ * Return: 0 or -EFAULT.
+ */
+int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t kernel_size)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, kernel_size)))
+		return -EFAULT;
+	return 0;
+}
+
+/* ----- /dev/liveupdate ----- */
+
+static const struct luo_ioctl_op luo_dev_ops[] = {
+	LUO_IOCTL_OP(LIVEUPDATE_IOCTL_CREATE_SESSION, luo_session_create_ioctl,
+		     struct liveupdate_ioctl_create_session, name),
+	LUO_IOCTL_OP(LIVEUPDATE_IOCTL_RETRIEVE_SESSION,
+		     luo_session_retrieve_ioctl,
+		     struct liveupdate_ioctl_retrieve_session, name),
+};
+
+static long luo_dev_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	return luo_ioctl_dispatch(luo_dev_ops, ARRAY_SIZE(luo_dev_ops), cmd,
+				  arg, NULL);
+}
+
+static int luo_dev_open(struct inode *inode, struct file *file)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (atomic_cmpxchg(&luo_dev_busy, 0, 1))
+		return -EBUSY;
+	return nonseekable_open(inode, file);
+}
+
+/* Sessions live on their own fds: closing the device only frees it. */
+static int luo_dev_release(struct inode *inode, struct file *file)
+{
+	atomic_set_release(&luo_dev_busy, 0);
+	return 0;
+}
+
+static const struct file_operations luo_dev_fops = {
+	.owner = THIS_MODULE,
+	.open = luo_dev_open,
+	.release = luo_dev_release,
+	.unlocked_ioctl = luo_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice luo_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "liveupdate",
+	.fops = &luo_dev_fops,
+};
+
+/* ----- freeze and hand over ----- */
+
+/* Write the whole subtree into @fdt; -ENOSPC if @size is too small. */
+static int luo_fdt_write(void *fdt, size_t size)
+{
+	int err;
+
+	err = fdt_create(fdt, size);
+	if (!err)
+		err = fdt_finish_reservemap(fdt);
+	if (!err)
+		err = fdt_begin_node(fdt, "");
+	if (!err)
+		err = fdt_property_string(fdt, "compatible", LUO_FDT_COMPATIBLE);
+	if (!err)
+		err = luo_session_serialize_all(fdt);
+	if (!err)
+		err = fdt_end_node(fdt);
+	if (!err)
+		err = fdt_finish(fdt);
+	if (err == -FDT_ERR_NOSPACE)
+		return -ENOSPC;
+	return err ? -EINVAL : 0;
+}
+
+/* Flatten the outgoing sessions and link them into the KHO tree. */
+static int luo_serialize(void)
+{
+	unsigned int nr_sessions, nr_files, order;
+	struct folio *folio = NULL;
+	size_t estimate;
+	int err = -E2BIG;
+
+	lockdep_assert_held(&luo_mutex);
+	nr_sessions = luo_session_count_out(&nr_files);
+	if (!nr_sessions)
+		return 0;
+
+	estimate = LUO_FDT_OVERHEAD + nr_sessions * LUO_FDT_PER_SESSION +
+		   nr_files * LUO_FDT_PER_FILE;
+	for (order = get_order(estimate); order <= MAX_PAGE_ORDER; order++) {
+		folio = folio_alloc(GFP_KERNEL | __GFP_NOWARN, order);
+		if (!folio)
+			return -ENOMEM;
+		err = luo_fdt_write(folio_address(folio), PAGE_SIZE << order);
+		if (err != -ENOSPC)
+			break;
+		folio_put(folio);
+		folio = NULL;
+	}
+	if (!folio)
+		return -E2BIG;
+	if (err)
+		goto err_put_folio;
+	err = kho_add_subtree(LUO_FDT_NAME, folio_address(folio));
+	if (err)
+		goto err_put_folio;
+	luo_fdt_folio = folio;
+	pr_info("handing over %u sessions with %u files\n", nr_sessions,
+		nr_files);
+	return 0;
+
+err_put_folio:
+	folio_put(folio);
+	return err;
+}
+
+static int luo_freeze(void)
+{
+	int err = 0;
+
+	mutex_lock(&luo_mutex);
+	if (luo_frozen)
+		goto out_unlock;
+	err = luo_session_freeze_all();
+	if (err)
+		goto out_unlock;
+	err = luo_serialize();
+	if (err) {
+		pr_err("cannot serialize the sessions: %d\n", err);
+		luo_session_unfreeze_all();
+		goto out_unlock;
+	}
+	luo_frozen = true;
+out_unlock:
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+
+static void luo_unfreeze(void)
+{
+	int err;
+
+	mutex_lock(&luo_mutex);
+	if (!luo_frozen)
+		goto out_unlock;
+	if (luo_fdt_folio) {
+		err = kho_remove_subtree(LUO_FDT_NAME);
+		/* if KHO still holds the blob, leak it rather than free it */
+		if (err)
+			pr_warn("cannot remove the %s subtree: %d\n",
+				LUO_FDT_NAME, err);
+		else
+			folio_put(luo_fdt_folio);
+		luo_fdt_folio = NULL;
+	}
+	luo_session_unfreeze_all();
+	luo_frozen = false;
+	luo_session_reap_orphans();
+out_unlock:
+	mutex_unlock(&luo_mutex);
+}
+
+static int luo_kho_notifier(struct notifier_block *nb, unsigned long event,
+			    void *data)
+{
+	switch (event) {
+	case KEXEC_KHO_FINALIZE:
+		return notifier_from_errno(luo_freeze());
+	case KEXEC_KHO_UNFREEZE:
+		luo_unfreeze();
+		return NOTIFY_OK;
+	default:
+		return NOTIFY_DONE;
+	}
+}
+
+static struct notifier_block luo_kho_nb = {
+	.notifier_call = luo_kho_notifier,
+};
+
+/* ----- incoming handover ----- */
+
+/* Read what the previous kernel handed over, then free its subtree. */
+static void __init luo_incoming_init(void)
+{
+	phys_addr_t phys;
+	const void *fdt;
+	size_t size;
+	int err;
+
+	fdt = kho_get_subtree(LUO_FDT_NAME, &phys);
+	if (!fdt)
+		return;
+	/* kho_add_subtree() preserved exactly these pages */
+	size = PAGE_ALIGN(fdt_totalsize(fdt));
+
+	if (fdt_node_check_compatible(fdt, 0, LUO_FDT_COMPATIBLE)) {
+		pr_err("incoming sessions are not %s: ignored\n",
+		       LUO_FDT_COMPATIBLE);
+	} else {
+		mutex_lock(&luo_mutex);
+		err = luo_session_deserialize_all(fdt);
+		mutex_unlock(&luo_mutex);
+		if (err)
+			pr_err("some incoming sessions were dropped: %d\n",
+			       err);
+	}
+
+	/* every string and value was copied: give the pages back */
+	if (!kho_restore_phys(phys, size))
+		free_pages_exact(phys_to_virt(phys), size);
+	else
+		pr_warn("cannot take back the incoming %s subtree\n",
+			LUO_FDT_NAME);
+}
+
+static int __init luo_init(void)
+{
+	int err;
+
+	if (!kho_is_enabled())
+		return 0;
+
+	luo_incoming_init();
+	err = register_kho_notifier(&luo_kho_nb);
+	if (err) {
+		pr_err("cannot register the KHO notifier: %d\n", err);
+		return err;
+	}
+	err = misc_register(&luo_miscdev);
+	if (err) {
+		pr_err("cannot register /dev/liveupdate: %d\n", err);
+		goto err_unregister_notifier;
+	}
+	return 0;
+
+err_unregister_notifier:
+	unregister_kho_notifier(&luo_kho_nb);
+	return err;
+}
+late_initcall(luo_init);

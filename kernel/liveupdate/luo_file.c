@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live Update files: the registry of file handlers, and the files of each
+ * session, from preserve to freeze in the outgoing kernel and from
+ * retrieve to finish in the next one.
+ *
+ * Everything here runs under luo_mutex.
+ */
+#define pr_fmt(fmt) "liveupdate: " fmt
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/libfdt.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/xarray.h>
+
+#include "luo_internal.h"
+
+static LIST_HEAD(luo_file_handlers);
+
+/* Every file in an outgoing session, indexed by its struct file pointer. */
+static DEFINE_XARRAY(luo_preserved_files);
+static unsigned int luo_nr_files;
+
+/* ----- handler registry ----- */
+
+/**
+ * liveupdate_register_file_handler - let Live Update preserve a kind of file
+ * @fh: the handler, with @fh->ops and @fh->compatible set; it must stay
+ *	registered while any session uses it
+ *
+ * Return: 0; -EINVAL if a required callback is missing or the compatible
+ * string is empty or too long; -EEXIST if @fh or another handler with its
+ * compatible string is registered; -EOPNOTSUPP when Live Update is off.
+ */
+int liveupdate_register_file_handler(struct liveupdate_file_handler *fh)
+{
+	const struct liveupdate_file_ops *ops = fh->ops;
+	struct liveupdate_file_handler *it;
+	size_t len;
+	int err = 0;
+
+	if (!liveupdate_enabled())
+		return -EOPNOTSUPP;
+	if (!ops || !ops->can_preserve || !ops->preserve || !ops->unpreserve ||
+	    !ops->retrieve || !ops->finish)
+		return -EINVAL;
+	len = fh->compatible ?
+	      strnlen(fh->compatible, LIVEUPDATE_HNDL_COMPAT_LENGTH) : 0;
+	if (!len || len == LIVEUPDATE_HNDL_COMPAT_LENGTH)
+		return -EINVAL;
+
+	mutex_lock(&luo_mutex);
+	list_for_each_entry(it, &luo_file_handlers, list) {
+		if (it == fh || !strcmp(it->compatible, fh->compatible)) {
+			err = -EEXIST;
+			break;
+		}
+	}
+	if (!err)
+		list_add_tail(&fh->list, &luo_file_handlers);
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+EXPORT_SYMBOL_GPL(liveupdate_register_file_handler);
+
+/**
+ * liveupdate_unregister_file_handler - undo liveupdate_register_file_handler()
+ * @fh: the handler
+ *
+ * Return: 0; -EBUSY while a session holds a file it preserved or restored
+ * (or an incoming file bound to it is not finished); -ENOENT if @fh is not
+ * registered.
+ */
+int liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh)
+{
+	struct liveupdate_file_handler *it;
+	int err = -ENOENT;
+
+	mutex_lock(&luo_mutex);
+	list_for_each_entry(it, &luo_file_handlers, list) {
+		if (it != fh)
+			continue;
+		if (luo_session_handler_in_use(fh)) {
+			err = -EBUSY;
+		} else {
+			list_del_init(&fh->list);
+			err = 0;
+		}
+		break;
+	}
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+EXPORT_SYMBOL_GPL(liveupdate_unregister_file_handler);
+
+static struct liveupdate_file_handler *luo_handler_for_file(struct file *file)
+{
+	struct liveupdate_file_handler *fh;
+
+	list_for_each_entry(fh, &luo_file_handlers, list)
+		if (fh->ops->can_preserve(fh, file))
+			return fh;
+	return NULL;
+}
+
+/* The handler for an incoming file, found by its compatible string. */
+static struct liveupdate_file_handler *luo_file_bind(struct luo_file *lf)
+{
+	struct liveupdate_file_handler *fh;
+
+	if (lf->fh)
+		return lf->fh;
+	list_for_each_entry(fh, &luo_file_handlers, list) {
+		if (!strcmp(fh->compatible, lf->compatible)) {
+			lf->fh = fh;
+			return fh;
+		}
+	}
+	return NULL;
+}
+
+/* Callback arguments for @lf, with its handler already known. */
+static void luo_file_args(struct luo_file *lf,
+			  struct liveupdate_file_op_args *args)
+{
+	*args = (struct liveupdate_file_op_args) {
+		.handler = lf->fh,
+		.retrieved = lf->file && lf->compatible,
+		.file = lf->file,
+		.serialized_data = lf->data,
+		.private_data = lf->private_data,
+	};
+}
+
+static struct luo_file *luo_file_find(struct luo_session *session, u64 token)
+{
+	struct luo_file *lf;
+
+	list_for_each_entry(lf, &session->files, list)
+		if (lf->token == token)
+			return lf;
+	return NULL;
+}
+
+/**
+ * luo_file_handler_in_session - does a session hold a file of this handler?
+ * @session: the session
+ * @fh: the handler
+ *
+ * Return: true if so.
+ */
+bool luo_file_handler_in_session(struct luo_session *session,
+				 struct liveupdate_file_handler *fh)
+{
+	struct luo_file *lf;
+
+	list_for_each_entry(lf, &session->files, list)
+		if (lf->fh == fh)
+			return true;
+	return false;
+}
+
+/* ----- outgoing ----- */
+
+/**
+ * luo_file_preserve - add a file to an outgoing session
+ * @session: the session
+ * @fd: the caller's fd for the file
+ * @token: its name in the session
+ *
+ * Return: 0; -EEXIST if @token is taken in @session; -EBADF for a bad @fd;
+ * -EBUSY if the file is already in a session; -ENOENT if no handler can
+ * preserve it; -ENOSPC past LUO_MAX_FILES; -ENOMEM; or the handler's error.
+ */
+int luo_file_preserve(struct luo_session *session, int fd, u64 token)
+{
+	struct liveupdate_file_op_args args = {};
+	struct liveupdate_file_handler *fh;
+	struct luo_file *lf;
+	struct file *file;
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	if (luo_file_find(session, token))
+		return -EEXIST;
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	if (luo_nr_files >= LUO_MAX_FILES) {
+		err = -ENOSPC;
+		goto err_fput;
+	}
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf) {
+		err = -ENOMEM;
+		goto err_fput;
+	}
+	/* -EBUSY if it is already there: a file is in one session at most */
+	err = xa_insert(&luo_preserved_files, (unsigned long)file, lf,
+			GFP_KERNEL);
+	if (err)
+		goto err_free_lf;
+	fh = luo_handler_for_file(file);
+	if (!fh) {
+		err = -ENOENT;
+		goto err_erase;
+	}
+
+	args.handler = fh;
+	args.file = file;
+	err = fh->ops->preserve(&args);
+	if (err)
+		goto err_erase;
+
+	lf->fh = fh;
+	lf->file = file;
+	lf->token = token;
+	lf->data = args.serialized_data;
+	lf->private_data = args.private_data;
+	list_add_tail(&lf->list, &session->files);
+	session->nr_files++;
+	luo_nr_files++;
+	return 0;
+
+err_erase:
+	xa_erase(&luo_preserved_files, (unsigned long)file);
+err_free_lf:
+	kfree(lf);
+err_fput:
+	fput(file);
+	return err;
+}
+
+/**
+ * luo_file_unpreserve_all - unpreserve and drop every file of a session
+ * @session: an outgoing session, not frozen
+ */
+void luo_file_unpreserve_all(struct luo_session *session)
+{
+	struct liveupdate_file_op_args args;
+	struct luo_file *lf, *tmp;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry_safe_reverse(lf, tmp, &session->files, list) {
+		luo_file_args(lf, &args);
+		lf->fh->ops->unpreserve(&args);
+		xa_erase(&luo_preserved_files, (unsigned long)lf->file);
+		fput(lf->file);
+		list_del(&lf->list);
+		session->nr_files--;
+		luo_nr_files--;
+		kfree(lf);
+	}
+}
+
+/**
+ * luo_file_freeze_all - freeze the files of an outgoing session
+ * @session: the session
+ *
+ * On failure the files frozen so far are unfrozen.
+ *
+ * Return: 0 or the first handler error.
+ */
+int luo_file_freeze_all(struct luo_session *session)
+{
+	struct liveupdate_file_op_args args;
+	struct luo_file *lf;
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(lf, &session->files, list) {
+		if (!lf->fh->ops->freeze)
+			continue;
+		luo_file_args(lf, &args);
+		err = lf->fh->ops->freeze(&args);
+		if (err)
+			goto err_unfreeze;
+		lf->data = args.serialized_data;
+	}
+	return 0;
+
+err_unfreeze:
+	pr_err("session %s: file %llu (%s) cannot be frozen: %d\n",
+	       session->name, lf->token, lf->fh->compatible, err);
+	list_for_each_entry_continue_reverse(lf, &session->files, list) {
+		if (!lf->fh->ops->unfreeze)
+			continue;
+		luo_file_args(lf, &args);
+		lf->fh->ops->unfreeze(&args);
+	}
+	return err;
+}
+
+/**
+ * luo_file_unfreeze_all - undo luo_file_freeze_all()
+ * @session: the session
+ */
+void luo_file_unfreeze_all(struct luo_session *session)
+{
+	struct liveupdate_file_op_args args;
+	struct luo_file *lf;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(lf, &session->files, list) {
+		if (!lf->fh->ops->unfreeze)
+			continue;
+		luo_file_args(lf, &args);
+		lf->fh->ops->unfreeze(&args);
+	}
+}
+
+/**
+ * luo_file_serialize - write a session's files as FDT nodes
+ * @session: the session
+ * @fdt: an FDT being written, inside the session's node
+ *
+ * Return: 0 or a negative libfdt error.
+ */
+int luo_file_serialize(struct luo_session *session, void *fdt)
+{
+	struct luo_file *lf;
+	unsigned int i = 0;
+	char node[24];
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(lf, &session->files, list) {
+		snprintf(node, sizeof(node), "file-%u", i++);
+		err = fdt_begin_node(fdt, node);
+		if (!err)
+			err = fdt_property_u64(fdt, "token", lf->token);
+		if (!err)
+			err = fdt_property_string(fdt, "compatible",
+						  lf->fh->compatible);
+		if (!err)
+			err = fdt_property_u64(fdt, "data", lf->data);
+		if (!err)
+			err = fdt_end_node(fdt);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ----- incoming ----- */
+
+static int luo_file_get_u64(const void *fdt, int node, const char *name,
+			    u64 *val)
+{
+	const fdt64_t *prop;
+	int len;
+
+	prop = fdt_getprop(fdt, node, name, &len);
+	if (!prop || len != sizeof(*prop))
+		return -EINVAL;
+	*val = fdt64_to_cpu(*prop);
+	return 0;
+}
+
+/**
+ * luo_file_deserialize - read an incoming session's files
+ * @session: the new incoming session
+ * @fdt: the handed-over subtree
+ * @node: the session's node in it
+ *
+ * On error the files read so far stay in @session, for
+ * luo_file_free_incoming().
+ *
+ * Return: 0, -EINVAL for a malformed or duplicate file, or -ENOMEM.
+ */
+int luo_file_deserialize(struct luo_session *session, const void *fdt,
+			 int node)
+{
+	const char *compatible;
+	struct luo_file *lf;
+	u64 token, data;
+	int fnode, len;
+
+	fdt_for_each_subnode(fnode, fdt, node) {
+		compatible = fdt_getprop(fdt, fnode, "compatible", &len);
+		if (!compatible || len < 2 ||
+		    len > LIVEUPDATE_HNDL_COMPAT_LENGTH ||
+		    compatible[len - 1] || strlen(compatible) != len - 1)
+			return -EINVAL;
+		if (luo_file_get_u64(fdt, fnode, "token", &token) ||
+		    luo_file_get_u64(fdt, fnode, "data", &data))
+			return -EINVAL;
+		if (luo_file_find(session, token))
+			return -EINVAL;
+		if (session->nr_files >= LUO_MAX_FILES)
+			return -EINVAL;
+
+		lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+		if (!lf)
+			return -ENOMEM;
+		lf->compatible = kstrdup(compatible, GFP_KERNEL);
+		if (!lf->compatible) {
+			kfree(lf);
+			return -ENOMEM;
+		}
+		lf->token = token;
+		lf->data = data;
+		list_add_tail(&lf->list, &session->files);
+		session->nr_files++;
+	}
+	return fnode == -FDT_ERR_NOTFOUND ? 0 : -EINVAL;
+}
+
+/**
+ * luo_file_free_incoming - forget the files of an incoming session
+ * @session: a session that was never retrieved
+ *
+ * No handler is called: what the files preserved stays reserved.
+ */
+void luo_file_free_incoming(struct luo_session *session)
+{
+	struct luo_file *lf, *tmp;
+
+	list_for_each_entry_safe(lf, tmp, &session->files, list) {
+		list_del(&lf->list);
+		kfree(lf->compatible);
+		kfree(lf);
+	}
+	session->nr_files = 0;
+}
+
+/**
+ * luo_file_retrieve - restore a file of an incoming session
+ * @session: the session
+ * @token: the file's token
+ * @filep: receives a new reference to the restored file
+ *
+ * The first call has the handler recreate the file; later ones return the
+ * same file again.
+ *
+ * Return: 0; -ENOENT for an unknown token or when no handler knows the
+ * file's format; or the error of a failed retrieve() (final).
+ */
+int luo_file_retrieve(struct luo_session *session, u64 token,
+		      struct file **filep)
+{
+	struct liveupdate_file_op_args args = {};
+	struct liveupdate_file_handler *fh;
+	struct luo_file *lf;
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	lf = luo_file_find(session, token);
+	if (!lf)
+		return -ENOENT;
+	if (lf->retrieve_err)
+		return lf->retrieve_err;
+
+	if (!lf->file) {
+		fh = luo_file_bind(lf);
+		if (!fh) {
+			pr_warn("session %s: file %llu: no handler for %s\n",
+				session->name, token, lf->compatible);
+			return -ENOENT;
+		}
+		args.handler = fh;
+		args.serialized_data = lf->data;
+		err = fh->ops->retrieve(&args);
+		if (err) {
+			pr_err("session %s: file %llu: retrieve failed: %d\n",
+			       session->name, token, err);
+			lf->retrieve_err = err;
+			return err;
+		}
+		if (WARN_ON_ONCE(!args.file)) {
+			lf->retrieve_err = -EIO;
+			return -EIO;
+		}
+		lf->file = args.file;
+	}
+	*filep = get_file(lf->file);
+	return 0;
+}
+
+/**
+ * luo_file_finish_all - finish every file of an incoming session
+ * @session: the session
+ * @force: skip the can_finish() checks (the session fd is being closed)
+ *
+ * Handlers release what they kept; files never retrieved have their
+ * preserved state released. The session ends up empty.
+ *
+ * Return: 0, or -EBUSY (and nothing done) if a handler is not ready.
+ */
+int luo_file_finish_all(struct luo_session *session, bool force)
+{
+	struct liveupdate_file_op_args args;
+	struct liveupdate_file_handler *fh;
+	struct luo_file *lf, *tmp;
+
+	lockdep_assert_held(&luo_mutex);
+	if (!force) {
+		list_for_each_entry(lf, &session->files, list) {
+			if (lf->retrieve_err)
+				continue;
+			fh = luo_file_bind(lf);
+			if (!fh || !fh->ops->can_finish)
+				continue;
+			luo_file_args(lf, &args);
+			if (!fh->ops->can_finish(&args))
+				return -EBUSY;
+		}
+	}
+
+	list_for_each_entry_safe(lf, tmp, &session->files, list) {
+		fh = lf->retrieve_err ? NULL : luo_file_bind(lf);
+		if (fh) {
+			luo_file_args(lf, &args);
+			fh->ops->finish(&args);
+		} else if (!lf->retrieve_err) {
+			pr_warn("session %s: file %llu: no handler for %s, its memory stays reserved\n",
+				session->name, lf->token, lf->compatible);
+		}
+		if (lf->file)
+			fput(lf->file);
+		list_del(&lf->list);
+		session->nr_files--;
+		kfree(lf->compatible);
+		kfree(lf);
+	}
+	return 0;
+}

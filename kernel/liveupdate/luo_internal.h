@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Live Update internals shared by luo_core.c (device, ioctl dispatch,
+ * freeze and handover), luo_session.c (sessions) and luo_file.c (preserved
+ * files and their handlers).
+ */
+#ifndef _KERNEL_LIVEUPDATE_LUO_INTERNAL_H
+#define _KERNEL_LIVEUPDATE_LUO_INTERNAL_H
+
+#include <linux/build_bug.h>
+#include <linux/liveupdate.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/stddef.h>
+#include <linux/types.h>
+
+/* The KHO subtree Live Update hands over, and its root's compatible. */
+#define LUO_FDT_NAME		"liveupdate"
+#define LUO_FDT_COMPATIBLE	"kho-v,liveupdate-v1"
+
+/*
+ * Bounds on what one kernel hands over. They keep the subtree well under
+ * the 4 MiB KHO allows one blob (about 100 bytes per session and per
+ * file) and bound the work done at freeze.
+ */
+#define LUO_MAX_SESSIONS	1024
+#define LUO_MAX_FILES		16384
+
+/*
+ * luo_mutex serializes everything Live Update does: the session lists,
+ * each session's files, the handler list, the preserved-file index and
+ * freezing. Handler callbacks run under it. Lock order: KHO's finalize
+ * lock, then luo_mutex, then whatever the handlers take (inode locks).
+ */
+extern struct mutex luo_mutex;
+/* Set between a successful KEXEC_KHO_FINALIZE and KEXEC_KHO_UNFREEZE. */
+extern bool luo_frozen;
+
+/**
+ * struct luo_session - a named group of preserved files
+ * @name: its name, NUL-terminated
+ * @list: in the outgoing or the incoming session list
+ * @files: its files (struct luo_file), in the order they were added
+ * @nr_files: how many
+ * @incoming: handed over by the previous kernel (otherwise: to be handed
+ *	to the next one)
+ * @retrieved: incoming: userspace holds an fd for it
+ * @orphaned: outgoing: its fd was closed while frozen; it is still handed
+ *	over if the kexec goes ahead, and dropped at unfreeze otherwise
+ */
+struct luo_session {
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	struct list_head list;
+	struct list_head files;
+	unsigned int nr_files;
+	bool incoming;
+	bool retrieved;
+	bool orphaned;
+};
+
+/**
+ * struct luo_file - a file in a session
+ * @list: in its session's @files
+ * @fh: the handler; for an incoming file, set once one is found for
+ *	@compatible
+ * @file: outgoing: the preserved file (a reference is held); incoming:
+ *	the restored file once retrieved (a reference is held), else NULL
+ * @token: its name in the session
+ * @data: the handler's serialized_data
+ * @private_data: the handler's private_data (outgoing)
+ * @compatible: incoming: the handler format the previous kernel recorded
+ * @retrieve_err: incoming: retrieve() failed with this and consumed the
+ *	preserved state; the file is dead
+ */
+struct luo_file {
+	struct list_head list;
+	struct liveupdate_file_handler *fh;
+	struct file *file;
+	u64 token;
+	u64 data;
+	void *private_data;
+	char *compatible;
+	int retrieve_err;
+};
+
+/* ----- ioctl dispatch (luo_core.c) ----- */
+
+/**
+ * struct luo_ucmd - one ioctl being executed
+ * @ubuffer: the caller's structure
+ * @user_size: its size, as the caller stated it
+ * @cmd: the kernel copy (a member of union luo_ucmd_buffer)
+ * @ctx: the object the ioctl was made on (a session), or NULL
+ */
+struct luo_ucmd {
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+	void *ctx;
+};
+
+/* Room for the argument of any Live Update ioctl. */
+union luo_ucmd_buffer {
+	struct liveupdate_ioctl_create_session create;
+	struct liveupdate_ioctl_retrieve_session retrieve;
+	struct liveupdate_session_preserve_fd preserve_fd;
+	struct liveupdate_session_retrieve_fd retrieve_fd;
+	struct liveupdate_session_finish finish;
+};
+
+/**
+ * struct luo_ioctl_op - one row of an ioctl table
+ * @size: size of the kernel's structure
+ * @min_size: smallest size accepted: up to the last mandatory member
+ * @ioctl_num: the full ioctl number
+ * @execute: the handler
+ */
+struct luo_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	unsigned int ioctl_num;
+	int (*execute)(struct luo_ucmd *ucmd);
+};
+
+/* A table row; the dispatcher finds the row by its full ioctl number. */
+#define LUO_IOCTL_OP(_ioctl, _fn, _struct, _last)			\
+	{								\
+		.size = sizeof(_struct) +				\
+			BUILD_BUG_ON_ZERO(sizeof(union luo_ucmd_buffer) < \
+					  sizeof(_struct)),		\
+		.min_size = offsetofend(_struct, _last),		\
+		.ioctl_num = _ioctl,					\
+		.execute = _fn,						\
+	}
+
+long luo_ioctl_dispatch(const struct luo_ioctl_op *ops, unsigned int nr_ops,
+			unsigned int cmd, unsigned long arg, void *ctx);
+int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t kernel_size);
+
+/* ----- sessions (luo_session.c) ----- */
+
+int luo_session_create_ioctl(struct luo_ucmd *ucmd);
+int luo_session_retrieve_ioctl(struct luo_ucmd *ucmd);
+unsigned int luo_session_count_out(unsigned int *nr_files);
+int luo_session_freeze_all(void);
+void luo_session_unfreeze_all(void);
+void luo_session_reap_orphans(void);
+int luo_session_serialize_all(void *fdt);
+int luo_session_deserialize_all(const void *fdt);
+bool luo_session_handler_in_use(struct liveupdate_file_handler *fh);
+
+/* ----- files (luo_file.c) ----- */
+
+int luo_file_preserve(struct luo_session *session, int fd, u64 token);
+void luo_file_unpreserve_all(struct luo_session *session);
+int luo_file_freeze_all(struct luo_session *session);
+void luo_file_unfreeze_all(struct luo_session *session);
+int luo_file_serialize(struct luo_session *session, void *fdt);
+int luo_file_deserialize(struct luo_session *session, const void *fdt,
+			 int node);
+void luo_file_free_incoming(struct luo_session *session);
+int luo_file_retrieve(struct luo_session *session, u64 token,
+		      struct file **filep);
+int luo_file_finish_all(struct luo_session *session, bool force);
+bool luo_file_handler_in_session(struct luo_session *session,
+				 struct liveupdate_file_handler *fh);
+
+#endif /* _KERNEL_LIVEUPDATE_LUO_INTERNAL_H */

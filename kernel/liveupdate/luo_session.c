@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live Update sessions: named groups of preserved files, each held by an
+ * anonymous-inode fd.
+ *
+ * Outgoing sessions are created on /dev/liveupdate and handed to the next
+ * kernel if their fd is still open when KHO finalizes; closing the fd
+ * before that drops the session and unpreserves its files. Incoming
+ * sessions are read from the handover at boot; userspace retrieves each
+ * one once by name, takes its files back by token, and finishes it,
+ * explicitly or by closing the fd.
+ */
+#define pr_fmt(fmt) "liveupdate: " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/libfdt.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "luo_internal.h"
+
+static LIST_HEAD(luo_sessions_out);
+static LIST_HEAD(luo_sessions_in);
+static unsigned int luo_nr_sessions_out;
+
+/* A name from userspace must be NUL-terminated in its array, and not empty. */
+static int luo_session_check_name(const u8 *name)
+{
+	size_t len = strnlen((const char *)name, LIVEUPDATE_SESSION_NAME_LENGTH);
+
+	if (!len || len == LIVEUPDATE_SESSION_NAME_LENGTH)
+		return -EINVAL;
+	return 0;
+}
+
+static struct luo_session *luo_session_find(struct list_head *head,
+					    const char *name)
+{
+	struct luo_session *session;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(session, head, list)
+		if (!strcmp(session->name, name))
+			return session;
+	return NULL;
+}
+
+static struct luo_session *luo_session_alloc(const char *name, bool incoming)
+{
+	struct luo_session *session;
+
+	session = kzalloc(sizeof(*session), GFP_KERNEL);
+	if (!session)
+		return NULL;
+	strscpy(session->name, name, sizeof(session->name));
+	INIT_LIST_HEAD(&session->list);
+	INIT_LIST_HEAD(&session->files);
+	session->incoming = incoming;
+	return session;
+}
+
+/* Drop an outgoing session and unpreserve everything in it. */
+static void luo_session_destroy_out(struct luo_session *session)
+{
+	lockdep_assert_held(&luo_mutex);
+	luo_file_unpreserve_all(session);
+	list_del(&session->list);
+	luo_nr_sessions_out--;
+	kfree(session);
+}
+
+/* ----- the session fd ----- */
+
+static int luo_session_release(struct inode *inode, struct file *file)
+{
+	struct luo_session *session = file->private_data;
+
+	/* a file whose fd never reached userspace */
+	if (!session)
+		return 0;
+
+	mutex_lock(&luo_mutex);
+	if (session->incoming) {
+		/* closing a retrieved session finishes it, ready or not */
+		luo_file_finish_all(session, true);
+		list_del(&session->list);
+		kfree(session);
+	} else if (luo_frozen) {
+		/* already in the handover: dropped at unfreeze, if any */
+		session->orphaned = true;
+	} else {
+		luo_session_destroy_out(session);
+	}
+	mutex_unlock(&luo_mutex);
+	return 0;
+}
+
+static int luo_session_preserve_fd(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_session_preserve_fd *cmd = ucmd->cmd;
+	struct luo_session *session = ucmd->ctx;
+	int err;
+
+	mutex_lock(&luo_mutex);
+	if (session->incoming)
+		err = -EINVAL;
+	else if (luo_frozen)
+		err = -EBUSY;
+	else
+		err = luo_file_preserve(session, cmd->fd, cmd->token);
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+
+static int luo_session_retrieve_fd(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_session_retrieve_fd *cmd = ucmd->cmd;
+	struct luo_session *session = ucmd->ctx;
+	struct file *file;
+	int fd, err;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+
+	mutex_lock(&luo_mutex);
+	if (!session->incoming)
+		err = -EINVAL;
+	else
+		err = luo_file_retrieve(session, cmd->token, &file);
+	mutex_unlock(&luo_mutex);
+	if (err)
+		goto err_put_fd;
+
+	cmd->fd = fd;
+	err = luo_ucmd_respond(ucmd, sizeof(*cmd));
+	if (err)
+		goto err_put_file;
+	fd_install(fd, file);
+	return 0;
+
+err_put_file:
+	fput(file);
+err_put_fd:
+	put_unused_fd(fd);
+	return err;
+}
+
+static int luo_session_finish(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_session_finish *cmd = ucmd->cmd;
+	struct luo_session *session = ucmd->ctx;
+	int err;
+
+	if (cmd->reserved)
+		return -EINVAL;
+
+	mutex_lock(&luo_mutex);
+	if (!session->incoming)
+		err = -EINVAL;
+	else
+		err = luo_file_finish_all(session, false);
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+
+static const struct luo_ioctl_op luo_session_ops[] = {
+	LUO_IOCTL_OP(LIVEUPDATE_SESSION_PRESERVE_FD, luo_session_preserve_fd,
+		     struct liveupdate_session_preserve_fd, token),
+	LUO_IOCTL_OP(LIVEUPDATE_SESSION_RETRIEVE_FD, luo_session_retrieve_fd,
+		     struct liveupdate_session_retrieve_fd, token),
+	LUO_IOCTL_OP(LIVEUPDATE_SESSION_FINISH, luo_session_finish,
+		     struct liveupdate_session_finish, reserved),
+};
+
+static long luo_session_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	return luo_ioctl_dispatch(luo_session_ops, ARRAY_SIZE(luo_session_ops),
+				  cmd, arg, file->private_data);
+}
+
+static const struct file_operations luo_session_fops = {
+	.owner = THIS_MODULE,
+	.release = luo_session_release,
+	.unlocked_ioctl = luo_session_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+/* ----- ioctls on /dev/liveupdate ----- */
+
+/**
+ * luo_session_create_ioctl - LIVEUPDATE_IOCTL_CREATE_SESSION
+ * @ucmd: the ioctl; its cmd is a struct liveupdate_ioctl_create_session
+ *
+ * Return: 0; -EINVAL for a bad name; -EEXIST if an outgoing session has
+ * the name; -EBUSY once frozen; -ENOSPC past LUO_MAX_SESSIONS; -ENOMEM,
+ * -EMFILE or -EFAULT.
+ */
+int luo_session_create_ioctl(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_ioctl_create_session *cmd = ucmd->cmd;
+	struct luo_session *session;
+	struct file *file;
+	int fd, err = 0;
+
+	err = luo_session_check_name(cmd->name);
+	if (err)
+		return err;
+	session = luo_session_alloc((const char *)cmd->name, false);
+	if (!session)
+		return -ENOMEM;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		err = fd;
+		goto err_free_session;
+	}
+
+	mutex_lock(&luo_mutex);
+	if (luo_frozen)
+		err = -EBUSY;
+	else if (luo_session_find(&luo_sessions_out, session->name))
+		err = -EEXIST;
+	else if (luo_nr_sessions_out >= LUO_MAX_SESSIONS)
+		err = -ENOSPC;
+	if (err)
+		goto err_unlock;
+	file = anon_inode_getfile("[liveupdate_session]", &luo_session_fops,
+				  session, O_RDWR);
+	if (IS_ERR(file)) {
+		err = PTR_ERR(file);
+		goto err_unlock;
+	}
+	list_add_tail(&session->list, &luo_sessions_out);
+	luo_nr_sessions_out++;
+	mutex_unlock(&luo_mutex);
+
+	cmd->fd = fd;
+	err = luo_ucmd_respond(ucmd, sizeof(*cmd));
+	if (err) {
+		/* its release drops the new, empty session */
+		fput(file);
+		put_unused_fd(fd);
+		return err;
+	}
+	fd_install(fd, file);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&luo_mutex);
+	put_unused_fd(fd);
+err_free_session:
+	kfree(session);
+	return err;
+}
+
+/**
+ * luo_session_retrieve_ioctl - LIVEUPDATE_IOCTL_RETRIEVE_SESSION
+ * @ucmd: the ioctl; its cmd is a struct liveupdate_ioctl_retrieve_session
+ *
+ * Return: 0; -EINVAL for a bad name or a session already retrieved;
+ * -ENOENT if no incoming session has the name; -ENOMEM, -EMFILE or
+ * -EFAULT.
+ */
+int luo_session_retrieve_ioctl(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_ioctl_retrieve_session *cmd = ucmd->cmd;
+	struct luo_session *session;
+	struct file *file;
+	int fd, err = 0;
+
+	err = luo_session_check_name(cmd->name);
+	if (err)
+		return err;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+
+	mutex_lock(&luo_mutex);
+	session = luo_session_find(&luo_sessions_in, (const char *)cmd->name);
+	if (!session)
+		err = -ENOENT;
+	else if (session->retrieved)
+		err = -EINVAL;
+	if (err)
+		goto err_unlock;
+	file = anon_inode_getfile("[liveupdate_session]", &luo_session_fops,
+				  session, O_RDWR);
+	if (IS_ERR(file)) {
+		err = PTR_ERR(file);
+		goto err_unlock;
+	}
+	session->retrieved = true;
+	mutex_unlock(&luo_mutex);
+
+	cmd->fd = fd;
+	err = luo_ucmd_respond(ucmd, sizeof(*cmd));
+	if (err)
+		goto err_put_file;
+	fd_install(fd, file);
+	return 0;
+
+err_put_file:
+	/* no fd reached userspace: leave the session to be retrieved again */
+	mutex_lock(&luo_mutex);
+	session->retrieved = false;
+	mutex_unlock(&luo_mutex);
+	file->private_data = NULL;
+	fput(file);
+	goto err_put_fd;
+err_unlock:
+	mutex_unlock(&luo_mutex);
+err_put_fd:
+	put_unused_fd(fd);
+	return err;
+}
+
+/* ----- freeze, serialization, incoming ----- */
+
+/**
+ * luo_session_count_out - count what would be handed over
+ * @nr_files: receives the number of files in outgoing sessions
+ *
+ * Return: the number of outgoing sessions.
+ */
+unsigned int luo_session_count_out(unsigned int *nr_files)
+{
+	struct luo_session *session;
+	unsigned int files = 0;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(session, &luo_sessions_out, list)
+		files += session->nr_files;
+	*nr_files = files;
+	return luo_nr_sessions_out;
+}
+
+/**
+ * luo_session_freeze_all - freeze the files of every outgoing session
+ *
+ * On failure the sessions frozen so far are unfrozen.
+ *
+ * Return: 0 or the first handler error.
+ */
+int luo_session_freeze_all(void)
+{
+	struct luo_session *session;
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(session, &luo_sessions_out, list) {
+		err = luo_file_freeze_all(session);
+		if (err)
+			goto err_unfreeze;
+	}
+	return 0;
+
+err_unfreeze:
+	pr_err("session %s: freeze failed: %d\n", session->name, err);
+	list_for_each_entry_continue_reverse(session, &luo_sessions_out, list)
+		luo_file_unfreeze_all(session);
+	return err;
+}
+
+/**
+ * luo_session_unfreeze_all - undo luo_session_freeze_all()
+ */
+void luo_session_unfreeze_all(void)
+{
+	struct luo_session *session;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(session, &luo_sessions_out, list)
+		luo_file_unfreeze_all(session);
+}
+
+/**
+ * luo_session_reap_orphans - drop sessions whose fd was closed while frozen
+ *
+ * Called after unfreeze, once preserved memory can be unpreserved again.
+ */
+void luo_session_reap_orphans(void)
+{
+	struct luo_session *session, *tmp;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry_safe(session, tmp, &luo_sessions_out, list)
+		if (session->orphaned)
+			luo_session_destroy_out(session);
+}
+
+/**
+ * luo_session_serialize_all - write the outgoing sessions as FDT nodes
+ * @fdt: an FDT being written with the sequential-write API, inside its
+ *	root node
+ *
+ * Return: 0 or a negative libfdt error (-FDT_ERR_NOSPACE when full).
+ */
+int luo_session_serialize_all(void *fdt)
+{
+	struct luo_session *session;
+	unsigned int i = 0;
+	char node[24];
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(session, &luo_sessions_out, list) {
+		snprintf(node, sizeof(node), "session-%u", i++);
+		err = fdt_begin_node(fdt, node);
+		if (!err)
+			err = fdt_property_string(fdt, "name", session->name);
+		if (!err)
+			err = luo_file_serialize(session, fdt);
+		if (!err)
+			err = fdt_end_node(fdt);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * luo_session_deserialize_all - read the incoming sessions
+ * @fdt: the subtree the previous kernel handed over
+ *
+ * A session that does not parse is dropped (what its files preserved stays
+ * reserved); the others are kept.
+ *
+ * Return: 0, or an error if any session was dropped.
+ */
+int luo_session_deserialize_all(const void *fdt)
+{
+	struct luo_session *session;
+	const char *name;
+	int node, len, err, ret = 0;
+
+	lockdep_assert_held(&luo_mutex);
+	fdt_for_each_subnode(node, fdt, 0) {
+		name = fdt_getprop(fdt, node, "name", &len);
+		if (!name || len < 2 || len > LIVEUPDATE_SESSION_NAME_LENGTH ||
+		    name[len - 1] || strlen(name) != len - 1) {
+			pr_err("incoming session with a bad name: dropped\n");
+			ret = -EINVAL;
+			continue;
+		}
+		if (luo_session_find(&luo_sessions_in, name)) {
+			pr_err("incoming session %s twice: dropped\n", name);
+			ret = -EINVAL;
+			continue;
+		}
+		session = luo_session_alloc(name, true);
+		if (!session) {
+			ret = -ENOMEM;
+			continue;
+		}
+		err = luo_file_deserialize(session, fdt, node);
+		if (err) {
+			pr_err("incoming session %s: bad file list (%d): dropped\n",
+			       name, err);
+			luo_file_free_incoming(session);
+			kfree(session);
+			ret = err;
+			continue;
+		}
+		list_add_tail(&session->list, &luo_sessions_in);
+		pr_info("incoming session %s: %u files\n", session->name,
+			session->nr_files);
+	}
+	if (node != -FDT_ERR_NOTFOUND)
+		return -EINVAL;
+	return ret;
+}
+
+/**
+ * luo_session_handler_in_use - does any session still need this handler?
+ * @fh: the handler
+ *
+ * Return: true if a preserved file, or an incoming file bound to it, uses
+ * @fh.
+ */
+bool luo_session_handler_in_use(struct liveupdate_file_handler *fh)
+{
+	struct luo_session *session;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(session, &luo_sessions_out, list)
+		if (luo_file_handler_in_session(session, fh))
+			return true;
+	list_for_each_entry(session, &luo_sessions_in, list)
+		if (luo_file_handler_in_session(session, fh))
+			return true;
+	return false;
+}
