@@ -1,0 +1,776 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live Update handler for memfds ("memfd-v1"): shmem memfds, and hugetlbfs
+ * memfds whose huge pages the page allocator can hand out (2 MiB on x86).
+ *
+ * Preserve: with the inode locked, add F_SEAL_SHRINK and F_SEAL_GROW for as
+ * long as the file stays preserved, so its size is fixed (the seals the
+ * user set are remembered apart and are what the next kernel restores).
+ * Then pin every folio of the file with memfd_pin_folios(), which fills
+ * shmem holes and migrates folios out of CMA memory, where KHO scratch
+ * lives; hugetlbfs holes are left as holes. Each folio is preserved with
+ * KHO and recorded in a chain of preserved metadata pages. The contents
+ * stay live and writable: the same pages, as they are at kexec, are what
+ * the next kernel gets.
+ *
+ * Freeze: record the seals, mode and file position as they are then, and
+ * check that every preserved folio is still the file's folio at its index
+ * (a hole punched after preserve fails the freeze).
+ *
+ * Unpreserve (the session was closed before kexec): unpreserve and unpin
+ * everything and take the added seals off again.
+ *
+ * Retrieve, in the next kernel: create a memfd of the same kind, name and
+ * size, put each preserved folio back at its index (no copy), then restore
+ * the seals, mode and position. Finish without retrieve gives the pages to
+ * the page allocator.
+ *
+ * serialized_data is the physical address of one preserved page holding a
+ * struct memfd_luo_ser, whose @folios starts the chain. Both kernels are
+ * the same architecture: the layout is native.
+ */
+#define pr_fmt(fmt) "memfd-luo: " fmt
+
+#include <linux/bits.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/hugetlb.h>
+#include <linux/init.h>
+#include <linux/io.h>
+#include <linux/kexec_handover.h>
+#include <linux/liveupdate.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
+#include <linux/sched.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "memfd_luo.h"
+
+#define MEMFD_LUO_MAGIC		0x31766466756c6d6dULL	/* "mmlufdv1" */
+#define MEMFD_LUO_VERSION	1
+
+/* Held while preserved: the size must not change under the pinned folios. */
+#define MEMFD_LUO_SIZE_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW)
+#define MEMFD_LUO_ALL_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
+				 F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
+				 F_SEAL_EXEC)
+
+/* Folios pinned per memfd_pin_folios() call. */
+#define MEMFD_LUO_PIN_BATCH	512
+
+enum memfd_luo_kind {
+	MEMFD_LUO_SHMEM = 1,
+	MEMFD_LUO_HUGETLB = 2,
+};
+
+/**
+ * struct memfd_luo_ser - a preserved memfd, in one preserved page
+ * @magic: MEMFD_LUO_MAGIC
+ * @version: MEMFD_LUO_VERSION
+ * @kind: enum memfd_luo_kind
+ * @size: i_size
+ * @pos: file position
+ * @seals: the seals the user set
+ * @mode: permission bits of the inode
+ * @hpage_order: hugetlb: order of the huge pages; 0 for shmem
+ * @reserved: zero
+ * @nr_folios: folios in the chain
+ * @folios: physical address of the first struct memfd_luo_folio_page, or 0
+ * @name: the file's name ("memfd:..."), NUL-terminated
+ */
+struct memfd_luo_ser {
+	u64 magic;
+	u32 version;
+	u32 kind;
+	u64 size;
+	u64 pos;
+	u32 seals;
+	u32 mode;
+	u32 hpage_order;
+	u32 reserved;
+	u64 nr_folios;
+	u64 folios;
+	char name[NAME_MAX + 1];
+};
+
+static_assert(sizeof(struct memfd_luo_ser) <= PAGE_SIZE);
+
+/**
+ * struct memfd_luo_folio_ser - one preserved folio
+ * @pfo: its physical address, ORed with its order (MEMFD_LUO_FOLIO_ORDER)
+ *	and flags
+ * @index: its page index in the file, in base pages
+ */
+struct memfd_luo_folio_ser {
+	u64 pfo;
+	u64 index;
+};
+
+#define MEMFD_LUO_FOLIO_ORDER		GENMASK_ULL(5, 0)
+#define MEMFD_LUO_FOLIO_UPTODATE	BIT_ULL(6)
+
+/**
+ * struct memfd_luo_folio_page - a preserved page of folio records
+ * @next: physical address of the next page of the chain, or 0
+ * @count: records used in this page
+ * @reserved: zero
+ * @folios: the records
+ */
+struct memfd_luo_folio_page {
+	u64 next;
+	u32 count;
+	u32 reserved;
+	struct memfd_luo_folio_ser folios[];
+};
+
+#define MEMFD_LUO_FOLIOS_PER_PAGE					\
+	((PAGE_SIZE - sizeof(struct memfd_luo_folio_page)) /		\
+	 sizeof(struct memfd_luo_folio_ser))
+
+/**
+ * struct memfd_luo_out - an outgoing file's private_data
+ * @ser_folio: the page holding its struct memfd_luo_ser
+ * @tail: the last page of the folio chain, where records are added
+ * @added_seals: the seals of MEMFD_LUO_SIZE_SEALS that preserve added
+ */
+struct memfd_luo_out {
+	struct folio *ser_folio;
+	struct memfd_luo_folio_page *tail;
+	unsigned int added_seals;
+};
+
+static phys_addr_t memfd_luo_entry_phys(const struct memfd_luo_folio_ser *e)
+{
+	return e->pfo & ~(u64)(PAGE_SIZE - 1);
+}
+
+static unsigned int *memfd_luo_seals(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (shmem_file(file))
+		return &SHMEM_I(inode)->seals;
+#ifdef CONFIG_HUGETLBFS
+	if (is_file_hugepages(file))
+		return &HUGETLBFS_I(inode)->seals;
+#endif
+	return NULL;
+}
+
+#ifdef CONFIG_HUGETLBFS
+static bool memfd_luo_hugetlb_file(struct file *file)
+{
+	/* gigantic pages are beyond what KHO preserves as one folio */
+	return is_file_hugepages(file) && !hstate_is_gigantic(hstate_file(file));
+}
+
+static unsigned int memfd_luo_hpage_order(struct file *file)
+{
+	return huge_page_order(hstate_file(file));
+}
+#else
+static bool memfd_luo_hugetlb_file(struct file *file)
+{
+	return false;
+}
+
+static unsigned int memfd_luo_hpage_order(struct file *file)
+{
+	return 0;
+}
+#endif
+
+/* ----- outgoing ----- */
+
+/* A zeroed, preserved metadata page; unmovable, so never in scratch. */
+static struct folio *memfd_luo_alloc_meta(void)
+{
+	struct folio *folio;
+	int err;
+
+	folio = folio_alloc(GFP_KERNEL | __GFP_ZERO, 0);
+	if (!folio)
+		return ERR_PTR(-ENOMEM);
+	err = kho_preserve_folio(folio);
+	if (err) {
+		folio_put(folio);
+		return ERR_PTR(err);
+	}
+	return folio;
+}
+
+static void memfd_luo_free_meta(struct folio *folio)
+{
+	WARN_ON_ONCE(kho_unpreserve_folio(folio));
+	folio_put(folio);
+}
+
+/* Append a record for @folio, starting a new chain page when needed. */
+static int memfd_luo_record(struct memfd_luo_out *out,
+			    struct memfd_luo_ser *ser, struct folio *folio)
+{
+	struct memfd_luo_folio_page *page = out->tail;
+	struct memfd_luo_folio_ser *e;
+	struct folio *meta;
+
+	if (!page || page->count == MEMFD_LUO_FOLIOS_PER_PAGE) {
+		meta = memfd_luo_alloc_meta();
+		if (IS_ERR(meta))
+			return PTR_ERR(meta);
+		if (page)
+			page->next = PFN_PHYS(folio_pfn(meta));
+		else
+			ser->folios = PFN_PHYS(folio_pfn(meta));
+		page = folio_address(meta);
+		out->tail = page;
+	}
+	e = &page->folios[page->count++];
+	e->pfo = PFN_PHYS(folio_pfn(folio)) | folio_order(folio) |
+		 MEMFD_LUO_FOLIO_UPTODATE;
+	e->index = folio->index;
+	ser->nr_folios++;
+	return 0;
+}
+
+/*
+ * Preserve one pinned folio and record it. On success the pin belongs to
+ * the record; on failure it is still the caller's.
+ */
+static int memfd_luo_preserve_folio(struct memfd_luo_out *out,
+				    struct memfd_luo_ser *ser,
+				    struct folio *folio)
+{
+	int err;
+
+	/*
+	 * shmem leaves fallocated folios !uptodate until first used, and
+	 * clears them then. Do that now, as a first use would, so what is
+	 * handed over is plain data.
+	 */
+	if (!folio_test_uptodate(folio)) {
+		folio_lock(folio);
+		if (!folio_test_uptodate(folio)) {
+			folio_zero_range(folio, 0, folio_size(folio));
+			flush_dcache_folio(folio);
+			folio_mark_uptodate(folio);
+		}
+		folio_unlock(folio);
+	}
+
+	err = kho_preserve_folio(folio);
+	/* already preserved: the file is in a session through another open */
+	if (err == -EEXIST)
+		return -EBUSY;
+	if (err)
+		return err;
+	err = memfd_luo_record(out, ser, folio);
+	if (err)
+		WARN_ON_ONCE(kho_unpreserve_folio(folio));
+	return err;
+}
+
+/* Unpreserve and unpin every recorded folio, and free the chain. */
+static void memfd_luo_release_folios(struct memfd_luo_out *out,
+				     struct memfd_luo_ser *ser)
+{
+	struct memfd_luo_folio_page *page;
+	phys_addr_t phys = ser->folios;
+	struct folio *meta, *folio;
+	u32 i;
+
+	while (phys) {
+		meta = pfn_folio(PHYS_PFN(phys));
+		page = folio_address(meta);
+		for (i = 0; i < page->count; i++) {
+			phys = memfd_luo_entry_phys(&page->folios[i]);
+			folio = pfn_folio(PHYS_PFN(phys));
+			WARN_ON_ONCE(kho_unpreserve_folio(folio));
+			unpin_folio(folio);
+		}
+		phys = page->next;
+		memfd_luo_free_meta(meta);
+	}
+	ser->folios = 0;
+	ser->nr_folios = 0;
+	out->tail = NULL;
+}
+
+/* shmem: pin and preserve every page of the file, filling holes. */
+static int memfd_luo_pin_shmem(struct file *file, struct memfd_luo_out *out,
+			       struct memfd_luo_ser *ser)
+{
+	loff_t pos = 0, size = ser->size;
+	struct folio **folios;
+	struct folio *last;
+	pgoff_t offset;
+	long nr, i;
+	int err = 0;
+
+	if (!size)
+		return 0;
+	folios = kvmalloc_array(MEMFD_LUO_PIN_BATCH, sizeof(*folios),
+				GFP_KERNEL);
+	if (!folios)
+		return -ENOMEM;
+
+	while (pos < size) {
+		nr = memfd_pin_folios(file, pos, size - 1, folios,
+				      MEMFD_LUO_PIN_BATCH, &offset);
+		if (nr <= 0) {
+			err = nr ? nr : -EINVAL;
+			break;
+		}
+		for (i = 0; i < nr; i++) {
+			err = memfd_luo_preserve_folio(out, ser, folios[i]);
+			if (err)
+				break;
+		}
+		if (err) {
+			unpin_folios(folios + i, nr - i);
+			break;
+		}
+		/* still pinned (now by its record): safe to look at */
+		last = folios[nr - 1];
+		pos = folio_pos(last) + folio_size(last);
+		cond_resched();
+	}
+
+	kvfree(folios);
+	return err;
+}
+
+/* Pin and preserve the huge page at @start of a hugetlbfs memfd. */
+static int memfd_luo_pin_huge_page(struct file *file,
+				   struct memfd_luo_out *out,
+				   struct memfd_luo_ser *ser, loff_t start)
+{
+	loff_t end = start + (PAGE_SIZE << ser->hpage_order) - 1;
+	struct folio *folio;
+	pgoff_t offset;
+	long nr;
+	int err;
+
+	nr = memfd_pin_folios(file, start, end, &folio, 1, &offset);
+	if (nr < 0)
+		return nr;
+	if (nr != 1)
+		return -EINVAL;
+	err = memfd_luo_preserve_folio(out, ser, folio);
+	if (err)
+		unpin_folio(folio);
+	return err;
+}
+
+/*
+ * hugetlbfs: pin and preserve the huge pages present, leaving holes alone
+ * (filling one would take a page the file has no reservation for). With
+ * the inode locked no page of the file can go away; each is pinned by
+ * offset after the lookup's references are dropped, so that migrating it
+ * out of CMA is not blocked by them.
+ */
+static int memfd_luo_pin_hugetlb(struct file *file, struct memfd_luo_out *out,
+				 struct memfd_luo_ser *ser)
+{
+	struct address_space *mapping = file->f_mapping;
+	loff_t starts[PAGEVEC_SIZE];
+	struct folio_batch fbatch;
+	pgoff_t index = 0, last;
+	unsigned int i, nr;
+	int err = 0;
+
+	if (!ser->size)
+		return 0;
+	last = (ser->size - 1) >> PAGE_SHIFT;
+	folio_batch_init(&fbatch);
+	while (!err && filemap_get_folios(mapping, &index, last, &fbatch)) {
+		nr = folio_batch_count(&fbatch);
+		for (i = 0; i < nr; i++)
+			starts[i] = folio_pos(fbatch.folios[i]);
+		folio_batch_release(&fbatch);
+		for (i = 0; i < nr && !err; i++)
+			err = memfd_luo_pin_huge_page(file, out, ser, starts[i]);
+		cond_resched();
+	}
+	return err;
+}
+
+static bool memfd_luo_can_preserve(struct liveupdate_file_handler *handler,
+				   struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	const fmode_t rw = FMODE_READ | FMODE_WRITE;
+
+	/*
+	 * A memfd is an unlinked regular file of shmem or of an internal
+	 * hugetlbfs mount. It comes back read-write: so must it be now.
+	 */
+	if (!S_ISREG(inode->i_mode) || inode->i_nlink || IS_PRIVATE(inode))
+		return false;
+	if ((file->f_mode & rw) != rw)
+		return false;
+	return shmem_file(file) || memfd_luo_hugetlb_file(file);
+}
+
+static int memfd_luo_preserve(struct liveupdate_file_op_args *args)
+{
+	struct file *file = args->file;
+	struct inode *inode = file_inode(file);
+	struct memfd_luo_out *out;
+	struct memfd_luo_ser *ser;
+	unsigned int *seals;
+	int err;
+
+	out = kzalloc(sizeof(*out), GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	out->ser_folio = memfd_luo_alloc_meta();
+	if (IS_ERR(out->ser_folio)) {
+		err = PTR_ERR(out->ser_folio);
+		goto err_free_out;
+	}
+	ser = folio_address(out->ser_folio);
+	ser->magic = MEMFD_LUO_MAGIC;
+	ser->version = MEMFD_LUO_VERSION;
+	if (shmem_file(file)) {
+		ser->kind = MEMFD_LUO_SHMEM;
+	} else {
+		ser->kind = MEMFD_LUO_HUGETLB;
+		ser->hpage_order = memfd_luo_hpage_order(file);
+	}
+	/* memfd dentries are never renamed */
+	strscpy(ser->name, (const char *)file->f_path.dentry->d_name.name,
+		sizeof(ser->name));
+
+	inode_lock(inode);
+	seals = memfd_luo_seals(file);
+	out->added_seals = MEMFD_LUO_SIZE_SEALS & ~*seals;
+	*seals |= out->added_seals;
+	ser->size = i_size_read(inode);
+	ser->seals = *seals & ~out->added_seals;
+	ser->mode = inode->i_mode & S_IALLUGO;
+	ser->pos = file->f_pos;
+	if (ser->kind == MEMFD_LUO_HUGETLB)
+		err = memfd_luo_pin_hugetlb(file, out, ser);
+	else
+		err = memfd_luo_pin_shmem(file, out, ser);
+	if (err) {
+		memfd_luo_release_folios(out, ser);
+		*seals &= ~out->added_seals;
+	}
+	inode_unlock(inode);
+	if (err)
+		goto err_free_ser;
+
+	args->serialized_data = PFN_PHYS(folio_pfn(out->ser_folio));
+	args->private_data = out;
+	return 0;
+
+err_free_ser:
+	memfd_luo_free_meta(out->ser_folio);
+err_free_out:
+	kfree(out);
+	return err;
+}
+
+static void memfd_luo_unpreserve(struct liveupdate_file_op_args *args)
+{
+	struct memfd_luo_out *out = args->private_data;
+	struct memfd_luo_ser *ser = folio_address(out->ser_folio);
+	struct inode *inode = file_inode(args->file);
+
+	inode_lock(inode);
+	memfd_luo_release_folios(out, ser);
+	*memfd_luo_seals(args->file) &= ~out->added_seals;
+	inode_unlock(inode);
+	memfd_luo_free_meta(out->ser_folio);
+	kfree(out);
+}
+
+/* Is every recorded folio still the file's folio at its index? */
+static int memfd_luo_check_folios(struct address_space *mapping,
+				  const struct memfd_luo_ser *ser)
+{
+	const struct memfd_luo_folio_page *page;
+	const struct memfd_luo_folio_ser *e;
+	phys_addr_t phys = ser->folios;
+	struct folio *folio;
+	u32 i;
+
+	while (phys) {
+		page = phys_to_virt(phys);
+		for (i = 0; i < page->count; i++) {
+			e = &page->folios[i];
+			folio = pfn_folio(PHYS_PFN(memfd_luo_entry_phys(e)));
+			if (READ_ONCE(folio->mapping) != mapping ||
+			    READ_ONCE(folio->index) != e->index)
+				return -EBUSY;
+		}
+		phys = page->next;
+	}
+	return 0;
+}
+
+static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
+{
+	struct memfd_luo_out *out = args->private_data;
+	struct memfd_luo_ser *ser = folio_address(out->ser_folio);
+	struct file *file = args->file;
+	struct inode *inode = file_inode(file);
+	int err;
+
+	inode_lock(inode);
+	ser->seals = *memfd_luo_seals(file) & ~out->added_seals;
+	ser->mode = inode->i_mode & S_IALLUGO;
+	ser->pos = READ_ONCE(file->f_pos);
+	inode_unlock(inode);
+
+	err = memfd_luo_check_folios(file->f_mapping, ser);
+	if (err)
+		pr_err("%s: a preserved page left the file (hole punched?)\n",
+		       ser->name);
+	return err;
+}
+
+/* ----- incoming ----- */
+
+static int memfd_luo_check_ser(const struct memfd_luo_ser *ser)
+{
+	if (ser->magic != MEMFD_LUO_MAGIC || ser->version != MEMFD_LUO_VERSION)
+		return -EINVAL;
+	if (ser->kind != MEMFD_LUO_SHMEM && ser->kind != MEMFD_LUO_HUGETLB)
+		return -EINVAL;
+	if (ser->seals & ~MEMFD_LUO_ALL_SEALS)
+		return -EINVAL;
+	if (!ser->name[0] || !memchr(ser->name, 0, sizeof(ser->name)))
+		return -EINVAL;
+	if (ser->size > (u64)MAX_LFS_FILESIZE ||
+	    ser->nr_folios > DIV_ROUND_UP(ser->size, PAGE_SIZE))
+		return -EINVAL;
+	if (ser->kind == MEMFD_LUO_HUGETLB &&
+	    (!ser->hpage_order || ser->hpage_order > MAX_PAGE_ORDER ||
+	     !IS_ALIGNED(ser->size, PAGE_SIZE << ser->hpage_order)))
+		return -EINVAL;
+	return 0;
+}
+
+/* A new, empty memfd like the one preserved, without seals so far. */
+static struct file *memfd_luo_create_file(const struct memfd_luo_ser *ser)
+{
+	struct inode *inode;
+	struct file *file;
+
+	if (ser->kind == MEMFD_LUO_HUGETLB)
+		file = hugetlb_file_setup(ser->name, ser->size, VM_NORESERVE,
+					  HUGETLB_ANONHUGE_INODE,
+					  PAGE_SHIFT + ser->hpage_order);
+	else
+		file = shmem_file_setup(ser->name, ser->size, VM_NORESERVE);
+	if (IS_ERR(file))
+		return file;
+
+	/* as memfd_create() sets them up */
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	file->f_flags |= O_LARGEFILE;
+	inode = file_inode(file);
+	inode->i_mode = (inode->i_mode & ~S_IALLUGO) | (ser->mode & S_IALLUGO);
+	return file;
+}
+
+/* Restore one folio into @file, or with a NULL @file free it. */
+static int memfd_luo_restore_one(struct file *file,
+				 const struct memfd_luo_ser *ser,
+				 const struct memfd_luo_folio_ser *e)
+{
+	unsigned int order = e->pfo & MEMFD_LUO_FOLIO_ORDER;
+	struct folio *folio;
+	int err = 0;
+
+	if (order > MAX_PAGE_ORDER)
+		return -EINVAL;
+	folio = kho_restore_folio(memfd_luo_entry_phys(e));
+	if (!folio)
+		return -EINVAL;
+	if (!file)
+		goto out_put;
+
+	if (folio_order(folio) != order || !IS_ALIGNED(e->index, 1UL << order) ||
+	    e->index >= DIV_ROUND_UP(ser->size, PAGE_SIZE) ||
+	    !(e->pfo & MEMFD_LUO_FOLIO_UPTODATE)) {
+		err = -EINVAL;
+		goto out_put;
+	}
+	if (ser->kind == MEMFD_LUO_HUGETLB)
+		err = memfd_luo_hugetlb_add_folio(file_inode(file), folio,
+						  e->index);
+	else
+		err = memfd_luo_shmem_add_folio(file_inode(file), folio,
+						e->index);
+out_put:
+	/* the page cache holds its own references */
+	folio_put(folio);
+	return err;
+}
+
+/*
+ * Walk the folio chain: put each folio into @file, or, with a NULL @file
+ * or once something failed, free it. Chain pages are freed as they are
+ * read, so the chain is consumed whatever happens.
+ *
+ * Return: 0 or the first error.
+ */
+static int memfd_luo_restore_folios(struct file *file,
+				    const struct memfd_luo_ser *ser)
+{
+	const struct memfd_luo_folio_page *page;
+	phys_addr_t phys = ser->folios;
+	struct folio *meta;
+	u64 seen = 0;
+	int err = 0, ret;
+	u32 i;
+
+	while (phys) {
+		meta = kho_restore_folio(phys);
+		if (!meta) {
+			pr_err("%s: folio list page %pa not preserved\n",
+			       ser->name, &phys);
+			return err ?: -EINVAL;
+		}
+		page = folio_address(meta);
+		if (page->count > MEMFD_LUO_FOLIOS_PER_PAGE ||
+		    seen + page->count > ser->nr_folios) {
+			pr_err("%s: folio list corrupt\n", ser->name);
+			folio_put(meta);
+			return err ?: -EINVAL;
+		}
+		for (i = 0; i < page->count; i++) {
+			ret = memfd_luo_restore_one(err ? NULL : file, ser,
+						    &page->folios[i]);
+			if (ret && !err && file) {
+				pr_err("%s: cannot restore the folio at index %llu: %d\n",
+				       ser->name, page->folios[i].index, ret);
+				err = ret;
+			}
+		}
+		seen += page->count;
+		phys = page->next;
+		folio_put(meta);
+		cond_resched();
+	}
+	if (!err && seen != ser->nr_folios)
+		err = -EINVAL;
+	return err;
+}
+
+static int memfd_luo_set_seals(struct file *file, unsigned int seals)
+{
+	int err;
+
+	/* as memfd_add_seals() does for F_SEAL_WRITE: no shared writable maps */
+	if (seals & F_SEAL_WRITE) {
+		err = mapping_deny_writable(file->f_mapping);
+		if (err)
+			return err;
+	}
+	*memfd_luo_seals(file) = seals;
+	return 0;
+}
+
+static int memfd_luo_retrieve(struct liveupdate_file_op_args *args)
+{
+	phys_addr_t phys = args->serialized_data;
+	struct memfd_luo_ser *ser;
+	struct folio *ser_folio;
+	struct file *file;
+	int err;
+
+	ser_folio = kho_restore_folio(phys);
+	if (!ser_folio) {
+		pr_err("no preserved memfd at %pa\n", &phys);
+		return -EINVAL;
+	}
+	ser = folio_address(ser_folio);
+	err = memfd_luo_check_ser(ser);
+	if (err) {
+		/* the folio list cannot be trusted: its pages stay reserved */
+		pr_err("preserved memfd at %pa: bad header\n", &phys);
+		goto err_put_ser;
+	}
+
+	file = memfd_luo_create_file(ser);
+	if (IS_ERR(file)) {
+		err = PTR_ERR(file);
+		goto err_discard;
+	}
+	err = memfd_luo_restore_folios(file, ser);
+	if (err)
+		goto err_fput;
+	err = memfd_luo_set_seals(file, ser->seals);
+	if (err)
+		goto err_fput;
+	file->f_pos = ser->pos;
+
+	folio_put(ser_folio);
+	args->file = file;
+	return 0;
+
+err_discard:
+	memfd_luo_restore_folios(NULL, ser);
+	goto err_put_ser;
+err_fput:
+	fput(file);
+err_put_ser:
+	folio_put(ser_folio);
+	return err;
+}
+
+static void memfd_luo_finish(struct liveupdate_file_op_args *args)
+{
+	phys_addr_t phys = args->serialized_data;
+	struct memfd_luo_ser *ser;
+	struct folio *ser_folio;
+
+	/* a retrieved file owns its pages: nothing else was kept */
+	if (args->retrieved)
+		return;
+
+	ser_folio = kho_restore_folio(phys);
+	if (!ser_folio)
+		return;
+	ser = folio_address(ser_folio);
+	if (memfd_luo_check_ser(ser))
+		pr_err("preserved memfd at %pa: bad header, pages stay reserved\n",
+		       &phys);
+	else
+		memfd_luo_restore_folios(NULL, ser);
+	folio_put(ser_folio);
+}
+
+static const struct liveupdate_file_ops memfd_luo_ops = {
+	.can_preserve = memfd_luo_can_preserve,
+	.preserve = memfd_luo_preserve,
+	.unpreserve = memfd_luo_unpreserve,
+	.freeze = memfd_luo_freeze,
+	.retrieve = memfd_luo_retrieve,
+	.finish = memfd_luo_finish,
+};
+
+static struct liveupdate_file_handler memfd_luo_handler = {
+	.ops = &memfd_luo_ops,
+	.compatible = "memfd-v1",
+};
+
+static int __init memfd_luo_init(void)
+{
+	int err;
+
+	err = liveupdate_register_file_handler(&memfd_luo_handler);
+	if (err && err != -EOPNOTSUPP)
+		pr_err("cannot register the memfd handler: %d\n", err);
+	return 0;
+}
+late_initcall(memfd_luo_init);
