@@ -19,9 +19,14 @@ for app in $("$root/bin/busybox" --list); do
 done
 install -m 755 "$repo/harness/init" "$root/init"
 
-# Userspace C: rebuilt only when its source is newer than the binary.
+# Userspace C: rebuilt when its source, or a header beside it, is newer.
 build_c() {	# SRC OUT
-	if [ ! -x "$2" ] || [ "$1" -nt "$2" ]; then
+	local stale=0 h
+	[ -x "$2" ] && [ ! "$1" -nt "$2" ] || stale=1
+	for h in "$(dirname "$1")"/*.h; do
+		[ -e "$h" ] && [ "$h" -nt "$2" ] && stale=1
+	done
+	if [ $stale = 1 ]; then
 		echo "  CC       ${1#"$repo/"}"
 		# shellcheck disable=SC2086
 		gcc $cflags -o "$2" "$1"

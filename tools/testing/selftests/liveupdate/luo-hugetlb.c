@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kho-test: cmdline=kho=on */
+/* kho-test: mem=2G timeout=900 */
+/*
+ * A hugetlbfs memfd of 2 MiB pages across kexec without a copy: same
+ * pattern and PFN checks as the 1 GiB shmem test. In the new kernel the
+ * huge pages come back as surplus pages of the 2 MiB pool: mapping the
+ * file needs no free huge page, and once the file is gone the pool is as
+ * it was (no surplus, no reservation left behind).
+ */
+#include "luo_test.h"
+
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
+
+#define HPAGE		(2ULL << 20)
+#define NR_HPAGES	16
+#define SIZE		(NR_HPAGES * HPAGE)
+#define NR_PAGES	(SIZE / 4096)
+#define POOL		(4 * NR_HPAGES)
+#define TOKEN		0x2000
+
+static long read_meminfo(const char *key)
+{
+	char line[256];
+	size_t len = strlen(key);
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		fail("open /proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			val = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	if (val < 0)
+		fail("no %s in /proc/meminfo", key);
+	return val;
+}
+
+static void set_nr_hugepages(long nr)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+	if (!f || fprintf(f, "%ld\n", nr) < 0 || fclose(f))
+		skip("cannot set vm.nr_hugepages: %s", strerror(errno));
+}
+
+static int stage1(void)
+{
+	int dev, session, fd;
+	uint64_t *pfns;
+	void *map;
+
+	if (read_meminfo("Hugepagesize") != 2048)
+		skip("default huge page size is not 2 MiB");
+	set_nr_hugepages(POOL);
+	if (read_meminfo("HugePages_Total") < NR_HPAGES * 2)
+		skip("only %ld huge pages in the pool",
+		     read_meminfo("HugePages_Total"));
+
+	dev = luo_open();
+	session = expect_ok("create session", luo_create_session(dev, "huge"));
+	fd = memfd_create("luo-huge", MFD_HUGETLB | MFD_HUGE_2MB);
+	if (fd < 0)
+		fail("memfd_create(MFD_HUGETLB): %s", strerror(errno));
+	if (ftruncate(fd, SIZE))
+		fail("ftruncate: %s", strerror(errno));
+	map = luo_map(fd, SIZE);
+	luo_fill(map, SIZE, luo_seed(), 1, TOKEN);
+	expect_ok("preserve hugetlb memfd", luo_preserve_fd(session, fd, TOKEN));
+
+	pfns = luo_pfns(map, SIZE);
+	luo_check_not_scratch(pfns, NR_PAGES);
+	luo_save("pfns", pfns, NR_PAGES * sizeof(*pfns));
+	free(pfns);
+	munmap(map, SIZE);
+	close(fd);
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage2(void)
+{
+	uint64_t *want, *got;
+	int dev, session, fd;
+	void *map;
+
+	want = luo_load("pfns", NR_PAGES * sizeof(*want));
+	expect_u64("persistent huge pages before retrieve", 0,
+		   read_meminfo("HugePages_Total"));
+
+	dev = luo_open();
+	session = expect_ok("retrieve session", luo_retrieve_session(dev, "huge"));
+	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN));
+	expect_u64("size", SIZE, luo_fd_size(fd));
+	expect_u64("surplus huge pages while held", NR_HPAGES,
+		   read_meminfo("HugePages_Surp"));
+
+	/* fully populated: mapping it needs no reservation from the pool */
+	map = luo_map(fd, SIZE);
+	luo_verify("hugetlb memfd", map, SIZE, 1, TOKEN);
+	got = luo_pfns(map, SIZE);
+	luo_compare_pfns("hugetlb memfd", want, got, NR_PAGES);
+	expect_u64("reserved huge pages while mapped", 0,
+		   read_meminfo("HugePages_Rsvd"));
+
+	/* still an ordinary hugetlb memfd: writable */
+	((char *)map)[SIZE - 1] = 1;
+	if (((char *)map)[SIZE - 1] != 1)
+		fail("write to the restored hugetlb memfd did not stick");
+	munmap(map, SIZE);
+
+	close(fd);
+	close(session);		/* finishes: the session's reference goes */
+	close(dev);
+	expect_u64("huge pages after the file is gone", 0,
+		   read_meminfo("HugePages_Total"));
+	expect_u64("surplus huge pages after the file is gone", 0,
+		   read_meminfo("HugePages_Surp"));
+	expect_u64("reserved huge pages after the file is gone", 0,
+		   read_meminfo("HugePages_Rsvd"));
+	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	switch (luo_stage(argc, argv)) {
+	case 1:
+		return stage1();
+	case 2:
+		return stage2();
+	}
+	fail("unexpected stage %s", argv[1]);
+}
