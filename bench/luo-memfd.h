@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Benchmark body for bench/luo-shmem.c and bench/luo-hugetlb.c: preserve a
+ * 1 GiB memfd (BENCH_HUGETLB: of 2 MiB huge pages), freeze it through KHO
+ * finalize, kexec, retrieve it. Prints "bench:" lines; asserts no timing.
+ */
+#include "luo_test.h"
+#include <time.h>
+
+#define SIZE	(1ULL << 30)
+#define TOKEN	0xbe
+#define HPAGES	(SIZE >> 21)
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* The last kernel log line containing @key, without its timestamp. */
+static void print_dmesg(const char *prefix, const char *key)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "dmesg | grep '%s' | tail -n 1 | sed 's/^\\[[^]]*\\] /bench: %s/'",
+		 key, prefix);
+	if (system(cmd))
+		printf("bench: %s(no '%s' in the kernel log)\n", prefix, key);
+}
+
+static int stage1(void)
+{
+	double t0, t1, t2, t3;
+	int dev, session, fd;
+	FILE *f;
+	void *map;
+
+	if (BENCH_HUGETLB) {
+		f = fopen("/proc/sys/vm/nr_hugepages", "w");
+		if (!f || fprintf(f, "%llu\n", HPAGES) < 0 || fclose(f))
+			skip("cannot size the huge page pool");
+		fd = memfd_create("bench", MFD_HUGETLB | (21U << 26));
+	} else {
+		fd = memfd_create("bench", 0);
+	}
+	if (fd < 0 || ftruncate(fd, SIZE))
+		fail("memfd of 1 GiB: %s", strerror(errno));
+	map = luo_map(fd, SIZE);
+	memset(map, 0x5a, SIZE);	/* every page present */
+	munmap(map, SIZE);
+
+	dev = luo_open();
+	session = expect_ok("create session", luo_create_session(dev, "bench"));
+	t0 = now_us();
+	expect_ok("preserve", luo_preserve_fd(session, fd, TOKEN));
+	t1 = now_us();
+	f = fopen("/sys/kernel/debug/kho/out/finalize", "w");
+	t2 = now_us();
+	if (!f || fprintf(f, "1\n") < 0 || fclose(f))
+		fail("finalize: %s", strerror(errno));
+	t3 = now_us();
+	printf("bench: %s 1 GiB: preserve ioctl %.0f us, freeze (KHO finalize) %.0f us\n",
+	       BENCH_HUGETLB ? "hugetlb-2M" : "shmem", t1 - t0, t3 - t2);
+	print_dmesg("", "KHO: finalized in");
+	close(fd);
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage2(void)
+{
+	int dev, session, fd;
+	double t0, t1;
+
+	print_dmesg("next kernel: ", "KHO: incoming map");
+	dev = luo_open();
+	session = expect_ok("retrieve session",
+			    luo_retrieve_session(dev, "bench"));
+	t0 = now_us();
+	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN));
+	t1 = now_us();
+	expect_u64("size", SIZE, luo_fd_size(fd));
+	printf("bench: next kernel: retrieve ioctl %.0f us for 1 GiB\n", t1 - t0);
+	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	switch (luo_stage(argc, argv)) {
+	case 1:
+		return stage1();
+	case 2:
+		return stage2();
+	}
+	fail("unexpected stage %s", argv[1]);
+}
