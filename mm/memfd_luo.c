@@ -14,8 +14,9 @@
  * the next kernel gets.
  *
  * Freeze: record the seals, mode and file position as they are then, and
- * check that every preserved folio is still the file's folio at its index
- * (a hole punched after preserve fails the freeze).
+ * check that the file still holds exactly the preserved folios at their
+ * indexes (a hole punched, or a hole filled, after preserve fails the
+ * freeze rather than lose data).
  *
  * Unpreserve (the session was closed before kexec): unpreserve and unpin
  * everything and take the added seals off again.
@@ -113,6 +114,7 @@ struct memfd_luo_folio_ser {
 
 #define MEMFD_LUO_FOLIO_ORDER		GENMASK_ULL(5, 0)
 #define MEMFD_LUO_FOLIO_UPTODATE	BIT_ULL(6)
+#define MEMFD_LUO_FOLIO_RSVD		GENMASK_ULL(11, 7)
 
 /**
  * struct memfd_luo_folio_page - a preserved page of folio records
@@ -498,6 +500,7 @@ static int memfd_luo_check_folios(struct address_space *mapping,
 	const struct memfd_luo_folio_page *page;
 	const struct memfd_luo_folio_ser *e;
 	phys_addr_t phys = ser->folios;
+	unsigned long pages = 0;
 	struct folio *folio;
 	u32 i;
 
@@ -509,9 +512,16 @@ static int memfd_luo_check_folios(struct address_space *mapping,
 			if (READ_ONCE(folio->mapping) != mapping ||
 			    READ_ONCE(folio->index) != e->index)
 				return -EBUSY;
+			pages += 1UL << (e->pfo & MEMFD_LUO_FOLIO_ORDER);
 		}
 		phys = page->next;
 	}
+	/*
+	 * A page faulted into a hole after preserve is not recorded and would
+	 * come back as zeroes: refuse the update rather than lose it.
+	 */
+	if (READ_ONCE(mapping->nrpages) != pages)
+		return -EBUSY;
 	return 0;
 }
 
@@ -531,7 +541,7 @@ static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
 
 	err = memfd_luo_check_folios(file->f_mapping, ser);
 	if (err)
-		pr_err("%s: a preserved page left the file (hole punched?)\n",
+		pr_err("%s: pages changed since preserve (hole punched, or a hole filled); refusing to freeze\n",
 		       ser->name);
 	return err;
 }
@@ -544,7 +554,8 @@ static int memfd_luo_check_ser(const struct memfd_luo_ser *ser)
 		return -EINVAL;
 	if (ser->kind != MEMFD_LUO_SHMEM && ser->kind != MEMFD_LUO_HUGETLB)
 		return -EINVAL;
-	if (ser->seals & ~MEMFD_LUO_ALL_SEALS)
+	if (ser->seals & ~MEMFD_LUO_ALL_SEALS || ser->reserved ||
+	    ser->pos > (u64)MAX_LFS_FILESIZE)
 		return -EINVAL;
 	if (!ser->name[0] || !memchr(ser->name, 0, sizeof(ser->name)))
 		return -EINVAL;
@@ -581,6 +592,18 @@ static struct file *memfd_luo_create_file(const struct memfd_luo_ser *ser)
 	return file;
 }
 
+/* Orders this kernel's page cache takes for a memfd of this kind. */
+static bool memfd_luo_order_ok(const struct memfd_luo_ser *ser,
+			       unsigned int order)
+{
+	if (order > MAX_PAGE_ORDER)
+		return false;
+	if (ser->kind == MEMFD_LUO_HUGETLB)
+		return order == ser->hpage_order;
+	return !order || (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
+			  order >= 2 && order <= MAX_PAGECACHE_ORDER);
+}
+
 /* Restore one folio into @file, or with a NULL @file free it. */
 static int memfd_luo_restore_one(struct file *file,
 				 const struct memfd_luo_ser *ser,
@@ -590,7 +613,8 @@ static int memfd_luo_restore_one(struct file *file,
 	struct folio *folio;
 	int err = 0;
 
-	if (order > MAX_PAGE_ORDER)
+	/* checked before claiming: the page cache must never see a bad order */
+	if (!memfd_luo_order_ok(ser, order) || (e->pfo & MEMFD_LUO_FOLIO_RSVD))
 		return -EINVAL;
 	folio = kho_restore_folio(memfd_luo_entry_phys(e));
 	if (!folio)
@@ -641,7 +665,7 @@ static int memfd_luo_restore_folios(struct file *file,
 			return err ?: -EINVAL;
 		}
 		page = folio_address(meta);
-		if (page->count > MEMFD_LUO_FOLIOS_PER_PAGE ||
+		if (page->count > MEMFD_LUO_FOLIOS_PER_PAGE || page->reserved ||
 		    seen + page->count > ser->nr_folios) {
 			pr_err("%s: folio list corrupt\n", ser->name);
 			folio_put(meta);
