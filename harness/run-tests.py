@@ -59,12 +59,20 @@ VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
 
 
 def qemu_cmd(args, name, meta, log, variant):
-    append = f"console=ttyS0 panic=-1 oops=panic kho_test={name} {meta['cmdline']}".strip()
+    # The debug kernel's boot allocations include the KASAN shadow; scale
+    # scratch to 100% of them (the next kernel may use all three areas).
+    # A test's own kho_scratch= comes later on the line and wins.
+    debug = "kho_scratch=100% " if args.debug else ""
+    append = f"console=ttyS0 panic=-1 oops=panic {debug}kho_test={name} {meta['cmdline']}".strip()
     if variant:
         append += " " + VARIANT_CMDLINE[variant]
     accel = os.environ.get("QEMU_ACCEL", "tcg")
+    mem = meta["mem"]
+    if args.debug:
+        # KASAN's shadow and quarantine: give the debug kernel twice the RAM
+        mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
     return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel,
-            "-cpu", "max", "-smp", meta["smp"], "-m", meta["mem"],
+            "-cpu", "max", "-smp", meta["smp"], "-m", mem,
             "-display", "none", "-vga", "none", "-monitor", "none",
             "-serial", f"file:{log}", "-no-reboot",
             "-kernel", args.kernel, "-initrd", args.initrd,

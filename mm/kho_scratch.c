@@ -101,12 +101,10 @@ EXPORT_SYMBOL_IF_KUNIT(kho_parse_scratch);
 
 static int __init kho_scratch_param(char *str)
 {
-	if (kho_parse_scratch(str, &kho_scratch_cfg)) {
-		pr_err("kho_scratch=%s: expected N%% or lowmem,global,pernode sizes (e.g. 64M,512M,256M); using the default of 200%%\n",
+	/* a bad value is ignored: the setting in force stays */
+	if (kho_parse_scratch(str, &kho_scratch_cfg))
+		pr_err("kho_scratch=%s: expected N%% or lowmem,global,pernode sizes (e.g. 64M,512M,256M); ignored\n",
 		       str ? str : "");
-		kho_scratch_cfg = (struct kho_scratch_cfg) {
-			.percent_mode = true, .percent = 200 };
-	}
 	return 0;
 }
 early_param("kho_scratch", kho_scratch_param);
