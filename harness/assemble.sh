@@ -41,6 +41,8 @@ if [ ! -f "$tree/.kho-v-stamp" ] || [ "$(cat "$tree/.kho-v-stamp")" != "$stamp" 
 	if [ -f patches/series ]; then
 		while read -r p _; do
 			case "$p" in ''|\#*) continue;; esac
+			# a patch that only brings new files has no hunks here
+			grep -q '^diff --git' "patches/$p" || continue
 			echo "  PATCH    $p"
 			if ! patch -d "$tree.tmp" -p1 -s --no-backup-if-mismatch < "patches/$p"; then
 				echo "error: patches/$p does not apply to $(readlink -f "$base")" >&2
