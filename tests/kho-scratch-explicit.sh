@@ -1,6 +1,6 @@
 #!/bin/sh
 # kho-test: cmdline=kho=on kho_scratch=16M,256M,32M
-# kho-test: mem=2G
+# kho-test: mem=2G variants=kexec-tools
 # kho_scratch=lowmem,global,pernode gives exactly those sizes, the next
 # kernel boots inside them, and it keeps the same areas.
 . /tests/.lib.sh
