@@ -435,12 +435,19 @@ int luo_session_serialize_all(void *fdt)
  */
 int luo_session_deserialize_all(const void *fdt)
 {
+	unsigned int nr_sessions = 0, nr_files = 0;
 	struct luo_session *session;
 	const char *name;
 	int node, len, err, ret = 0;
 
 	lockdep_assert_held(&luo_mutex);
 	fdt_for_each_subnode(node, fdt, 0) {
+		/* no more than this kernel would ever hand over */
+		if (nr_sessions >= LUO_MAX_SESSIONS) {
+			pr_err("more than %d incoming sessions: the rest dropped\n",
+			       LUO_MAX_SESSIONS);
+			return -E2BIG;
+		}
 		name = fdt_getprop(fdt, node, "name", &len);
 		if (!name || len < 2 || len > LIVEUPDATE_SESSION_NAME_LENGTH ||
 		    name[len - 1] || strlen(name) != len - 1) {
@@ -467,6 +474,16 @@ int luo_session_deserialize_all(const void *fdt)
 			ret = err;
 			continue;
 		}
+		if (nr_files + session->nr_files > LUO_MAX_FILES) {
+			pr_err("incoming session %s: more than %d files in all: dropped\n",
+			       name, LUO_MAX_FILES);
+			luo_file_free_incoming(session);
+			kfree(session);
+			ret = -E2BIG;
+			continue;
+		}
+		nr_files += session->nr_files;
+		nr_sessions++;
 		list_add_tail(&session->list, &luo_sessions_in);
 		pr_info("incoming session %s: %u files\n", session->name,
 			session->nr_files);
