@@ -48,7 +48,7 @@ static void session_name(char *buf, size_t len, int gen)
  * then (before the last stage) write the next generation in place and hand
  * the same file on in a new session.
  */
-static int hop(int stage, int last)
+static int chain_stage(int stage, int last)
 {
 	int gen = stage - 1, dev, in, out, fd;
 	uint64_t token = TOKEN_1 + gen - 1;
@@ -102,6 +102,6 @@ int main(int argc, char **argv)
 	if (stage == 1)
 		return stage1();
 	if (stage >= 2 && stage <= 4)
-		return hop(stage, 4);
+		return chain_stage(stage, 4);
 	fail("unexpected stage %s", argv[1]);
 }
