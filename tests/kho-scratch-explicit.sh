@@ -1,13 +1,16 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on kho_scratch=16M,256M,32M
+# kho-test: cmdline=kho=on kho_scratch=64M,768M,64M
 # kho-test: mem=2G variants=kexec-tools
 # kho_scratch=lowmem,global,pernode gives exactly those sizes, the next
-# kernel boots inside them, and it keeps the same areas.
+# kernel boots inside them, and it keeps the same areas. The sizes must hold
+# everything the next kernel allocates before it has reserved preserved
+# memory: with the KASAN debug kernel (4 GiB VM) that is over 512 MiB of
+# shadow alone, so smaller areas would leave it unable to boot.
 . /tests/.lib.sh
 
 case "$1" in
 1)
-	expect_eq "scratch_len" "0x1000000 0x10000000 0x2000000" \
+	expect_eq "scratch_len" "0x4000000 0x30000000 0x4000000" \
 		"$(cat $KHO/out/scratch_len | tr '\n' ' ' | sed 's/ $//')"
 	cat $KHO/out/scratch_phys > scratch_phys.1
 	seed=$(head -c 4 /dev/urandom | od -An -tu4 | tr -d ' ')
