@@ -214,26 +214,6 @@ const void *kho_get_prop(int node, const char *name, int *len)
 }
 EXPORT_SYMBOL_GPL(kho_get_prop);
 
-/* Is [phys, phys + size) exactly what kho_preserve_phys() would record? */
-static bool kho_in_range_preserved(phys_addr_t phys, size_t size)
-{
-	struct kho_mem_map map;
-	phys_addr_t pos = phys, end = phys + size;
-
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
-	while (pos < end) {
-		unsigned int order = min_t(unsigned int, MAX_PAGE_ORDER,
-					   __ffs(PHYS_PFN(pos) | BIT(MAX_PAGE_ORDER)));
-
-		while ((PAGE_SIZE << order) > end - pos)
-			order--;
-		if (!kho_map_test(&map, PHYS_PFN(pos), order))
-			return false;
-		pos += PAGE_SIZE << order;
-	}
-	return true;
-}
-
 /**
  * kho_get_subtree - find a serializer's own FDT in the incoming handover
  * @name: the name it was added under with kho_add_subtree()

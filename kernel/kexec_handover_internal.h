@@ -113,6 +113,7 @@ struct kho_in_state {
 
 extern struct kho_in_state kho_in;
 int kho_in_mem_reserve(void);
+bool kho_in_range_preserved(phys_addr_t phys, size_t size);
 void kho_in_reject(const char *why);
 void kho_in_validate(void);
 

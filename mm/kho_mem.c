@@ -620,6 +620,31 @@ struct folio *kho_restore_folio(phys_addr_t phys)
 EXPORT_SYMBOL_GPL(kho_restore_folio);
 
 /**
+ * kho_in_range_preserved - was a range handed over as kho_preserve_phys()
+ *	records it?
+ * @phys: start
+ * @size: length
+ *
+ * Return: true if every block of the range is in the incoming map.
+ */
+bool kho_in_range_preserved(phys_addr_t phys, size_t size)
+{
+	phys_addr_t pos, end = phys + size;
+	struct kho_mem_map map;
+	unsigned int order;
+
+	if (!kho_in.active)
+		return false;
+	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
+	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		if (!kho_map_test(&map, PHYS_PFN(pos), order))
+			return false;
+	}
+	return true;
+}
+
+/**
  * kho_restore_phys - take back a range the previous kernel preserved
  * @phys: start, as given to kho_preserve_phys()
  * @size: length, as given to kho_preserve_phys()
@@ -634,19 +659,14 @@ EXPORT_SYMBOL_GPL(kho_restore_folio);
 int kho_restore_phys(phys_addr_t phys, size_t size)
 {
 	phys_addr_t pos, end = phys + size;
-	struct kho_mem_map map;
 	unsigned int order;
 
 	if (!kho_in.active || !size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
 		return -EINVAL;
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
 
 	/* check everything first, so a bad request claims nothing */
-	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
-		order = kho_block_order(pos, end);
-		if (!kho_map_test(&map, PHYS_PFN(pos), order))
-			return -ENOENT;
-	}
+	if (!kho_in_range_preserved(phys, size))
+		return -ENOENT;
 	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
 		order = kho_block_order(pos, end);
 		if (kho_claim_block(pos, PAGE_SIZE << order) != order)
