@@ -645,6 +645,30 @@ bool kho_in_range_preserved(phys_addr_t phys, size_t size)
 }
 
 /**
+ * kho_is_preserved - is a block of the handover there, and not claimed yet?
+ * @phys: its physical address
+ * @order: its order
+ *
+ * Only looks: nothing is claimed. A block is found only as the exact block
+ * the previous kernel preserved (kho_preserve_folio() of a folio of this
+ * order at @phys), and only until someone claims it with
+ * kho_restore_folio() or kho_restore_phys(). Lets a caller check all it
+ * means to claim before it claims any of it.
+ *
+ * Return: true if so; false for a misaligned @phys, or with no handover.
+ */
+bool kho_is_preserved(phys_addr_t phys, unsigned int order)
+{
+	struct kho_mem_map map;
+
+	if (!kho_in.active || !PAGE_ALIGNED(phys) || order > MAX_PAGE_ORDER)
+		return false;
+	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
+	return kho_map_test(&map, PHYS_PFN(phys), order);
+}
+EXPORT_SYMBOL_GPL(kho_is_preserved);
+
+/**
  * kho_restore_phys - take back a range the previous kernel preserved
  * @phys: start, as given to kho_preserve_phys()
  * @size: length, as given to kho_preserve_phys()

@@ -75,6 +75,7 @@ const void *kho_get_fdt(void);
 int kho_find_node(const char *path);
 const void *kho_get_prop(int node, const char *name, int *len);
 const void *kho_get_subtree(const char *name, phys_addr_t *phys);
+bool kho_is_preserved(phys_addr_t phys, unsigned int order);
 struct folio *kho_restore_folio(phys_addr_t phys);
 int kho_restore_phys(phys_addr_t phys, size_t size);
 
@@ -125,6 +126,8 @@ static inline const void *kho_get_prop(int node, const char *name, int *len)
 { return NULL; }
 static inline const void *kho_get_subtree(const char *name, phys_addr_t *phys)
 { return NULL; }
+static inline bool kho_is_preserved(phys_addr_t phys, unsigned int order)
+{ return false; }
 static inline struct folio *kho_restore_folio(phys_addr_t phys) { return NULL; }
 static inline int kho_restore_phys(phys_addr_t phys, size_t size)
 { return -EOPNOTSUPP; }
