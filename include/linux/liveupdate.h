@@ -27,8 +27,10 @@ struct liveupdate_file_handler;
  *	(typically the physical address of a preserved page). preserve()
  *	sets it, freeze() may change it, and in the next kernel retrieve(),
  *	can_finish() and finish() get the value it had at the last freeze().
- * @private_data: the handler's runtime state for an outgoing file, set by
- *	preserve() and passed to its other outgoing callbacks
+ * @private_data: the handler's runtime state. Outgoing: set by preserve()
+ *	and passed to the other outgoing callbacks. Incoming: NULL at the
+ *	first retrieve(); whatever retrieve() leaves in it, on success or
+ *	failure, is passed to the next retrieve() and to finish()
  */
 struct liveupdate_file_op_args {
 	struct liveupdate_file_handler *handler;
@@ -56,12 +58,16 @@ struct liveupdate_file_op_args {
  * @unfreeze: (optional) the finalization was undone; the file is live again.
  * @retrieve: (required) in the new kernel, recreate the file from
  *	@args->serialized_data and return it, with a reference Live Update
- *	owns, in @args->file. On failure the handler must have released the
- *	preserved state: no callback is made for this file again.
+ *	owns, in @args->file. A failure is not final: the next
+ *	RETRIEVE_FD calls retrieve() again, with the @args->private_data
+ *	this call left. A handler keeps there whatever it needs to go on
+ *	(what it already claimed, the file built so far), and must not
+ *	release preserved state just because one attempt failed.
  * @can_finish: (optional) whether the session may be finished now.
  * @finish: (required) the session is finished. If @args->retrieved is
- *	false the handler releases the preserved state that no file was made
- *	from; otherwise it drops whatever it kept for the restored file. Live
+ *	false no file was made: the handler releases the preserved state,
+ *	and whatever failed retrieve() calls left in @args->private_data.
+ *	Otherwise it drops whatever it kept for the restored file. Live
  *	Update drops its reference to @args->file afterwards.
  */
 struct liveupdate_file_ops {

@@ -432,17 +432,18 @@ void luo_file_free_incoming(struct luo_session *session)
  * @token: the file's token
  * @filep: receives a new reference to the restored file
  *
- * The first call has the handler recreate the file; later ones return the
- * same file again.
+ * The first successful call has the handler recreate the file; later ones
+ * return the same file again. A failed retrieve() is not final: what the
+ * handler kept in its private_data is stored, and the next call retries
+ * with it.
  *
  * Return: 0; -ENOENT for an unknown token or when no handler knows the
- * file's format; or the error of a failed retrieve() (final).
+ * file's format; or the error of retrieve().
  */
 int luo_file_retrieve(struct luo_session *session, u64 token,
 		      struct file **filep)
 {
-	struct liveupdate_file_op_args args = {};
-	struct liveupdate_file_handler *fh;
+	struct liveupdate_file_op_args args;
 	struct luo_file *lf;
 	int err;
 
@@ -450,29 +451,24 @@ int luo_file_retrieve(struct luo_session *session, u64 token,
 	lf = luo_file_find(session, token);
 	if (!lf)
 		return -ENOENT;
-	if (lf->retrieve_err)
-		return lf->retrieve_err;
 
 	if (!lf->file) {
-		fh = luo_file_bind(lf);
-		if (!fh) {
+		if (!luo_file_bind(lf)) {
 			pr_warn("session %s: file %llu: no handler for %s\n",
 				session->name, token, lf->compatible);
 			return -ENOENT;
 		}
-		args.handler = fh;
-		args.serialized_data = lf->data;
-		err = fh->ops->retrieve(&args);
+		luo_file_args(lf, &args);
+		err = lf->fh->ops->retrieve(&args);
+		/* kept even on failure: a retry or finish() continues from it */
+		lf->private_data = args.private_data;
 		if (err) {
 			pr_err("session %s: file %llu: retrieve failed: %d\n",
 			       session->name, token, err);
-			lf->retrieve_err = err;
 			return err;
 		}
-		if (WARN_ON_ONCE(!args.file)) {
-			lf->retrieve_err = -EIO;
+		if (WARN_ON_ONCE(!args.file))
 			return -EIO;
-		}
 		lf->file = args.file;
 	}
 	*filep = get_file(lf->file);
@@ -498,8 +494,6 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 	lockdep_assert_held(&luo_mutex);
 	if (!force) {
 		list_for_each_entry(lf, &session->files, list) {
-			if (lf->retrieve_err)
-				continue;
 			fh = luo_file_bind(lf);
 			if (!fh || !fh->ops->can_finish)
 				continue;
@@ -510,11 +504,11 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 	}
 
 	list_for_each_entry_safe(lf, tmp, &session->files, list) {
-		fh = lf->retrieve_err ? NULL : luo_file_bind(lf);
+		fh = luo_file_bind(lf);
 		if (fh) {
 			luo_file_args(lf, &args);
 			fh->ops->finish(&args);
-		} else if (!lf->retrieve_err) {
+		} else {
 			pr_warn("session %s: file %llu: no handler for %s, its memory stays reserved\n",
 				session->name, lf->token, lf->compatible);
 		}

@@ -67,10 +67,9 @@ struct luo_session {
  *	the restored file once retrieved (a reference is held), else NULL
  * @token: its name in the session
  * @data: the handler's serialized_data
- * @private_data: the handler's private_data (outgoing)
+ * @private_data: the handler's private_data: outgoing, from preserve();
+ *	incoming, what the last retrieve() left, successful or not
  * @compatible: incoming: the handler format the previous kernel recorded
- * @retrieve_err: incoming: retrieve() failed with this and consumed the
- *	preserved state; the file is dead
  */
 struct luo_file {
 	struct list_head list;
@@ -80,7 +79,6 @@ struct luo_file {
 	u64 data;
 	void *private_data;
 	char *compatible;
-	int retrieve_err;
 };
 
 /* ----- ioctl dispatch (luo_core.c) ----- */
