@@ -21,10 +21,13 @@
  * Unpreserve (the session was closed before kexec): unpreserve and unpin
  * everything and take the added seals off again.
  *
- * Retrieve, in the next kernel: create a memfd of the same kind, name and
+ * Retrieve, in the next kernel: check the header and the whole folio chain
+ * before claiming any of it, create a memfd of the same kind, name and
  * size, put each preserved folio back at its index (no copy), then restore
- * the seals, mode and position. Finish without retrieve gives the pages to
- * the page allocator.
+ * the seals, mode and position. A retrieve that fails part way (out of
+ * memory, a limit hit while accounting the pages) keeps the file built so
+ * far and leaves the rest preserved, and the next retrieve goes on from
+ * there. Finish gives what was not retrieved to the page allocator.
  *
  * serialized_data is the physical address of one preserved page holding a
  * struct memfd_luo_ser, whose @folios starts the chain. Both kernels are
@@ -569,6 +572,118 @@ static int memfd_luo_check_ser(const struct memfd_luo_ser *ser)
 	return 0;
 }
 
+/* Orders this kernel's page cache takes for a memfd of this kind. */
+static bool memfd_luo_order_ok(const struct memfd_luo_ser *ser,
+			       unsigned int order)
+{
+	if (order > MAX_PAGE_ORDER)
+		return false;
+	if (ser->kind == MEMFD_LUO_HUGETLB)
+		return order == ser->hpage_order;
+	return !order || (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
+			  order >= 2 && order <= MAX_PAGECACHE_ORDER);
+}
+
+/*
+ * Can the folio of @e go into the file, after the folios before it, which
+ * end at @min_index? Its block must still be preserved at its order.
+ */
+static bool memfd_luo_record_ok(const struct memfd_luo_ser *ser,
+				const struct memfd_luo_folio_ser *e,
+				u64 min_index)
+{
+	unsigned int order = e->pfo & MEMFD_LUO_FOLIO_ORDER;
+
+	if (!memfd_luo_order_ok(ser, order) ||
+	    (e->pfo & MEMFD_LUO_FOLIO_RSVD) ||
+	    !(e->pfo & MEMFD_LUO_FOLIO_UPTODATE))
+		return false;
+	if (!IS_ALIGNED(e->index, 1UL << order) || e->index < min_index ||
+	    e->index >= DIV_ROUND_UP(ser->size, PAGE_SIZE))
+		return false;
+	return kho_is_preserved(memfd_luo_entry_phys(e), order);
+}
+
+/*
+ * Check the whole folio chain of a checked header, claiming nothing: each
+ * chain page preserved as a page of its own, the counts adding up to
+ * @ser->nr_folios, the records in index order without overlap (as preserve
+ * writes them) and each folio preserved as recorded. Claiming cannot be
+ * undone, so it starts only once all of this holds: a bad chain leaves
+ * every page of the file reserved, and no wrong page reaches a file.
+ */
+static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
+{
+	const struct memfd_luo_folio_page *page;
+	const struct memfd_luo_folio_ser *e;
+	phys_addr_t phys = ser->folios;
+	u64 seen = 0, min_index = 0;
+	u32 i;
+
+	if (!phys != !ser->nr_folios)
+		return -EINVAL;
+	while (phys) {
+		if (!kho_is_preserved(phys, 0)) {
+			pr_err("%s: folio list page %pa not preserved\n",
+			       ser->name, &phys);
+			return -EINVAL;
+		}
+		page = phys_to_virt(phys);
+		/* never empty: preserve starts a page for a record */
+		if (!page->count || page->count > MEMFD_LUO_FOLIOS_PER_PAGE ||
+		    page->reserved || page->count > ser->nr_folios - seen) {
+			pr_err("%s: folio list corrupt\n", ser->name);
+			return -EINVAL;
+		}
+		for (i = 0; i < page->count; i++) {
+			e = &page->folios[i];
+			if (!memfd_luo_record_ok(ser, e, min_index)) {
+				pr_err("%s: bad folio record for index %llu\n",
+				       ser->name, e->index);
+				return -EINVAL;
+			}
+			min_index = e->index +
+				    (1ULL << (e->pfo & MEMFD_LUO_FOLIO_ORDER));
+		}
+		seen += page->count;
+		phys = page->next;
+		cond_resched();
+	}
+	if (seen != ser->nr_folios) {
+		pr_err("%s: folio list corrupt\n", ser->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * struct memfd_luo_in - an incoming file's private_data
+ * @ser_folio: the claimed page holding its struct memfd_luo_ser, checked
+ *	together with the whole chain
+ * @file: the file being filled, or NULL: not created yet (retrieve), or
+ *	the folios left are to be freed (finish)
+ * @chain: the claimed chain page being worked through, or NULL
+ * @next_phys: with no @chain: the chain page to claim next, or 0 at the end
+ * @next: the record of @chain to do next
+ * @pending: the folio of that record, claimed but not in @file: its add
+ *	failed, and the next retrieve tries it again
+ * @nr_added: folios in @file so far
+ *
+ * Lives from the first retrieve() until one succeeds, or until finish().
+ * The records from the current one on stay preserved and unclaimed, so a
+ * retrieve that failed (out of memory, a memory cgroup or overcommit limit
+ * hit) loses nothing: the next one goes on where it stopped.
+ */
+struct memfd_luo_in {
+	struct folio *ser_folio;
+	struct file *file;
+	struct folio *chain;
+	phys_addr_t next_phys;
+	u32 next;
+	struct folio *pending;
+	u64 nr_added;
+};
+
 /* A new, empty memfd like the one preserved, without seals so far. */
 static struct file *memfd_luo_create_file(const struct memfd_luo_ser *ser)
 {
@@ -592,102 +707,134 @@ static struct file *memfd_luo_create_file(const struct memfd_luo_ser *ser)
 	return file;
 }
 
-/* Orders this kernel's page cache takes for a memfd of this kind. */
-static bool memfd_luo_order_ok(const struct memfd_luo_ser *ser,
-			       unsigned int order)
+/*
+ * Claim the folio of the record @e (or take the pending one back) and put
+ * it into @in->file; with no file, free it. A folio whose add fails is kept
+ * as @in->pending.
+ */
+static int memfd_luo_add_record(struct memfd_luo_in *in,
+				const struct memfd_luo_ser *ser,
+				const struct memfd_luo_folio_ser *e)
 {
-	if (order > MAX_PAGE_ORDER)
-		return false;
-	if (ser->kind == MEMFD_LUO_HUGETLB)
-		return order == ser->hpage_order;
-	return !order || (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
-			  order >= 2 && order <= MAX_PAGECACHE_ORDER);
-}
+	struct folio *folio = in->pending;
+	struct inode *inode;
+	int err;
 
-/* Restore one folio into @file, or with a NULL @file free it. */
-static int memfd_luo_restore_one(struct file *file,
-				 const struct memfd_luo_ser *ser,
-				 const struct memfd_luo_folio_ser *e)
-{
-	unsigned int order = e->pfo & MEMFD_LUO_FOLIO_ORDER;
-	struct folio *folio;
-	int err = 0;
-
-	/* checked before claiming: the page cache must never see a bad order */
-	if (!memfd_luo_order_ok(ser, order) || (e->pfo & MEMFD_LUO_FOLIO_RSVD))
-		return -EINVAL;
-	folio = kho_restore_folio(memfd_luo_entry_phys(e));
-	if (!folio)
-		return -EINVAL;
-	if (!file)
-		goto out_put;
-
-	if (folio_order(folio) != order || !IS_ALIGNED(e->index, 1UL << order) ||
-	    e->index >= DIV_ROUND_UP(ser->size, PAGE_SIZE) ||
-	    !(e->pfo & MEMFD_LUO_FOLIO_UPTODATE)) {
-		err = -EINVAL;
-		goto out_put;
+	if (!folio) {
+		folio = kho_restore_folio(memfd_luo_entry_phys(e));
+		/* checked preserved: gone only if the chain names it twice */
+		if (!folio) {
+			pr_err("%s: folio for index %llu already claimed\n",
+			       ser->name, e->index);
+			return -EINVAL;
+		}
+		/* KHO refuses a handover with blocks inside blocks */
+		if (WARN_ON_ONCE(folio_order(folio) !=
+				 (e->pfo & MEMFD_LUO_FOLIO_ORDER))) {
+			folio_put(folio);
+			return -EINVAL;
+		}
 	}
-	if (ser->kind == MEMFD_LUO_HUGETLB)
-		err = memfd_luo_hugetlb_add_folio(file_inode(file), folio,
-						  e->index);
-	else
-		err = memfd_luo_shmem_add_folio(file_inode(file), folio,
-						e->index);
-out_put:
+	in->pending = NULL;
+
+	if (in->file) {
+		inode = file_inode(in->file);
+		if (ser->kind == MEMFD_LUO_HUGETLB)
+			err = memfd_luo_hugetlb_add_folio(inode, folio,
+							  e->index);
+		else
+			err = memfd_luo_shmem_add_folio(inode, folio,
+							e->index);
+		if (err) {
+			in->pending = folio;
+			return err;
+		}
+		in->nr_added++;
+	}
 	/* the page cache holds its own references */
 	folio_put(folio);
-	return err;
+	return 0;
 }
 
 /*
- * Walk the folio chain: put each folio into @file, or, with a NULL @file
- * or once something failed, free it. Chain pages are freed as they are
- * read, so the chain is consumed whatever happens.
- *
- * Return: 0 or the first error.
+ * Go through the records from where @in stands, putting each folio into
+ * @in->file, or freeing it when there is no file. Chain pages are freed
+ * once done with. Stops at the first error when filling a file, with
+ * everything from the failed record on left for the next call.
  */
-static int memfd_luo_restore_folios(struct file *file,
-				    const struct memfd_luo_ser *ser)
+static int memfd_luo_walk(struct memfd_luo_in *in)
 {
+	const struct memfd_luo_ser *ser = folio_address(in->ser_folio);
 	const struct memfd_luo_folio_page *page;
-	phys_addr_t phys = ser->folios;
-	struct folio *meta;
-	u64 seen = 0;
-	int err = 0, ret;
-	u32 i;
+	int err;
 
-	while (phys) {
-		meta = kho_restore_folio(phys);
-		if (!meta) {
-			pr_err("%s: folio list page %pa not preserved\n",
-			       ser->name, &phys);
-			return err ?: -EINVAL;
-		}
-		page = folio_address(meta);
-		if (page->count > MEMFD_LUO_FOLIOS_PER_PAGE || page->reserved ||
-		    seen + page->count > ser->nr_folios) {
-			pr_err("%s: folio list corrupt\n", ser->name);
-			folio_put(meta);
-			return err ?: -EINVAL;
-		}
-		for (i = 0; i < page->count; i++) {
-			ret = memfd_luo_restore_one(err ? NULL : file, ser,
-						    &page->folios[i]);
-			if (ret && !err && file) {
-				pr_err("%s: cannot restore the folio at index %llu: %d\n",
-				       ser->name, page->folios[i].index, ret);
-				err = ret;
+	while (in->chain || in->next_phys) {
+		if (!in->chain) {
+			in->chain = kho_restore_folio(in->next_phys);
+			if (!in->chain) {
+				pr_err("%s: folio list page %pa already claimed\n",
+				       ser->name, &in->next_phys);
+				return -EINVAL;
 			}
+			in->next = 0;
 		}
-		seen += page->count;
-		phys = page->next;
-		folio_put(meta);
+		page = folio_address(in->chain);
+		for (; in->next < page->count; in->next++) {
+			err = memfd_luo_add_record(in, ser,
+						   &page->folios[in->next]);
+			if (err && in->file)
+				return err;
+		}
+		in->next_phys = page->next;
+		folio_put(in->chain);
+		in->chain = NULL;
 		cond_resched();
 	}
-	if (!err && seen != ser->nr_folios)
-		err = -EINVAL;
-	return err;
+	return 0;
+}
+
+/* Free the file built so far, every folio not in it yet, and the header. */
+static void memfd_luo_in_release(struct memfd_luo_in *in)
+{
+	if (in->file) {
+		fput(in->file);
+		in->file = NULL;
+	}
+	if (in->pending) {
+		folio_put(in->pending);
+		in->pending = NULL;
+		in->next++;
+	}
+	memfd_luo_walk(in);
+	folio_put(in->ser_folio);
+}
+
+/*
+ * Claim the header page at @phys and check it and the chain it starts,
+ * setting up an empty @in to go through the chain. If anything is wrong,
+ * the rest stays reserved: nothing the header points to can be trusted.
+ */
+static int memfd_luo_in_start(struct memfd_luo_in *in, phys_addr_t phys)
+{
+	struct memfd_luo_ser *ser;
+	struct folio *folio;
+
+	folio = kho_restore_folio(phys);
+	if (!folio) {
+		pr_err("no preserved memfd at %pa\n", &phys);
+		return -EINVAL;
+	}
+	ser = folio_address(folio);
+	if (folio_test_large(folio) || memfd_luo_check_ser(ser) ||
+	    memfd_luo_check_chain(ser)) {
+		pr_err("preserved memfd at %pa: bad header or folio list, its pages stay reserved\n",
+		       &phys);
+		folio_put(folio);
+		return -EINVAL;
+	}
+	in->ser_folio = folio;
+	in->next_phys = ser->folios;
+	return 0;
 }
 
 static int memfd_luo_set_seals(struct file *file, unsigned int seals)
@@ -706,72 +853,68 @@ static int memfd_luo_set_seals(struct file *file, unsigned int seals)
 
 static int memfd_luo_retrieve(struct liveupdate_file_op_args *args)
 {
-	phys_addr_t phys = args->serialized_data;
-	struct memfd_luo_ser *ser;
-	struct folio *ser_folio;
+	struct memfd_luo_in *in = args->private_data;
+	const struct memfd_luo_ser *ser;
 	struct file *file;
 	int err;
 
-	ser_folio = kho_restore_folio(phys);
-	if (!ser_folio) {
-		pr_err("no preserved memfd at %pa\n", &phys);
-		return -EINVAL;
+	if (!in) {
+		/* before claiming: a failure here must leave it all as it is */
+		in = kzalloc(sizeof(*in), GFP_KERNEL);
+		if (!in)
+			return -ENOMEM;
+		err = memfd_luo_in_start(in, args->serialized_data);
+		if (err) {
+			kfree(in);
+			return err;
+		}
+		args->private_data = in;
 	}
-	ser = folio_address(ser_folio);
-	err = memfd_luo_check_ser(ser);
+	ser = folio_address(in->ser_folio);
+
+	if (!in->file) {
+		file = memfd_luo_create_file(ser);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+		in->file = file;
+	}
+	err = memfd_luo_walk(in);
 	if (err) {
-		/* the folio list cannot be trusted: its pages stay reserved */
-		pr_err("preserved memfd at %pa: bad header\n", &phys);
-		goto err_put_ser;
+		pr_warn("%s: %llu of %llu folios restored so far: %d\n",
+			ser->name, in->nr_added, ser->nr_folios, err);
+		return err;
 	}
-
-	file = memfd_luo_create_file(ser);
-	if (IS_ERR(file)) {
-		err = PTR_ERR(file);
-		goto err_discard;
-	}
-	err = memfd_luo_restore_folios(file, ser);
+	/* a new file has no writable mapping: this cannot fail */
+	err = memfd_luo_set_seals(in->file, ser->seals);
 	if (err)
-		goto err_fput;
-	err = memfd_luo_set_seals(file, ser->seals);
-	if (err)
-		goto err_fput;
-	file->f_pos = ser->pos;
+		return err;
+	in->file->f_pos = ser->pos;
 
-	folio_put(ser_folio);
-	args->file = file;
+	args->file = in->file;
+	in->file = NULL;
+	args->private_data = NULL;
+	memfd_luo_in_release(in);
+	kfree(in);
 	return 0;
-
-err_discard:
-	memfd_luo_restore_folios(NULL, ser);
-	goto err_put_ser;
-err_fput:
-	fput(file);
-err_put_ser:
-	folio_put(ser_folio);
-	return err;
 }
 
 static void memfd_luo_finish(struct liveupdate_file_op_args *args)
 {
-	phys_addr_t phys = args->serialized_data;
-	struct memfd_luo_ser *ser;
-	struct folio *ser_folio;
+	struct memfd_luo_in *in = args->private_data;
+	struct memfd_luo_in unretrieved = {};
 
 	/* a retrieved file owns its pages: nothing else was kept */
 	if (args->retrieved)
 		return;
-
-	ser_folio = kho_restore_folio(phys);
-	if (!ser_folio)
+	/* retrieve failed: free the file it built and what is left */
+	if (in) {
+		memfd_luo_in_release(in);
+		kfree(in);
 		return;
-	ser = folio_address(ser_folio);
-	if (memfd_luo_check_ser(ser))
-		pr_err("preserved memfd at %pa: bad header, pages stay reserved\n",
-		       &phys);
-	else
-		memfd_luo_restore_folios(NULL, ser);
-	folio_put(ser_folio);
+	}
+	/* never retrieved: free it all, if it all checks out */
+	if (!memfd_luo_in_start(&unretrieved, args->serialized_data))
+		memfd_luo_in_release(&unretrieved);
 }
 
 static const struct liveupdate_file_ops memfd_luo_ops = {

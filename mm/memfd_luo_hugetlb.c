@@ -63,9 +63,9 @@ static void memfd_luo_hugetlb_adopt(struct hstate *h, struct folio *folio)
  * @folio: a folio from kho_restore_folio(), of the hstate's order
  * @index: page index (in base pages), aligned to the huge page size
  *
- * The caller keeps its own reference and drops it afterwards, whatever the
- * result: if the folio did not make it into the file, that frees it (as a
- * surplus huge page once adopted).
+ * The caller keeps its own reference and drops it afterwards. A folio that
+ * did not make it into the file may already be a surplus huge page: it can
+ * be given again, and dropping the last reference frees it as one.
  *
  * Return: 0; -EINVAL for a folio or index that does not fit the hstate, or
  * a file with a subpool; -ENOMEM; -EEXIST.
@@ -91,7 +91,9 @@ int memfd_luo_hugetlb_add_folio(struct inode *inode, struct folio *folio,
 	if (chg < 0)
 		return chg;
 
-	memfd_luo_hugetlb_adopt(h, folio);
+	/* adopted by an earlier call whose add failed */
+	if (!folio_test_hugetlb(folio))
+		memfd_luo_hugetlb_adopt(h, folio);
 	__folio_mark_uptodate(folio);
 	err = hugetlb_add_to_page_cache(folio, inode->i_mapping, hindex);
 	if (err) {

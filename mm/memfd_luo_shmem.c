@@ -32,7 +32,8 @@
  * Does what shmem does for a folio it allocates: charges it to the current
  * memory cgroup, adds it to the page cache, accounts its blocks to the
  * inode and puts it on the LRU, dirty and up to date. The caller keeps its
- * own reference and drops it afterwards, whatever the result.
+ * own reference and drops it afterwards. On failure everything is undone:
+ * the folio is as it was given, and may be given again.
  *
  * Return: 0, or a negative errno (-ENOMEM, -ENOSPC, -EEXIST) with the
  * folio left out of the file.
@@ -60,7 +61,7 @@ int memfd_luo_shmem_add_folio(struct inode *inode, struct folio *folio,
 		goto err_unlock;
 	err = shmem_add_to_page_cache(folio, mapping, index, NULL, gfp);
 	if (err)
-		goto err_unlock;
+		goto err_uncharge;
 	err = shmem_inode_acct_blocks(inode, nr);
 	if (err)
 		goto err_remove;
@@ -73,6 +74,9 @@ int memfd_luo_shmem_add_folio(struct inode *inode, struct folio *folio,
 
 err_remove:
 	filemap_remove_folio(folio);
+err_uncharge:
+	/* a retry charges it again */
+	mem_cgroup_uncharge(folio);
 err_unlock:
 	folio_unlock(folio);
 	return err;
