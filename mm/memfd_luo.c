@@ -3,9 +3,11 @@
  * Live Update handler for memfds ("memfd-v1"): shmem memfds, and hugetlbfs
  * memfds whose huge pages the page allocator can hand out (2 MiB on x86).
  *
- * Preserve: with the inode locked, add F_SEAL_SHRINK and F_SEAL_GROW for as
- * long as the file stays preserved, so its size is fixed (the seals the
- * user set are remembered apart and are what the next kernel restores).
+ * Preserve: with the inode locked, record the inode as preserved (once,
+ * whichever open file it comes through) and add F_SEAL_SHRINK and
+ * F_SEAL_GROW for as long as it stays preserved, so its size is fixed (the
+ * seals the user set are remembered apart and are what the next kernel
+ * restores).
  * Then pin every folio of the file with memfd_pin_folios(), which fills
  * shmem holes and migrates folios out of CMA memory, where KHO scratch
  * lives; hugetlbfs holes are left as holes. Each folio is preserved with
@@ -52,6 +54,7 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/xarray.h>
 
 #include "memfd_luo.h"
 
@@ -148,6 +151,13 @@ struct memfd_luo_out {
 	struct memfd_luo_folio_page *tail;
 	unsigned int added_seals;
 };
+
+/*
+ * Preserved inodes, each to its struct memfd_luo_out. An inode, not an open
+ * file, is what is preserved: however many files it is open through, it
+ * is preserved once. Entries are added and removed with the inode locked.
+ */
+static DEFINE_XARRAY(memfd_luo_inodes);
 
 static phys_addr_t memfd_luo_entry_phys(const struct memfd_luo_folio_ser *e)
 {
@@ -452,6 +462,11 @@ static int memfd_luo_preserve(struct liveupdate_file_op_args *args)
 		sizeof(ser->name));
 
 	inode_lock(inode);
+	/* -EBUSY: preserved already, through this or another open file */
+	err = xa_insert(&memfd_luo_inodes, (unsigned long)inode, out,
+			GFP_KERNEL);
+	if (err)
+		goto err_unlock;
 	seals = memfd_luo_seals(file);
 	out->added_seals = MEMFD_LUO_SIZE_SEALS & ~*seals;
 	*seals |= out->added_seals;
@@ -466,7 +481,9 @@ static int memfd_luo_preserve(struct liveupdate_file_op_args *args)
 	if (err) {
 		memfd_luo_release_folios(out, ser);
 		*seals &= ~out->added_seals;
+		xa_erase(&memfd_luo_inodes, (unsigned long)inode);
 	}
+err_unlock:
 	inode_unlock(inode);
 	if (err)
 		goto err_free_ser;
@@ -489,6 +506,7 @@ static void memfd_luo_unpreserve(struct liveupdate_file_op_args *args)
 	struct inode *inode = file_inode(args->file);
 
 	inode_lock(inode);
+	xa_erase(&memfd_luo_inodes, (unsigned long)inode);
 	memfd_luo_release_folios(out, ser);
 	*memfd_luo_seals(args->file) &= ~out->added_seals;
 	inode_unlock(inode);

@@ -7,7 +7,8 @@
  * files no handler takes, a file in two sessions, operations meant for
  * the other side of the kexec, and anything that would change the
  * handover once KHO is finalized. Also that closing a session releases
- * what it preserved, before and after a finalize is undone.
+ * what it preserved, before and after a finalize is undone; and that a
+ * memfd is preserved once however many times it is opened.
  */
 #include "luo_test.h"
 
@@ -183,6 +184,37 @@ static void check_files(int dev)
 	close(m2);
 }
 
+/* The same memfd through two open files is still one memfd to preserve. */
+static void check_reopened(int dev)
+{
+	int s, m, again;
+	char path[64];
+
+	s = expect_ok("create session reopen",
+		      luo_create_session(dev, "reopen"));
+	/* no pages: only the inode can tell the two opens apart */
+	m = memfd_create("empty", 0);
+	if (m < 0)
+		fail("memfd_create: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
+	again = open(path, O_RDWR);
+	if (again < 0)
+		fail("reopen %s: %s", path, strerror(errno));
+	expect_ok("preserve an empty memfd", luo_preserve_fd(s, m, 1));
+	expect_err("preserve it again through a reopened fd",
+		   luo_preserve_fd(s, again, 2), EBUSY);
+	close(s);
+	s = expect_ok("create session reopen again",
+		      luo_create_session(dev, "reopen"));
+	expect_ok("preserve the reopened fd once the first session closed",
+		  luo_preserve_fd(s, again, 1));
+	expect_err("preserve the first fd now", luo_preserve_fd(s, m, 2),
+		   EBUSY);
+	close(s);
+	close(again);
+	close(m);
+}
+
 static int write_finalize(const char *val)
 {
 	int fd = open(FINALIZE, O_WRONLY);
@@ -251,6 +283,7 @@ int main(int argc, char **argv)
 	check_sizes_and_numbers(dev);
 	check_names(dev);
 	check_files(dev);
+	check_reopened(dev);
 	check_frozen(dev);
 
 	close(dev);
