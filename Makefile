@@ -83,11 +83,13 @@ kernel: tree
 	@echo "    $(BZIMAGE)"
 
 # --- initramfs: busybox, our loader, the tests, and the kernel to kexec into ---
-TEST_SRCS := $(sort $(wildcard tests/*.sh tests/*.c tools/testing/selftests/liveupdate/luo-*.c))
+TEST_SRCS := $(sort $(wildcard tests/*.sh tests/*.c tools/testing/selftests/liveupdate/luo-*.c \
+	tools/testing/selftests/kvm/kho/kvm-kho-*.c))
 DEMO_SRCS := $(sort $(wildcard demo/*.sh demo/*.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.sh bench/*.c))
 USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \
-	-I$(CURDIR)/tools/testing/selftests/liveupdate
+	-I$(CURDIR)/tools/testing/selftests/liveupdate \
+	-I$(CURDIR)/tools/testing/selftests/kvm/kho
 
 initramfs: kernel
 	@echo "==> Building the test initramfs"

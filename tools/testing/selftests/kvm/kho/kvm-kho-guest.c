@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kho-test: mem=2G timeout=900 */
+/*
+ * The KVM guest of the Live Update tests, without a kexec: a VM with an
+ * in-kernel irqchip, 258 MiB of shmem memfd at GPA 0 and two vCPUs. vCPU 0
+ * fills 256 MiB with a pattern; both then count, and vCPU 1 re-checks the
+ * 256 MiB checksum over and over. The test waits until both counters were
+ * reported a few times and two checksum passes came back, stops the vCPUs,
+ * and checks from the host side that the pattern and the counters in guest
+ * RAM agree with what the guest reported.
+ *
+ * Under QEMU TCG the guest is a nested SVM guest of the test kernel, so it
+ * is slow; the figures it prints are for comparing, not absolute.
+ */
+#include "kvm_kho_test.h"
+
+#define MIN_REPORTS	4
+#define MIN_PASSES	2
+
+static bool guest_done(struct kk_vm *vm, void *arg)
+{
+	(void)arg;
+	return vm->init_seen && vm->vcpu[0].reports >= MIN_REPORTS &&
+	       vm->vcpu[1].reports >= MIN_REPORTS &&
+	       vm->vcpu[1].passes >= MIN_PASSES;
+}
+
+int main(int argc, char **argv)
+{
+	double t0, t_init, t_done, dt;
+	uint64_t h0;
+	struct kk_vm vm;
+	uint32_t host_sum;
+	int i;
+
+	(void)argc;
+	(void)argv;
+	kk_vm_init(&vm, "guest.log");
+	vm.kvm_fd = kk_open_kvm();
+	vm.tsc_hz = kk_tsc_hz();
+	msg("# host TSC %.0f MHz", vm.tsc_hz / 1e6);
+
+	kk_create_mem(&vm, KK_MEM_SIZE, false);
+	kk_create_vm(&vm);
+	for (i = 0; i < KK_MAX_VCPUS; i++)
+		kk_add_vcpu(&vm, i, true);
+	msg("ok: VM with irqchip, %" PRIu64 " MiB shmem memfd at GPA 0, %d vCPUs",
+	    vm.mem_size >> 20, vm.nr_vcpus);
+
+	t0 = kk_now();
+	h0 = kk_rdtsc();
+	kk_start(&vm);
+	kk_wait(&vm, 600, "the guest to run", guest_done, NULL);
+	t_done = kk_now();
+	kk_stop(&vm);
+	kk_check_healthy(&vm);
+
+	pthread_mutex_lock(&vm.lock);
+	t_init = (double)(vm.init_host - h0) / vm.tsc_hz;
+	msg("ok: vCPU 0 filled %u MiB, checksum %#x, in %.1f s",
+	    KK_REGION_SIZE >> 20, vm.init_csum, t_init);
+	for (i = 0; i < vm.nr_vcpus; i++) {
+		struct kk_vcpu *v = &vm.vcpu[i];
+
+		dt = (double)(v->last_tsc - v->first_tsc) / vm.tsc_hz;
+		msg("ok: vCPU %d: %" PRIu64 " reports, counter %u -> %u, %.0f increments/s of guest TSC time",
+		    i, v->reports, v->first_count, v->last_count,
+		    dt > 0 ? (v->last_count - v->first_count) / dt : 0);
+	}
+	dt = vm.vcpu[1].pass_reports > 1 ?
+		(double)(vm.vcpu[1].last_pass_host - vm.vcpu[1].first_pass_host) /
+		vm.tsc_hz / (vm.vcpu[1].pass_reports - 1) : 0;
+	msg("ok: vCPU 1: %u checksum passes of %u MiB, %.1f s each",
+	    vm.vcpu[1].passes, KK_REGION_SIZE >> 20, dt);
+	pthread_mutex_unlock(&vm.lock);
+	msg("# %.1f s from the first KVM_RUN to done", t_done - t0);
+
+	/* what the guest wrote, seen through the host mapping */
+	if (*kk_ctl32(&vm, KK_CTL_CSUM) != vm.init_csum)
+		fail("checksum in the control page %#x, reported %#x",
+		     *kk_ctl32(&vm, KK_CTL_CSUM), vm.init_csum);
+	host_sum = kk_host_verify(&vm, "after the run");
+	if (host_sum != vm.init_csum)
+		fail("host-side checksum %#x, the guest's %#x", host_sum,
+		     vm.init_csum);
+	msg("ok: host side: %u MiB of pattern intact, checksum %#x as the guest's",
+	    KK_REGION_SIZE >> 20, host_sum);
+	for (i = 0; i < vm.nr_vcpus; i++) {
+		struct kk_slot *s = kk_slot(&vm, i);
+
+		if (s->count != s->copy ||
+		    (int32_t)(s->count - vm.vcpu[i].last_count) < 0)
+			fail("vCPU %d: counter in guest RAM %u (copy %u), last reported %u",
+			     i, s->count, s->copy, vm.vcpu[i].last_count);
+		msg("ok: vCPU %d: counter in guest RAM %u >= last reported %u",
+		    i, s->count, vm.vcpu[i].last_count);
+	}
+	return EXIT_PASS;
+}
