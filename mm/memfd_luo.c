@@ -7,7 +7,7 @@
  * whichever open file it comes through) and add F_SEAL_SHRINK and
  * F_SEAL_GROW for as long as it stays preserved, so its size is fixed (the
  * seals the user set are remembered apart and are what the next kernel
- * restores).
+ * restores; a size seal the user adds meanwhile becomes the user's).
  * Then pin every folio of the file with memfd_pin_folios(), which fills
  * shmem holes and migrates folios out of CMA memory, where KHO scratch
  * lives; hugetlbfs holes are left as holes. Each folio is preserved with
@@ -47,6 +47,7 @@
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
 #include <linux/liveupdate.h>
+#include <linux/memfd_luo.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
@@ -144,7 +145,9 @@ struct memfd_luo_folio_page {
  * struct memfd_luo_out - an outgoing file's private_data
  * @ser_folio: the page holding its struct memfd_luo_ser
  * @tail: the last page of the folio chain, where records are added
- * @added_seals: the seals of MEMFD_LUO_SIZE_SEALS that preserve added
+ * @added_seals: the seals of MEMFD_LUO_SIZE_SEALS that preserve added and
+ *	unpreserve takes off again; a seal the user adds while the file is
+ *	preserved leaves this set (memfd_luo_seals_added())
  */
 struct memfd_luo_out {
 	struct folio *ser_folio;
@@ -155,7 +158,8 @@ struct memfd_luo_out {
 /*
  * Preserved inodes, each to its struct memfd_luo_out. An inode, not an open
  * file, is what is preserved: however many files it is open through, it
- * is preserved once. Entries are added and removed with the inode locked.
+ * is preserved once. Entries are added and removed with the inode locked,
+ * and the hooks that look them up hold that lock too.
  */
 static DEFINE_XARRAY(memfd_luo_inodes);
 
@@ -512,6 +516,27 @@ static void memfd_luo_unpreserve(struct liveupdate_file_op_args *args)
 	inode_unlock(inode);
 	memfd_luo_free_meta(out->ser_folio);
 	kfree(out);
+}
+
+/**
+ * memfd_luo_seals_added - seals were added to a memfd
+ * @file: the memfd
+ * @seals: the F_SEAL_* bits the user asked for
+ *
+ * Called by memfd_add_seals() with the inode locked, once the seals are
+ * set. If the memfd is preserved, a size seal that preserve added for the
+ * time being becomes the user's own: unpreserve leaves it on, and it is
+ * handed over with the user's other seals.
+ */
+void memfd_luo_seals_added(struct file *file, unsigned int seals)
+{
+	struct inode *inode = file_inode(file);
+	struct memfd_luo_out *out;
+
+	lockdep_assert_held(&inode->i_rwsem);
+	out = xa_load(&memfd_luo_inodes, (unsigned long)inode);
+	if (out)
+		out->added_seals &= ~seals;
 }
 
 /* Is every recorded folio still the file's folio at its index? */

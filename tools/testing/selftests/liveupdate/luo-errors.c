@@ -7,8 +7,9 @@
  * files no handler takes, a file in two sessions, operations meant for
  * the other side of the kexec, and anything that would change the
  * handover once KHO is finalized. Also that closing a session releases
- * what it preserved, before and after a finalize is undone; and that a
- * memfd is preserved once however many times it is opened.
+ * what it preserved, before and after a finalize is undone; that a memfd
+ * is preserved once however many times it is opened; and that a size
+ * seal the user adds while preserved stays the user's.
  */
 #include "luo_test.h"
 
@@ -215,6 +216,29 @@ static void check_reopened(int dev)
 	close(m);
 }
 
+/* A size seal the user adds while preserved is not taken off with ours. */
+static void check_user_seals(int dev)
+{
+	int s, m;
+
+	s = expect_ok("create session seals",
+		      luo_create_session(dev, "seals"));
+	m = make_memfd("sealed");
+	expect_ok("preserve sealed", luo_preserve_fd(s, m, 1));
+	expect_ok("F_ADD_SEALS F_SEAL_GROW while preserved",
+		  fcntl(m, F_ADD_SEALS, F_SEAL_GROW) ? -errno : 0);
+	expect_u64("seals while preserved", F_SEAL_SHRINK | F_SEAL_GROW,
+		   fcntl(m, F_GET_SEALS));
+	close(s);
+	expect_u64("seals after the session closed", F_SEAL_GROW,
+		   fcntl(m, F_GET_SEALS));
+	expect_err("grow it after the session closed",
+		   ftruncate(m, 128 << 10) ? -errno : 0, EPERM);
+	expect_ok("shrink it after the session closed",
+		  ftruncate(m, 32 << 10) ? -errno : 0);
+	close(m);
+}
+
 static int write_finalize(const char *val)
 {
 	int fd = open(FINALIZE, O_WRONLY);
@@ -284,6 +308,7 @@ int main(int argc, char **argv)
 	check_names(dev);
 	check_files(dev);
 	check_reopened(dev);
+	check_user_seals(dev);
 	check_frozen(dev);
 
 	close(dev);
