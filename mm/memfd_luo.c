@@ -7,7 +7,8 @@
  * whichever open file it comes through) and add F_SEAL_SHRINK and
  * F_SEAL_GROW for as long as it stays preserved, so its size is fixed (the
  * seals the user set are remembered apart and are what the next kernel
- * restores; a size seal the user adds meanwhile becomes the user's).
+ * restores; a size seal the user adds meanwhile becomes the user's). While
+ * preserved, shmem and hugetlbfs refuse to punch holes in it.
  * Then pin every folio of the file with memfd_pin_folios(), which fills
  * shmem holes and migrates folios out of CMA memory, where KHO scratch
  * lives; hugetlbfs holes are left as holes. Each folio is preserved with
@@ -537,6 +538,22 @@ void memfd_luo_seals_added(struct file *file, unsigned int seals)
 	out = xa_load(&memfd_luo_inodes, (unsigned long)inode);
 	if (out)
 		out->added_seals &= ~seals;
+}
+
+/**
+ * memfd_luo_is_preserved - is this memfd preserved for the next kernel?
+ * @inode: the memfd's inode, locked by the caller
+ *
+ * shmem and hugetlbfs refuse to punch a hole in a preserved memfd: its
+ * pages are pinned and recorded for the handover, and a page dropped from
+ * the file would either come back in the next kernel or fail the freeze.
+ *
+ * Return: true if a Live Update session holds it.
+ */
+bool memfd_luo_is_preserved(struct inode *inode)
+{
+	lockdep_assert_held(&inode->i_rwsem);
+	return xa_load(&memfd_luo_inodes, (unsigned long)inode);
 }
 
 /* Is every recorded folio still the file's folio at its index? */

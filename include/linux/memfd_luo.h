@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Hooks from memfd sealing into the memfd Live Update handler
- * (mm/memfd_luo.c), for a memfd that is preserved for the next kernel.
- * Each is called with the inode locked.
+ * Hooks from shmem, hugetlbfs and memfd sealing into the memfd Live Update
+ * handler (mm/memfd_luo.c), for a memfd that is preserved for the next
+ * kernel. Each is called with the inode locked.
  */
 #ifndef _LINUX_MEMFD_LUO_H
 #define _LINUX_MEMFD_LUO_H
@@ -10,13 +10,20 @@
 #include <linux/types.h>
 
 struct file;
+struct inode;
 
 #ifdef CONFIG_LIVEUPDATE_MEMFD
 void memfd_luo_seals_added(struct file *file, unsigned int seals);
+bool memfd_luo_is_preserved(struct inode *inode);
 #else
 static inline void memfd_luo_seals_added(struct file *file,
 					 unsigned int seals)
 {
+}
+
+static inline bool memfd_luo_is_preserved(struct inode *inode)
+{
+	return false;
 }
 #endif
 

@@ -8,10 +8,17 @@
  * the other side of the kexec, and anything that would change the
  * handover once KHO is finalized. Also that closing a session releases
  * what it preserved, before and after a finalize is undone; that a memfd
- * is preserved once however many times it is opened; and that a size
- * seal the user adds while preserved stays the user's.
+ * is preserved once however many times it is opened; that a size seal the
+ * user adds while preserved stays the user's; and that holes cannot be
+ * punched in a preserved memfd.
  */
 #include "luo_test.h"
+
+#include <linux/falloc.h>
+
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
 
 #define FINALIZE	KHO_DEBUGFS "/out/finalize"
 
@@ -239,6 +246,68 @@ static void check_user_seals(int dev)
 	close(m);
 }
 
+static int set_nr_hugepages(long nr)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld\n", nr) < 0 || fclose(f))
+		return -EIO;
+	return 0;
+}
+
+/* Punching a hole in a preserved memfd would drop a preserved page. */
+static void check_punch_hole(int dev)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	int s, m, h, ret;
+	char *map;
+
+	s = expect_ok("create session punch",
+		      luo_create_session(dev, "punch"));
+	m = make_memfd("punched");
+	expect_ok("preserve punched", luo_preserve_fd(s, m, 1));
+	expect_err("punch a hole in a preserved shmem memfd",
+		   fallocate(m, punch, 0, 4096) ? -errno : 0, EBUSY);
+	map = luo_map(m, 64 << 10);
+	ret = madvise(map, 4096, MADV_REMOVE) ? -errno : 0;
+	if (ret == -ENOSYS)
+		printf("# no madvise(): MADV_REMOVE not checked\n");
+	else
+		expect_err("MADV_REMOVE on a preserved shmem memfd", ret,
+			   EBUSY);
+	if (memcmp(map, "punched", 7))
+		fail("punched: contents changed by a refused hole punch");
+	munmap(map, 64 << 10);
+	expect_ok("fill a hole (fallocate without punch) in a preserved memfd",
+		  fallocate(m, FALLOC_FL_KEEP_SIZE, 0, 4096) ? -errno : 0);
+
+	h = -1;
+	if (!set_nr_hugepages(2))
+		h = memfd_create("punched-huge", MFD_HUGETLB | MFD_HUGE_2MB);
+	/* one huge page and one hole */
+	if (h >= 0 && !ftruncate(h, 4 << 20) && !fallocate(h, 0, 0, 2 << 20)) {
+		expect_ok("preserve a hugetlb memfd", luo_preserve_fd(s, h, 2));
+		expect_err("punch a hole in a preserved hugetlb memfd",
+			   fallocate(h, punch, 0, 2 << 20) ? -errno : 0,
+			   EBUSY);
+	} else {
+		printf("# no 2 MiB huge page: hugetlb hole punch not checked\n");
+	}
+
+	close(s);
+	expect_ok("punch a hole once the session is closed",
+		  fallocate(m, punch, 0, 4096) ? -errno : 0);
+	if (h >= 0) {
+		expect_ok("punch a hugetlb hole once the session is closed",
+			  fallocate(h, punch, 0, 2 << 20) ? -errno : 0);
+		close(h);
+	}
+	set_nr_hugepages(0);
+	close(m);
+}
+
 static int write_finalize(const char *val)
 {
 	int fd = open(FINALIZE, O_WRONLY);
@@ -309,6 +378,7 @@ int main(int argc, char **argv)
 	check_files(dev);
 	check_reopened(dev);
 	check_user_seals(dev);
+	check_punch_hole(dev);
 	check_frozen(dev);
 
 	close(dev);
