@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM Live Update: carry a VM across a kexec ("kvm-vm-v1" file handler).
+ *
+ * A VMM preserves its VM fd in a Live Update session, next to the memfds
+ * that back guest RAM. Nothing happens to the VM until the handover is
+ * finalized. Then freeze():
+ *
+ *  - marks the VM quiesced: from now on KVM_RUN sleeps before taking the
+ *    vCPU mutex, any other vCPU ioctl and every VM ioctl fail with EBUSY;
+ *  - kicks each vCPU thread out of KVM_RUN with a signal-like task work
+ *    (KVM_RUN returns EINTR, as for a signal; VMMs call it again);
+ *  - takes each vCPU's mutex in turn and captures its architectural state,
+ *    then the VM's (irqchip, PIT, clock) and memslot layout, into
+ *    preserved blocks.
+ *
+ * The guest stops for good at that moment; its memory is in the memfds.
+ * If the handover is aborted, unfreeze() drops the captured state and
+ * wakes the sleeping KVM_RUN calls: the guest goes on, nothing changed.
+ *
+ * In the next kernel, retrieving the file creates a new VM of the same
+ * type with its in-kernel irqchip and PIT in their carried state and its
+ * kvmclock advanced by the time that passed. The VMM maps the retrieved
+ * memfds and adds the same memslots again, then creates its vCPUs with the
+ * same ids. Each carried vCPU is loaded with its state at its first
+ * KVM_RUN, once the memslots match what was carried; until then its other
+ * ioctls fail with EBUSY.
+ *
+ * What a VM needs to be carried, and what it refuses, is up to the
+ * architecture (kvm_kho_x86.c). VM capabilities enabled with
+ * KVM_ENABLE_CAP, and the TSS and identity map addresses of VMX, are
+ * configuration: the VMM sets them again before creating vCPUs.
+ */
+#define pr_fmt(fmt) "kvm-kho: " fmt
+
+#include <linux/file.h>
+#include <linux/kexec_handover.h>
+#include <linux/kvm_host.h>
+#include <linux/liveupdate.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include "kvm_kho.h"
+#include "kvm_kho_internal.h"
+
+DEFINE_STATIC_KEY_FALSE(kvm_kho_active);
+
+/*
+ * struct kvm_kho_vm for each VM that is preserved or was rebuilt, keyed by
+ * its struct kvm. Entries are added and removed under kvm_kho_mutex and
+ * freed after an RCU grace period, so the fast checks only need RCU.
+ *
+ * Lock order: luo_mutex, then vcpu->mutex, then kvm_kho_mutex.
+ */
+static DEFINE_XARRAY(kvm_kho_vms);
+static DEFINE_MUTEX(kvm_kho_mutex);
+/* KVM_RUN calls that wait for a quiesced VM to be released. */
+static DECLARE_WAIT_QUEUE_HEAD(kvm_kho_wq);
+
+/**
+ * struct kvm_kho_vm - what is kept for one VM
+ * @kvm: the VM
+ * @rcu: to free the entry
+ * @frozen: outgoing: quiesced, its state captured
+ * @ser_folio: outgoing, while frozen: the VM record
+ * @vcpu_folios: outgoing, while frozen: the vCPU records
+ * @nr_vcpu_folios: how many
+ * @in_folio: incoming: the VM record, or NULL for an outgoing VM
+ * @in_vcpus: incoming: the vCPU records not loaded yet (NULL once loaded)
+ * @nr_pending: incoming: how many of @in_vcpus are still to be loaded
+ * @slots_ok: incoming: the memslots were found to match the carried ones
+ */
+struct kvm_kho_vm {
+	struct kvm *kvm;
+	struct rcu_head rcu;
+	bool frozen;
+	struct folio *ser_folio;
+	struct folio **vcpu_folios;
+	unsigned int nr_vcpu_folios;
+	struct folio *in_folio;
+	struct folio **in_vcpus;
+	unsigned int nr_pending;
+	bool slots_ok;
+};
+
+static struct kvm_kho_vm *kvm_kho_add(struct kvm *kvm)
+{
+	struct kvm_kho_vm *vm;
+	int err;
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	if (!vm)
+		return ERR_PTR(-ENOMEM);
+	vm->kvm = kvm;
+	mutex_lock(&kvm_kho_mutex);
+	err = xa_insert(&kvm_kho_vms, (unsigned long)kvm, vm, GFP_KERNEL);
+	mutex_unlock(&kvm_kho_mutex);
+	if (err) {
+		kfree(vm);
+		return ERR_PTR(err);
+	}
+	static_branch_inc(&kvm_kho_active);
+	return vm;
+}
+
+static void kvm_kho_del(struct kvm_kho_vm *vm)
+{
+	mutex_lock(&kvm_kho_mutex);
+	xa_erase(&kvm_kho_vms, (unsigned long)vm->kvm);
+	mutex_unlock(&kvm_kho_mutex);
+	static_branch_dec(&kvm_kho_active);
+	kfree_rcu(vm, rcu);
+}
+
+static bool kvm_kho_frozen(struct kvm *kvm)
+{
+	struct kvm_kho_vm *vm;
+	bool frozen;
+
+	rcu_read_lock();
+	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
+	frozen = vm && READ_ONCE(vm->frozen);
+	rcu_read_unlock();
+	return frozen;
+}
+
+/* ----- preserved blocks ----- */
+
+static void *kvm_kho_alloc_block(size_t size, struct folio **foliop)
+{
+	unsigned int order = get_order(size);
+	struct folio *folio;
+	int err;
+
+	if (order > KVM_KHO_MAX_ORDER)
+		return ERR_PTR(-E2BIG);
+	folio = folio_alloc(GFP_KERNEL | __GFP_ZERO, order);
+	if (!folio)
+		return ERR_PTR(-ENOMEM);
+	err = kho_preserve_folio(folio);
+	if (err) {
+		folio_put(folio);
+		return ERR_PTR(err);
+	}
+	*foliop = folio;
+	return folio_address(folio);
+}
+
+static void kvm_kho_free_block(struct folio *folio)
+{
+	WARN_ON_ONCE(kho_unpreserve_folio(folio));
+	folio_put(folio);
+}
+
+/* Drop the state captured at freeze. */
+static void kvm_kho_release_out(struct kvm_kho_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpu_folios; i++)
+		kvm_kho_free_block(vm->vcpu_folios[i]);
+	kfree(vm->vcpu_folios);
+	vm->vcpu_folios = NULL;
+	vm->nr_vcpu_folios = 0;
+	if (vm->ser_folio)
+		kvm_kho_free_block(vm->ser_folio);
+	vm->ser_folio = NULL;
+}
+
+/* ----- outgoing ----- */
+
+/* Memslot features the handover does not carry. */
+#define KVM_KHO_SLOT_REFUSED	(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD)
+
+static int kvm_kho_check_vm(struct kvm *kvm)
+{
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *slots;
+	unsigned int nr = 0;
+	int i, bkt, err = 0;
+
+	if (kvm->dirty_ring_size) {
+		pr_warn("VM with a dirty ring: not carried\n");
+		return -EOPNOTSUPP;
+	}
+	err = kvm_kho_arch_check_vm(kvm);
+	if (err)
+		return err;
+
+	mutex_lock(&kvm->slots_lock);
+	for (i = 0; i < kvm_arch_nr_memslot_as_ids(kvm); i++) {
+		slots = __kvm_memslots(kvm, i);
+		kvm_for_each_memslot(slot, bkt, slots) {
+			if (slot->id >= KVM_USER_MEM_SLOTS)
+				continue;	/* KVM's own, made again by it */
+			if (slot->flags & KVM_KHO_SLOT_REFUSED) {
+				pr_warn("memslot %d: dirty logging or guest_memfd: not carried\n",
+					slot->id);
+				err = -EOPNOTSUPP;
+			}
+			nr++;
+		}
+	}
+	mutex_unlock(&kvm->slots_lock);
+	if (!err && nr > KVM_KHO_MAX_SLOTS)
+		err = -E2BIG;
+	return err;
+}
+
+static bool kvm_kho_can_preserve(struct liveupdate_file_handler *handler,
+				 struct file *file)
+{
+	return file_is_kvm(file);
+}
+
+static int kvm_kho_preserve(struct liveupdate_file_op_args *args)
+{
+	struct kvm *kvm = args->file->private_data;
+	struct kvm_vcpu *vcpu;
+	struct kvm_kho_vm *vm;
+	unsigned long i;
+	int err;
+
+	if (kvm->vm_dead)
+		return -EIO;
+	err = kvm_kho_check_vm(kvm);
+	if (err)
+		return err;
+	if (atomic_read(&kvm->online_vcpus) > KVM_KHO_MAX_VCPUS)
+		return -E2BIG;
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		mutex_lock(&vcpu->mutex);
+		err = kvm_kho_arch_check_vcpu(vcpu);
+		mutex_unlock(&vcpu->mutex);
+		if (err)
+			return err;
+	}
+
+	/* EBUSY too for a rebuilt VM whose handover is not finished yet */
+	vm = kvm_kho_add(kvm);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	args->private_data = vm;
+	args->serialized_data = 0;
+	return 0;
+}
+
+static void kvm_kho_unpreserve(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+
+	kvm_kho_release_out(vm);
+	kvm_kho_del(vm);
+}
+
+static void kvm_kho_kick_done(struct callback_head *cb)
+{
+	kfree(cb);
+}
+
+/*
+ * Make the thread that last ran @vcpu leave KVM_RUN: a task work queued
+ * with TWA_SIGNAL is a pending signal to KVM's run loop, which returns
+ * EINTR to userspace. The work itself does nothing.
+ */
+static void kvm_kho_kick(struct kvm_vcpu *vcpu)
+{
+	struct callback_head *cb;
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = get_pid_task(rcu_dereference(vcpu->pid), PIDTYPE_PID);
+	rcu_read_unlock();
+	if (!task)
+		return;
+	cb = kmalloc(sizeof(*cb), GFP_KERNEL);
+	if (cb) {
+		init_task_work(cb, kvm_kho_kick_done);
+		if (task_work_add(task, cb, TWA_SIGNAL))
+			kfree(cb);	/* exiting: not in KVM_RUN for long */
+	}
+	put_task_struct(task);
+	kvm_vcpu_kick(vcpu);
+}
+
+static int kvm_kho_save_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser,
+			      unsigned int max)
+{
+	struct kvm_kho_slot_ser *rec = kvm_kho_vm_slots(ser);
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *slots;
+	unsigned int nr = 0;
+	int i, bkt;
+
+	lockdep_assert_held(&kvm->slots_lock);
+	for (i = 0; i < kvm_arch_nr_memslot_as_ids(kvm); i++) {
+		slots = __kvm_memslots(kvm, i);
+		kvm_for_each_memslot(slot, bkt, slots) {
+			if (slot->id >= KVM_USER_MEM_SLOTS)
+				continue;
+			if (nr == max)
+				return -EBUSY;
+			rec[nr].id = (u32)i << 16 | slot->id;
+			rec[nr].flags = slot->flags;
+			rec[nr].gpa = gfn_to_gpa(slot->base_gfn);
+			rec[nr].size = slot->npages << PAGE_SHIFT;
+			nr++;
+		}
+	}
+	return nr == max ? 0 : -EBUSY;
+}
+
+static unsigned int kvm_kho_count_slots(struct kvm *kvm)
+{
+	struct kvm_memory_slot *slot;
+	unsigned int nr = 0;
+	int i, bkt;
+
+	for (i = 0; i < kvm_arch_nr_memslot_as_ids(kvm); i++)
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, i))
+			if (slot->id < KVM_USER_MEM_SLOTS)
+				nr++;
+	return nr;
+}
+
+/* Capture one vCPU into a new preserved block; its mutex is held. */
+static struct folio *kvm_kho_save_vcpu(struct kvm_vcpu *vcpu)
+{
+	struct kvm_kho_vcpu_ser *s;
+	struct folio *folio;
+	size_t size;
+	int err;
+
+	err = kvm_kho_arch_check_vcpu(vcpu);
+	if (err)
+		return ERR_PTR(err);
+	size = kvm_kho_arch_vcpu_size(vcpu);
+	s = kvm_kho_alloc_block(size, &folio);
+	if (IS_ERR(s))
+		return ERR_CAST(s);
+	s->magic = KVM_KHO_VCPU_MAGIC;
+	s->vcpu_id = vcpu->vcpu_id;
+	err = kvm_kho_arch_save_vcpu(vcpu, s, folio_size(folio));
+	if (err) {
+		kvm_kho_free_block(folio);
+		return ERR_PTR(err);
+	}
+	return folio;
+}
+
+static int kvm_kho_capture(struct kvm_kho_vm *vm)
+{
+	struct kvm *kvm = vm->kvm;
+	struct kvm_kho_vm_ser *ser;
+	unsigned int nr_vcpus, nr_slots;
+	struct kvm_vcpu *vcpu;
+	struct folio *folio;
+	unsigned long i;
+	int err;
+
+	/* A vCPU half created would be missed: refuse, the VMM can retry. */
+	mutex_lock(&kvm->lock);
+	nr_vcpus = atomic_read(&kvm->online_vcpus);
+	err = kvm->created_vcpus != nr_vcpus ? -EBUSY : 0;
+	mutex_unlock(&kvm->lock);
+	if (err)
+		return err;
+	if (nr_vcpus > KVM_KHO_MAX_VCPUS)
+		return -E2BIG;
+
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		kvm_kho_kick(vcpu);
+
+	vm->vcpu_folios = kcalloc(nr_vcpus ?: 1, sizeof(*vm->vcpu_folios),
+				  GFP_KERNEL);
+	if (!vm->vcpu_folios)
+		return -ENOMEM;
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		/* waits for KVM_RUN to return; a new one sees the VM frozen */
+		if (mutex_lock_killable(&vcpu->mutex))
+			return -EINTR;
+		folio = kvm_kho_save_vcpu(vcpu);
+		mutex_unlock(&vcpu->mutex);
+		if (IS_ERR(folio)) {
+			pr_err("cannot capture vCPU %d: %ld\n", vcpu->vcpu_id,
+			       PTR_ERR(folio));
+			return PTR_ERR(folio);
+		}
+		vm->vcpu_folios[vm->nr_vcpu_folios++] = folio;
+	}
+
+	mutex_lock(&kvm->slots_lock);
+	nr_slots = kvm_kho_count_slots(kvm);
+	ser = kvm_kho_alloc_block(kvm_kho_vm_ser_size(nr_slots, nr_vcpus),
+				  &vm->ser_folio);
+	if (IS_ERR(ser)) {
+		mutex_unlock(&kvm->slots_lock);
+		vm->ser_folio = NULL;
+		return PTR_ERR(ser);
+	}
+	ser->magic = KVM_KHO_VM_MAGIC;
+	ser->version = KVM_KHO_VERSION;
+	ser->nr_slots = nr_slots;
+	ser->nr_vcpus = nr_vcpus;
+	err = kvm_kho_save_slots(kvm, ser, nr_slots);
+	mutex_unlock(&kvm->slots_lock);
+	if (err)
+		return err;
+	for (i = 0; i < nr_vcpus; i++)
+		kvm_kho_vm_vcpus(ser)[i] =
+			PFN_PHYS(folio_pfn(vm->vcpu_folios[i]));
+	return kvm_kho_arch_save_vm(kvm, ser);
+}
+
+static int kvm_kho_freeze(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+	int err;
+
+	WRITE_ONCE(vm->frozen, true);
+	/* pairs with the vCPU ioctl checks: a new KVM_RUN now sees it */
+	synchronize_rcu();
+	err = kvm_kho_capture(vm);
+	if (err) {
+		kvm_kho_release_out(vm);
+		WRITE_ONCE(vm->frozen, false);
+		wake_up_all(&kvm_kho_wq);
+		return err;
+	}
+	args->serialized_data = PFN_PHYS(folio_pfn(vm->ser_folio));
+	pr_info("VM quiesced: %u vCPUs captured\n", vm->nr_vcpu_folios);
+	return 0;
+}
+
+static void kvm_kho_unfreeze(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+
+	kvm_kho_release_out(vm);
+	args->serialized_data = 0;
+	WRITE_ONCE(vm->frozen, false);
+	wake_up_all(&kvm_kho_wq);
+	pr_info("VM resumed: the handover was aborted\n");
+}
+
+/* ----- incoming ----- */
+
+static void kvm_kho_put_in(struct folio *ser_folio, struct folio **vcpus,
+			   unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (vcpus[i])
+			folio_put(vcpus[i]);
+	kfree(vcpus);
+	folio_put(ser_folio);
+}
+
+static int kvm_kho_check_ser(struct kvm_kho_vm_ser *ser, size_t size)
+{
+	struct kvm_kho_slot_ser *rec;
+	u32 i;
+
+	if (size < sizeof(*ser) || ser->magic != KVM_KHO_VM_MAGIC ||
+	    ser->version != KVM_KHO_VERSION || ser->reserved ||
+	    ser->flags & ~KVM_KHO_VM_FLAGS)
+		return -EINVAL;
+	if (ser->nr_slots > KVM_KHO_MAX_SLOTS ||
+	    ser->nr_vcpus > KVM_KHO_MAX_VCPUS ||
+	    kvm_kho_vm_ser_size(ser->nr_slots, ser->nr_vcpus) > size)
+		return -EINVAL;
+	rec = kvm_kho_vm_slots(ser);
+	for (i = 0; i < ser->nr_slots; i++) {
+		if ((rec[i].id >> 16) >= KVM_MAX_NR_ADDRESS_SPACES ||
+		    (rec[i].id & 0xffff) >= KVM_USER_MEM_SLOTS ||
+		    !PAGE_ALIGNED(rec[i].gpa) || !PAGE_ALIGNED(rec[i].size) ||
+		    !rec[i].size)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Claim the vCPU records of @ser and check them. On failure the records
+ * claimed so far are released (they are metadata, not guest memory).
+ */
+static struct folio **kvm_kho_claim_vcpus(struct kvm_kho_vm_ser *ser)
+{
+	u64 *phys = kvm_kho_vm_vcpus(ser);
+	struct folio **vcpus;
+	struct kvm_kho_vcpu_ser *s;
+	u32 i, j;
+	int err = 0;
+
+	vcpus = kcalloc(ser->nr_vcpus ?: 1, sizeof(*vcpus), GFP_KERNEL);
+	if (!vcpus)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < ser->nr_vcpus && !err; i++) {
+		vcpus[i] = kho_restore_folio(phys[i]);
+		if (!vcpus[i] || folio_order(vcpus[i]) > KVM_KHO_MAX_ORDER) {
+			pr_err("vCPU record %u at %#llx not preserved\n", i,
+			       phys[i]);
+			err = -EINVAL;
+			break;
+		}
+		s = folio_address(vcpus[i]);
+		err = kvm_kho_arch_check_vcpu_ser(s, folio_size(vcpus[i]));
+		for (j = 0; j < i && !err; j++)
+			if (((struct kvm_kho_vcpu_ser *)
+			     folio_address(vcpus[j]))->vcpu_id == s->vcpu_id)
+				err = -EINVAL;
+		if (err)
+			pr_err("vCPU record %u is corrupt\n", i);
+	}
+	if (err) {
+		for (j = 0; j < ser->nr_vcpus; j++)
+			if (vcpus[j])
+				folio_put(vcpus[j]);
+		kfree(vcpus);
+		return ERR_PTR(err);
+	}
+	return vcpus;
+}
+
+static int kvm_kho_retrieve(struct liveupdate_file_op_args *args)
+{
+	static atomic_t nr_rebuilt = ATOMIC_INIT(0);
+	phys_addr_t phys = args->serialized_data;
+	struct kvm_kho_vm_ser *ser;
+	struct folio *ser_folio;
+	struct folio **vcpus;
+	struct kvm_kho_vm *vm;
+	char name[16];
+	struct file *file;
+	struct kvm *kvm;
+	int err;
+
+	ser_folio = kho_restore_folio(phys);
+	if (!ser_folio) {
+		pr_err("no preserved VM at %pa\n", &phys);
+		return -EINVAL;
+	}
+	ser = folio_address(ser_folio);
+	if (folio_order(ser_folio) > KVM_KHO_MAX_ORDER ||
+	    kvm_kho_check_ser(ser, folio_size(ser_folio))) {
+		pr_err("preserved VM at %pa: bad record\n", &phys);
+		folio_put(ser_folio);
+		return -EINVAL;
+	}
+	vcpus = kvm_kho_claim_vcpus(ser);
+	if (IS_ERR(vcpus)) {
+		folio_put(ser_folio);
+		return PTR_ERR(vcpus);
+	}
+
+	snprintf(name, sizeof(name), "kho%d", atomic_inc_return(&nr_rebuilt));
+	file = kvm_create_vm_file(ser->vm_type, name);
+	if (IS_ERR(file)) {
+		err = PTR_ERR(file);
+		pr_err("cannot create the VM: %d\n", err);
+		goto err_put;
+	}
+	kvm = file->private_data;
+	err = kvm_kho_arch_create_vm(file, ser);
+	if (err) {
+		pr_err("cannot rebuild the VM's devices: %d\n", err);
+		goto err_fput;
+	}
+
+	vm = kvm_kho_add(kvm);
+	if (IS_ERR(vm)) {
+		err = PTR_ERR(vm);
+		goto err_fput;
+	}
+	mutex_lock(&kvm_kho_mutex);
+	vm->in_folio = ser_folio;
+	vm->in_vcpus = vcpus;
+	vm->nr_pending = ser->nr_vcpus;
+	mutex_unlock(&kvm_kho_mutex);
+
+	args->file = file;
+	pr_info("VM rebuilt: %u vCPUs and %u memslots to attach\n",
+		ser->nr_vcpus, ser->nr_slots);
+	return 0;
+
+err_fput:
+	fput(file);
+err_put:
+	kvm_kho_put_in(ser_folio, vcpus, ser->nr_vcpus);
+	return err;
+}
+
+static void kvm_kho_finish(struct liveupdate_file_op_args *args)
+{
+	phys_addr_t phys = args->serialized_data;
+	struct kvm_kho_vm_ser *ser;
+	struct kvm_kho_vm *vm;
+	struct folio *folio;
+	struct folio **vcpus;
+
+	if (args->retrieved) {
+		struct kvm *kvm = args->file->private_data;
+
+		mutex_lock(&kvm_kho_mutex);
+		vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
+		mutex_unlock(&kvm_kho_mutex);
+		if (!vm)
+			return;
+		if (vm->nr_pending)
+			pr_warn("handover finished with %u carried vCPUs never run: their state is dropped\n",
+				vm->nr_pending);
+		ser = folio_address(vm->in_folio);
+		kvm_kho_put_in(vm->in_folio, vm->in_vcpus, ser->nr_vcpus);
+		kvm_kho_del(vm);
+		return;
+	}
+
+	/* never retrieved: free the records, if they are what they claim */
+	folio = kho_restore_folio(phys);
+	if (!folio)
+		return;
+	ser = folio_address(folio);
+	if (folio_order(folio) > KVM_KHO_MAX_ORDER ||
+	    kvm_kho_check_ser(ser, folio_size(folio))) {
+		folio_put(folio);
+		return;
+	}
+	vcpus = kvm_kho_claim_vcpus(ser);
+	if (IS_ERR(vcpus)) {
+		folio_put(folio);
+		return;
+	}
+	kvm_kho_put_in(folio, vcpus, ser->nr_vcpus);
+}
+
+/* ----- hooks ----- */
+
+int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
+{
+	if (ioctl != KVM_RUN)
+		return 0;
+	if (wait_event_killable(kvm_kho_wq, !kvm_kho_frozen(vcpu->kvm)))
+		return -EINTR;
+	return 0;
+}
+
+/* Do the memslots of a rebuilt VM match the carried ones? */
+static int kvm_kho_check_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser)
+{
+	struct kvm_kho_slot_ser *rec = kvm_kho_vm_slots(ser);
+	struct kvm_memory_slot *slot;
+	int err = 0;
+	u32 i;
+
+	mutex_lock(&kvm->slots_lock);
+	for (i = 0; i < ser->nr_slots && !err; i++) {
+		slot = id_to_memslot(__kvm_memslots(kvm, rec[i].id >> 16),
+				     rec[i].id & 0xffff);
+		if (!slot || gfn_to_gpa(slot->base_gfn) != rec[i].gpa ||
+		    (slot->npages << PAGE_SHIFT) != rec[i].size ||
+		    slot->flags != rec[i].flags) {
+			pr_warn("memslot %u/%u (gpa %#llx, %llu bytes, flags %#x) not attached as it was\n",
+				rec[i].id >> 16, rec[i].id & 0xffff, rec[i].gpa,
+				rec[i].size, rec[i].flags);
+			err = -EINVAL;
+		}
+	}
+	mutex_unlock(&kvm->slots_lock);
+	return err;
+}
+
+/* Load the carried state of @vcpu, if it has some; kvm_kho_mutex held. */
+static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
+			     unsigned int ioctl)
+{
+	struct kvm_kho_vm_ser *ser = folio_address(vm->in_folio);
+	struct kvm_kho_vcpu_ser *s = NULL;
+	u32 i;
+	int err;
+
+	for (i = 0; i < ser->nr_vcpus; i++) {
+		if (!vm->in_vcpus[i])
+			continue;
+		s = folio_address(vm->in_vcpus[i]);
+		if (s->vcpu_id == vcpu->vcpu_id)
+			break;
+	}
+	if (i == ser->nr_vcpus)
+		return 0;	/* a vCPU the VM did not have before */
+	if (ioctl != KVM_RUN)
+		return -EBUSY;	/* its state is loaded at its first KVM_RUN */
+
+	if (!vm->slots_ok) {
+		err = kvm_kho_check_slots(vm->kvm, ser);
+		if (err)
+			return err;
+		vm->slots_ok = true;
+	}
+	err = kvm_kho_arch_load_vcpu(vcpu, ser, s);
+	if (err) {
+		pr_err("cannot load the state of vCPU %d: %d\n", vcpu->vcpu_id,
+		       err);
+		return err;
+	}
+	folio_put(vm->in_vcpus[i]);
+	vm->in_vcpus[i] = NULL;
+	vm->nr_pending--;
+	pr_info("vCPU %d resumed\n", vcpu->vcpu_id);
+	return 0;
+}
+
+int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
+{
+	struct kvm_kho_vm *vm;
+	int err = 0;
+
+	if (kvm_kho_frozen(vcpu->kvm)) {
+		if (ioctl != KVM_RUN)
+			return -EBUSY;
+		/* raced with freeze: leave as for a signal, and wait next time */
+		vcpu->run->exit_reason = KVM_EXIT_INTR;
+		return -EINTR;
+	}
+
+	mutex_lock(&kvm_kho_mutex);
+	vm = xa_load(&kvm_kho_vms, (unsigned long)vcpu->kvm);
+	if (vm && vm->in_folio && vm->nr_pending)
+		err = kvm_kho_load_vcpu(vm, vcpu, ioctl);
+	mutex_unlock(&kvm_kho_mutex);
+	return err;
+}
+
+int __kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
+{
+	return kvm_kho_frozen(kvm) ? -EBUSY : 0;
+}
+
+static const struct liveupdate_file_ops kvm_kho_ops = {
+	.can_preserve = kvm_kho_can_preserve,
+	.preserve = kvm_kho_preserve,
+	.unpreserve = kvm_kho_unpreserve,
+	.freeze = kvm_kho_freeze,
+	.unfreeze = kvm_kho_unfreeze,
+	.retrieve = kvm_kho_retrieve,
+	.finish = kvm_kho_finish,
+};
+
+static struct liveupdate_file_handler kvm_kho_handler = {
+	.ops = &kvm_kho_ops,
+	.compatible = "kvm-vm-v1",
+};
+
+/**
+ * kvm_kho_init - let Live Update carry KVM VMs
+ *
+ * Called from kvm_init(). Live Update being off (kho=off) is not an error.
+ *
+ * Return: 0 or a negative errno.
+ */
+int kvm_kho_init(void)
+{
+	int err = liveupdate_register_file_handler(&kvm_kho_handler);
+
+	if (err == -EOPNOTSUPP)
+		return 0;
+	if (err)
+		pr_err("cannot register the VM handler: %d\n", err);
+	return err;
+}
+
+/**
+ * kvm_kho_exit - undo kvm_kho_init()
+ */
+void kvm_kho_exit(void)
+{
+	liveupdate_unregister_file_handler(&kvm_kho_handler);
+}
