@@ -423,9 +423,11 @@ static int kvm_kho_freeze(struct liveupdate_file_op_args *args)
 	struct kvm_kho_vm *vm = args->private_data;
 	int err;
 
+	/*
+	 * A KVM_RUN that takes the vCPU mutex after the capture below took
+	 * and released it sees the VM frozen: the mutex orders the two.
+	 */
 	WRITE_ONCE(vm->frozen, true);
-	/* pairs with the vCPU ioctl checks: a new KVM_RUN now sees it */
-	synchronize_rcu();
 	err = kvm_kho_capture(vm);
 	if (err) {
 		kvm_kho_release_out(vm);
@@ -712,7 +714,9 @@ static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
 	folio_put(vm->in_vcpus[i]);
 	vm->in_vcpus[i] = NULL;
 	vm->nr_pending--;
-	pr_info("vCPU %d resumed\n", vcpu->vcpu_id);
+	/* the blackout as the guest saw it: from capture to running again */
+	pr_info("vCPU %d resumed, %llu us after it was stopped\n",
+		vcpu->vcpu_id, kvm_kho_arch_blackout_us(ser));
 	return 0;
 }
 

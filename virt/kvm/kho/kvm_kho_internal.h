@@ -116,6 +116,7 @@ static inline u64 *kvm_kho_vm_vcpus(struct kvm_kho_vm_ser *s)
  * @events: KVM_GET_VCPU_EVENTS
  * @dregs: KVM_GET_DEBUGREGS
  * @mp_state: KVM_GET_MP_STATE
+ * @pad: zero
  * @lapic: KVM_GET_LAPIC, if the VM has an in-kernel LAPIC
  */
 struct kvm_kho_vcpu_ser {
@@ -143,7 +144,7 @@ struct kvm_kho_vcpu_ser {
 };
 
 static inline size_t kvm_kho_vcpu_ser_size(u32 nr_msrs, u32 nr_cpuid,
-					    u32 xsave_size)
+					   u32 xsave_size)
 {
 	return sizeof(struct kvm_kho_vcpu_ser) +
 	       nr_msrs * sizeof(struct kvm_msr_entry) +
@@ -178,5 +179,6 @@ int kvm_kho_arch_load_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vm_ser *vm,
 			   struct kvm_kho_vcpu_ser *s);
 int kvm_kho_arch_save_vm(struct kvm *kvm, struct kvm_kho_vm_ser *s);
 int kvm_kho_arch_create_vm(struct file *file, struct kvm_kho_vm_ser *s);
+u64 kvm_kho_arch_blackout_us(struct kvm_kho_vm_ser *s);
 
 #endif /* __KVM_KHO_INTERNAL_H */

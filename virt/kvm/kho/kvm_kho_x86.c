@@ -160,7 +160,7 @@ int kvm_kho_arch_check_vcpu_ser(struct kvm_kho_vcpu_ser *s, size_t size)
 	u32 i;
 
 	if (size < sizeof(*s) || s->magic != KVM_KHO_VCPU_MAGIC ||
-	    s->reserved[0] || s->reserved[1] ||
+	    s->reserved[0] || s->reserved[1] || s->pad ||
 	    s->nr_msrs > KVM_KHO_MAX_MSRS ||
 	    s->nr_cpuid > KVM_MAX_CPUID_ENTRIES ||
 	    s->xsave_size > KVM_KHO_MAX_XSAVE ||
@@ -298,6 +298,21 @@ int kvm_kho_arch_save_vm(struct kvm *kvm, struct kvm_kho_vm_ser *s)
 	s->kvmclock_ns = get_kvmclock_ns(kvm);
 	s->host_tsc = rdtsc();
 	return err;
+}
+
+/**
+ * kvm_kho_arch_blackout_us - time since the VM's state was captured
+ * @s: the carried VM
+ *
+ * Return: microseconds, by the host TSC; 0 if it cannot be trusted.
+ */
+u64 kvm_kho_arch_blackout_us(struct kvm_kho_vm_ser *s)
+{
+	u64 now = rdtsc();
+
+	if (!kvm_kho_same_tsc(s, now))
+		return 0;
+	return mul_u64_u32_div(now - s->host_tsc, USEC_PER_MSEC, s->tsc_khz);
 }
 
 /* Advance the kvmclock by the time the host TSC says has passed. */
