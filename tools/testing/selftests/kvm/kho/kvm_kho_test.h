@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -217,6 +218,8 @@ struct kk_vcpu {
 	int run_errno;		/* KVM_RUN failed for good with this */
 	char why[160];		/* why the thread stopped, if it did */
 	bool stopped;
+	uint64_t eintr;		/* of the retries: KVM_RUN that returned EINTR */
+	uint64_t eintr_odd;	/* ...with an exit reason other than KVM_EXIT_INTR */
 };
 
 struct kk_vm {
@@ -239,6 +242,8 @@ struct kk_vm {
 	bool init_seen;
 	uint32_t init_csum;
 	uint64_t init_host;
+
+	uint32_t region_size;	/* 0: KK_REGION_SIZE (kk_create_vm_sized) */
 };
 
 static inline struct kk_slot *kk_slot(struct kk_vm *vm, int id)
@@ -249,6 +254,12 @@ static inline struct kk_slot *kk_slot(struct kk_vm *vm, int id)
 static inline uint32_t *kk_ctl32(struct kk_vm *vm, uint64_t gpa)
 {
 	return (uint32_t *)(vm->mem + gpa);
+}
+
+/* How much of guest RAM the guest fills and checks. */
+static inline uint32_t kk_region_size(const struct kk_vm *vm)
+{
+	return vm->region_size ? vm->region_size : KK_REGION_SIZE;
 }
 
 /* Open /dev/kvm; skip the test where there is none. */
@@ -558,7 +569,7 @@ static inline bool kk_handle_io(struct kk_vcpu *v)
 		vm->init_csum = val;
 		vm->init_host = host;
 		kk_log(vm, "vcpu%d filled %u MiB, checksum %#x", v->id,
-		       KK_REGION_SIZE >> 20, val);
+		       kk_region_size(vm) >> 20, val);
 		break;
 	case KK_PORT_FAIL:
 		v->fails++;
@@ -603,6 +614,11 @@ static void *kk_vcpu_thread(void *arg)
 				kk_log(v->vm, "vcpu%d KVM_RUN: %s, retrying",
 				       v->id, strerror(err));
 			v->retries++;
+			if (err == EINTR) {
+				v->eintr++;
+				if (run->exit_reason != KVM_EXIT_INTR)
+					v->eintr_odd++;
+			}
 			pthread_mutex_unlock(&v->vm->lock);
 			if (last_err)
 				kk_sleep_ms(1);
@@ -837,6 +853,628 @@ static inline int kk_luo_finish(int session)
 	struct liveupdate_session_finish a = { .size = sizeof(a) };
 
 	return kk_luo_ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
+}
+
+/* ----- smaller guests ----- */
+
+/*
+ * Guest RAM for a region of @region bytes: the first MiB (control page,
+ * code, stacks) and the region, rounded up to 2 MiB.
+ */
+static inline uint64_t kk_mem_size_for(uint32_t region)
+{
+	return ((uint64_t)KK_REGION + region + (2ULL << 20) - 1) &
+	       ~((2ULL << 20) - 1);
+}
+
+/*
+ * The guest has the end of the region as an immediate in two places: the
+ * fill loop (cmp $KK_REGION_END, %edi) and the end of a checksum pass (cmp
+ * $KK_REGION_END, %ebp). Give the copy in guest RAM another end; fail if
+ * the code does not look like that any more.
+ */
+static inline void kk_patch_region_end(struct kk_vm *vm, uint32_t end)
+{
+	extern const char kk_guest_start[], kk_guest_end[];
+	size_t i, n = kk_guest_end - kk_guest_start;
+	uint8_t *code = vm->mem + KK_CODE;
+	uint32_t old = KK_REGION_END;
+	int edi = 0, ebp = 0;
+
+	for (i = 2; i + 4 <= n; i++) {
+		if (memcmp(code + i, &old, 4))
+			continue;
+		if (code[i - 2] != 0x81 ||
+		    (code[i - 1] != 0xff && code[i - 1] != 0xfd))
+			fail("guest code: %#x at +%#zx is not a cmp $imm32, %%edi/%%ebp",
+			     old, i);
+		if (code[i - 1] == 0xff)
+			edi++;
+		else
+			ebp++;
+		memcpy(code + i, &end, 4);
+	}
+	if (edi != 1 || ebp != 1)
+		fail("guest code: found %d cmp of %%edi and %d of %%ebp with the region end, expected 1 and 1",
+		     edi, ebp);
+}
+
+/*
+ * kk_create_vm() with a region of @region bytes instead of 256 MiB:
+ * a multiple of 64 KiB (what vCPU 1 checks per turn), within guest RAM.
+ */
+static inline void kk_create_vm_sized(struct kk_vm *vm, uint32_t region)
+{
+	if (!region || region % (KK_CHUNK_WORDS * 4) ||
+	    region > KK_REGION_SIZE || KK_REGION + (uint64_t)region > vm->mem_size)
+		fail("region of %u bytes does not fit %" PRIu64 " MiB of guest RAM",
+		     region, vm->mem_size >> 20);
+	kk_create_vm(vm);
+	if (region != KK_REGION_SIZE)
+		kk_patch_region_end(vm, KK_REGION + region);
+	vm->region_size = region;
+}
+
+/* kk_host_verify() over the region this VM has. */
+static inline uint32_t kk_host_verify_region(struct kk_vm *vm, const char *what)
+{
+	const uint32_t *w = (const uint32_t *)(vm->mem + KK_REGION);
+	uint32_t sum = KK_SUM_INIT, i, n = kk_region_size(vm) / 4;
+
+	for (i = 0; i < n; i++) {
+		uint32_t gpa = KK_REGION + i * 4;
+
+		if (w[i] != kk_pattern(gpa))
+			fail("%s: guest RAM word at GPA %#x: expected %#x, got %#x",
+			     what, gpa, kk_pattern(gpa), w[i]);
+		sum = (sum << 1 | sum >> 31) + w[i];
+	}
+	return sum;
+}
+
+/* A word of the control page the guest never touches: the tests' own. */
+#define KK_CTL_TAG		0x8080
+
+/* ----- the kernel log, /proc/meminfo, the handover from debugfs ----- */
+
+/* The kernel log as it is now, NUL-terminated; free() it. */
+static inline char *kk_dmesg(void)
+{
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), n;
+	char *buf;
+
+	if (size <= 0)
+		fail("klogctl(SIZE_BUFFER): %s", strerror(errno));
+	buf = malloc(size + 1);
+	if (!buf)
+		fail("out of memory for the kernel log");
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	if (n < 0)
+		fail("klogctl(READ_ALL): %s", strerror(errno));
+	buf[n] = '\0';
+	return buf;
+}
+
+/* How many lines of the kernel log contain @what. */
+static inline int kk_dmesg_count(const char *what)
+{
+	char *log = kk_dmesg(), *p = log;
+	int n = 0;
+
+	while ((p = strstr(p, what))) {
+		n++;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+	}
+	free(log);
+	return n;
+}
+
+/* Print the kernel log lines that contain @what, as "# dmesg: ...". */
+static inline void kk_dmesg_show(const char *what)
+{
+	char *log = kk_dmesg(), *line = log, *end;
+
+	for (; *line; line = end + 1) {
+		end = strchrnul(line, '\n');
+		if (memmem(line, end - line, what, strlen(what)))
+			printf("# dmesg: %.*s\n", (int)(end - line), line);
+		if (!*end)
+			break;
+	}
+	fflush(stdout);
+	free(log);
+}
+
+/* A /proc/meminfo value in KiB. */
+static inline uint64_t kk_meminfo(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	size_t len = strlen(key);
+	unsigned long long kb;
+
+	if (!f)
+		fail("open /proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%llu", &kb) == 1) {
+			fclose(f);
+			return kb;
+		}
+	}
+	fclose(f);
+	fail("no %s in /proc/meminfo", key);
+}
+
+#define KK_KHO_FINALIZE		"/sys/kernel/debug/kho/out/finalize"
+
+/*
+ * Finalize (@on) or unfreeze (!@on) the handover through debugfs, as an
+ * orchestrator would before a kexec or to abort one. 0 or -errno.
+ */
+static inline int kk_kho_finalize(bool on)
+{
+	int fd = open(KK_KHO_FINALIZE, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			skip("no %s: kernel without KHO debugfs or kho=off",
+			     KK_KHO_FINALIZE);
+		fail("open %s: %s", KK_KHO_FINALIZE, strerror(errno));
+	}
+	if (write(fd, on ? "1\n" : "0\n", 2) != 2)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* 1 while the handover is finalized (frozen), else 0. */
+static inline int kk_kho_finalized(void)
+{
+	char buf[16] = "";
+	int fd = open(KK_KHO_FINALIZE, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		fail("open %s: %s", KK_KHO_FINALIZE, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		fail("read %s: %s", KK_KHO_FINALIZE,
+		     n < 0 ? strerror(errno) : "empty");
+	return atoi(buf);
+}
+
+/*
+ * The number of pages preserved in the handover, from the message of the
+ * last finalize: "kexec_handover: finalized in N us: FDT N bytes, N pages
+ * preserved, N metadata pages".
+ */
+static inline long kk_kho_last_preserved_pages(void)
+{
+	char *log = kk_dmesg(), *p = log, *last = NULL;
+	long pages = -1;
+
+	while ((p = strstr(p, "finalized in ")))
+		last = p++;
+	if (last && (p = strstr(last, "bytes, ")))
+		pages = strtol(p + strlen("bytes, "), NULL, 10);
+	free(log);
+	if (pages < 0)
+		fail("no \"finalized in ... pages preserved\" line in the kernel log");
+	return pages;
+}
+
+/*
+ * Finalize, read how many pages the handover preserves, unfreeze. Every
+ * preserved VM is quiesced meanwhile and resumed after.
+ */
+static inline long kk_kho_count_preserved(void)
+{
+	int before = kk_dmesg_count("finalized in "), ret;
+	long pages;
+
+	ret = kk_kho_finalize(true);
+	if (ret)
+		fail("finalize to count the preserved pages: %s", strerror(-ret));
+	if (kk_dmesg_count("finalized in ") != before + 1)
+		fail("finalize succeeded but logged no \"finalized in\" line");
+	pages = kk_kho_last_preserved_pages();
+	ret = kk_kho_finalize(false);
+	if (ret)
+		fail("unfreeze after counting the preserved pages: %s",
+		     strerror(-ret));
+	return pages;
+}
+
+/* ----- VMM processes that outlive a stage ----- */
+
+/*
+ * A VM belongs to the process that created or retrieved it, and a VMM
+ * that carries it over must live until the kexec: the VMMs are children
+ * of the test. A child says 'K' on its status pipe once its VMs are
+ * preserved and it let go of the harness's output; the test exits 10
+ * when all of them did.
+ */
+struct kk_child {
+	char name[32];
+	pid_t pid;
+	int fd;		/* the read end of its status pipe */
+};
+
+static inline void kk_child_start(struct kk_child *c, const char *name,
+				  void (*fn)(void *arg, int status_fd),
+				  void *arg)
+{
+	int pfd[2];
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	fflush(stdout);
+	if (pipe(pfd))
+		fail("pipe: %s", strerror(errno));
+	c->pid = fork();
+	if (c->pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (c->pid == 0) {
+		close(pfd[0]);
+		fn(arg, pfd[1]);
+		exit(EXIT_PASS);
+	}
+	close(pfd[1]);
+	c->fd = pfd[0];
+}
+
+/*
+ * Wait until @c says 'K' (EXIT_KEXEC) or exits (its exit status; a signal
+ * fails the test).
+ */
+static inline int kk_child_wait(struct kk_child *c)
+{
+	int status;
+	ssize_t n;
+	char ch;
+
+	do
+		n = read(c->fd, &ch, 1);
+	while (n < 0 && errno == EINTR);
+	close(c->fd);
+	c->fd = -1;
+	if (n == 1 && ch == 'K')
+		return EXIT_KEXEC;
+	if (waitpid(c->pid, &status, 0) < 0)
+		fail("waitpid %s: %s", c->name, strerror(errno));
+	if (WIFSIGNALED(status))
+		fail("%s (pid %d) died of signal %d", c->name, c->pid,
+		     WTERMSIG(status));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAIL;
+}
+
+/*
+ * Wait for all @n children; EXIT_KEXEC if all said 'K', EXIT_PASS if all
+ * passed, EXIT_SKIP if one skipped, else EXIT_FAIL.
+ */
+static inline int kk_children_wait(struct kk_child *c, int n)
+{
+	int i, rc, kexec = 0, pass = 0, skipped = 0;
+
+	for (i = 0; i < n; i++) {
+		rc = kk_child_wait(&c[i]);
+		if (rc == EXIT_KEXEC)
+			kexec++;
+		else if (rc == EXIT_PASS)
+			pass++;
+		else if (rc == EXIT_SKIP)
+			skipped++;
+		else
+			printf("# %s exited with status %d\n", c[i].name, rc);
+	}
+	fflush(stdout);
+	if (kexec == n)
+		return EXIT_KEXEC;
+	if (pass == n)
+		return EXIT_PASS;
+	if (skipped && skipped + pass + kexec == n)
+		return EXIT_SKIP;
+	return EXIT_FAIL;
+}
+
+/*
+ * In a VMM child, once its VMs are preserved: write from now on to
+ * @logname, not to the harness's pipe (the test is about to exit), and
+ * tell the test to kexec.
+ */
+static inline void kk_child_detach(int status_fd, const char *logname)
+{
+	int out;
+
+	fflush(stdout);
+	out = open(logname, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (out < 0)
+		out = open("/dev/null", O_WRONLY);
+	dup2(out, 1);
+	dup2(out, 2);
+	close(out);
+	close(0);
+	signal(SIGHUP, SIG_IGN);
+	if (write(status_fd, "K", 1) != 1)
+		fail("telling the test to kexec: %s", strerror(errno));
+	close(status_fd);
+}
+
+/* ----- what a VMM leaves for the next stage, per VM ----- */
+
+#define KK_REC_MAGIC		0x32636572766b6b6bULL	/* "kkkvrec2" */
+#define KK_REC_SLOT		512
+
+struct kk_record {
+	uint64_t magic;
+	uint64_t seq;
+	uint64_t tsc_hz;
+	uint64_t mem_size;
+	uint64_t host_tsc;		/* host TSC when written */
+	uint32_t region_size;
+	uint32_t nr_vcpus;
+	uint32_t csum;			/* the guest's checksum of the region */
+	uint32_t passes;		/* checksum passes reported so far */
+	uint32_t tag;			/* KK_CTL_TAG of this VM */
+	uint32_t hop;			/* kexecs this VM went through so far */
+	uint32_t count[KK_MAX_VCPUS];	/* last counter reported */
+	uint64_t tsc[KK_MAX_VCPUS];	/* guest TSC of that report */
+	uint64_t host[KK_MAX_VCPUS];	/* host TSC when it came */
+	uint64_t check;			/* of everything above */
+};
+
+static inline uint64_t kk_rec_check(const struct kk_record *r)
+{
+	const uint8_t *p = (const uint8_t *)r;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < offsetof(struct kk_record, check); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The latest reports of @vm into @r; @r->hop is the caller's. */
+static inline void kk_record_fill(struct kk_vm *vm, struct kk_record *r)
+{
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	r->magic = KK_REC_MAGIC;
+	r->tsc_hz = vm->tsc_hz;
+	r->mem_size = vm->mem_size;
+	r->region_size = kk_region_size(vm);
+	r->nr_vcpus = vm->nr_vcpus;
+	r->csum = *kk_ctl32(vm, KK_CTL_CSUM);
+	r->tag = *kk_ctl32(vm, KK_CTL_TAG);
+	r->passes = vm->vcpu[1].passes;
+	for (i = 0; i < KK_MAX_VCPUS; i++) {
+		r->count[i] = vm->vcpu[i].last_count;
+		r->tsc[i] = vm->vcpu[i].last_tsc;
+		r->host[i] = vm->vcpu[i].last_host;
+	}
+	r->host_tsc = kk_rdtsc();
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * Two slots written in turn, unsynced: whenever the harness packs the
+ * state directory, one of them is whole and the newest such is taken.
+ */
+static inline void kk_record_write(int fd, struct kk_record *r)
+{
+	r->seq++;
+	r->check = kk_rec_check(r);
+	if (pwrite(fd, r, sizeof(*r), (r->seq & 1) * KK_REC_SLOT) != sizeof(*r))
+		fail("writing a record: %s", strerror(errno));
+}
+
+static inline int kk_record_create(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		fail("create %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static inline void kk_record_load(const char *path, struct kk_record *r)
+{
+	struct kk_record slot[2];
+	int fd = open(path, O_RDONLY), i, best = -1;
+
+	if (fd < 0)
+		fail("open %s (left by the previous stage): %s", path,
+		     strerror(errno));
+	for (i = 0; i < 2; i++) {
+		if (pread(fd, &slot[i], sizeof(slot[i]), i * KK_REC_SLOT) !=
+		    sizeof(slot[i]) || slot[i].magic != KK_REC_MAGIC ||
+		    slot[i].check != kk_rec_check(&slot[i]))
+			continue;
+		if (best < 0 || slot[i].seq > slot[best].seq)
+			best = i;
+	}
+	close(fd);
+	if (best < 0)
+		fail("no whole record in %s", path);
+	*r = slot[best];
+}
+
+/* ----- waiting on a running guest ----- */
+
+/* for kk_wait(): every vCPU reported @want[i] times; vCPU 1 passed @want[2] */
+static inline bool kk_reached(struct kk_vm *vm, void *arg)
+{
+	const uint64_t *want = arg;
+	int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpu[i].reports < want[i])
+			return false;
+	return vm->nr_vcpus < 2 || vm->vcpu[1].passes >= want[2];
+}
+
+/*
+ * Wait for @reports more reports from every vCPU and, with two vCPUs,
+ * @passes more checksum passes.
+ */
+static inline void kk_wait_more(struct kk_vm *vm, double timeout,
+				const char *what, uint64_t reports,
+				uint32_t passes)
+{
+	uint64_t want[KK_MAX_VCPUS + 1];
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	for (i = 0; i < KK_MAX_VCPUS; i++)
+		want[i] = vm->vcpu[i].reports + reports;
+	want[KK_MAX_VCPUS] = vm->vcpu[1].passes + passes;
+	pthread_mutex_unlock(&vm->lock);
+	kk_wait(vm, timeout, what, kk_reached, want);
+}
+
+/* ----- the restore side ----- */
+
+/*
+ * Rebuild @vm from @session as a VMM does in the new kernel: retrieve the
+ * memfd (@tok_mem) and map it, retrieve the VM (@tok_vm), check guest RAM
+ * is what @r says, set the configuration and memslot 0 again and create
+ * the vCPUs with their ids. @name prefixes the messages.
+ */
+static inline void kk_restore_vm(struct kk_vm *vm, const char *name,
+				 int session, uint64_t tok_mem,
+				 uint64_t tok_vm, const struct kk_record *r)
+{
+	struct stat st;
+	int i;
+
+	vm->tsc_hz = r->tsc_hz;
+	vm->mem_fd = kk_luo_retrieve(session, tok_mem);
+	if (vm->mem_fd < 0)
+		fail("%s: retrieve the guest RAM memfd (token %" PRIu64 "): %s",
+		     name, tok_mem, strerror(-vm->mem_fd));
+	if (fstat(vm->mem_fd, &st))
+		fail("%s: fstat guest RAM memfd: %s", name, strerror(errno));
+	if ((uint64_t)st.st_size != r->mem_size)
+		fail("%s: guest RAM memfd of %" PRIu64 " bytes, expected %" PRIu64,
+		     name, (uint64_t)st.st_size, r->mem_size);
+	vm->mem_size = r->mem_size;
+	vm->region_size = r->region_size;
+	kk_map_mem(vm);
+
+	vm->vm_fd = kk_luo_retrieve(session, tok_vm);
+	if (vm->vm_fd < 0)
+		fail("%s: retrieve the VM fd (token %" PRIu64 "): %s (%d)", name,
+		     tok_vm, strerror(-vm->vm_fd), -vm->vm_fd);
+
+	if (*kk_ctl32(vm, KK_CTL_MAGIC) != KK_CTL_MAGIC_VALUE ||
+	    *kk_ctl32(vm, KK_CTL_INIT) != 1 ||
+	    *kk_ctl32(vm, KK_CTL_CSUM) != r->csum ||
+	    *kk_ctl32(vm, KK_CTL_TAG) != r->tag)
+		fail("%s: control page: magic %#x init %u checksum %#x tag %#x, expected %#x 1 %#x %#x",
+		     name, *kk_ctl32(vm, KK_CTL_MAGIC),
+		     *kk_ctl32(vm, KK_CTL_INIT), *kk_ctl32(vm, KK_CTL_CSUM),
+		     *kk_ctl32(vm, KK_CTL_TAG), KK_CTL_MAGIC_VALUE, r->csum,
+		     r->tag);
+	for (i = 0; i < (int)r->nr_vcpus; i++) {
+		struct kk_slot *s = kk_slot(vm, i);
+
+		if ((int32_t)(s->count - r->count[i]) < 0 || s->count != s->copy)
+			fail("%s: vCPU %d: counter in guest RAM %u (copy %u), below the recorded %u",
+			     name, i, s->count, s->copy, r->count[i]);
+	}
+	msg("ok: %s: retrieved memfd (%" PRIu64 " MiB, tag %#x) and VM; counters in guest RAM %u, %u (recorded %u, %u)",
+	    name, vm->mem_size >> 20, r->tag, kk_slot(vm, 0)->count,
+	    kk_slot(vm, 1)->count, r->count[0], r->count[1]);
+
+	vm->kvm_fd = kk_open_kvm();
+	kk_vcpu_mmap_size(vm);
+	kk_configure_vm(vm);
+	kk_set_memslot(vm);
+	for (i = 0; i < (int)r->nr_vcpus; i++)
+		kk_add_vcpu(vm, i, false);
+}
+
+/* for kk_wait(): the restored guest reported and, with 2 vCPUs, passed on */
+static inline bool kk_resumed(struct kk_vm *vm, void *arg)
+{
+	const struct kk_record *r = arg;
+	int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpu[i].reports < 3)
+			return false;
+	return vm->nr_vcpus < 2 ||
+	       (vm->vcpu[1].pass_reports >= 1 && vm->vcpu[1].passes > r->passes);
+}
+
+/* how much later the guest TSC may read than the host TSC moved */
+#define KK_TSC_SLACK_MS		20
+
+/*
+ * After kk_restore_vm() and kk_start(): wait for the guest to go on, and
+ * check it went on from where @r left it: counters past the recorded ones,
+ * the guest TSC neither going back nor jumping further than the host TSC
+ * moved, checksum passes counted on, the region intact from the host side.
+ */
+static inline void kk_check_resumed(struct kk_vm *vm, const char *name,
+				    const struct kk_record *r)
+{
+	uint64_t slack = r->tsc_hz / 1000 * KK_TSC_SLACK_MS;
+	char what[64];
+	uint32_t sum;
+	int i;
+
+	snprintf(what, sizeof(what), "%s to go on", name);
+	kk_wait(vm, 300, what, kk_resumed, (void *)r);
+
+	pthread_mutex_lock(&vm->lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct kk_vcpu *v = &vm->vcpu[i];
+		uint64_t jump = v->first_tsc - r->tsc[i];
+		uint64_t host = v->first_host - r->host[i];
+
+		if ((int32_t)(v->first_count - r->count[i]) <= 0) {
+			pthread_mutex_unlock(&vm->lock);
+			fail("%s: vCPU %d: first counter after the kexec %u, not past the recorded %u",
+			     name, i, v->first_count, r->count[i]);
+		}
+		if ((int64_t)jump <= 0) {
+			pthread_mutex_unlock(&vm->lock);
+			fail("%s: vCPU %d: guest TSC went back across the kexec: %" PRIu64
+			     " after, %" PRIu64 " before", name, i, v->first_tsc,
+			     r->tsc[i]);
+		}
+		if (jump > host + slack) {
+			pthread_mutex_unlock(&vm->lock);
+			fail("%s: vCPU %d: guest TSC jumped %.3f s across the kexec, the host TSC %.3f s (+%d ms)",
+			     name, i, (double)jump / r->tsc_hz,
+			     (double)host / r->tsc_hz, KK_TSC_SLACK_MS);
+		}
+		msg("ok: %s: vCPU %d: counter %u after the kexec, %u before; guest TSC +%.3f s, host +%.3f s",
+		    name, i, v->first_count, r->count[i],
+		    (double)jump / r->tsc_hz, (double)host / r->tsc_hz);
+	}
+	if (vm->nr_vcpus > 1) {
+		if (vm->vcpu[1].first_passes <= r->passes) {
+			pthread_mutex_unlock(&vm->lock);
+			fail("%s: checksum pass %u after the kexec, %u recorded before: reset",
+			     name, vm->vcpu[1].first_passes, r->passes);
+		}
+		msg("ok: %s: checksum passes go on: %u after the kexec, %u before",
+		    name, vm->vcpu[1].passes, r->passes);
+	}
+	pthread_mutex_unlock(&vm->lock);
+
+	sum = kk_host_verify_region(vm, name);
+	if (sum != r->csum)
+		fail("%s: host-side checksum %#x, the guest's %#x", name, sum,
+		     r->csum);
+	msg("ok: %s: host side: %u MiB of pattern intact, checksum %#x", name,
+	    kk_region_size(vm) >> 20, sum);
 }
 
 /* ----- the guest ----- */
