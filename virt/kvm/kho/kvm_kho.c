@@ -489,44 +489,93 @@ static int kvm_kho_check_ser(struct kvm_kho_vm_ser *ser, size_t size)
 	return 0;
 }
 
-/*
- * Claim the vCPU records of @ser and check them. On failure the records
- * claimed so far are released (they are metadata, not guest memory).
- */
-static struct folio **kvm_kho_claim_vcpus(struct kvm_kho_vm_ser *ser)
+/* The order of the unclaimed preserved block at @phys, or -1. */
+static int kvm_kho_block_order(phys_addr_t phys)
 {
-	u64 *phys = kvm_kho_vm_vcpus(ser);
-	struct folio **vcpus;
-	struct kvm_kho_vcpu_ser *s;
-	u32 i, j;
-	int err = 0;
+	unsigned int order;
 
+	for (order = 0; order <= KVM_KHO_MAX_ORDER; order++)
+		if (kho_is_preserved(phys, order))
+			return order;
+	return -1;
+}
+
+/*
+ * Check a carried VM in place, its record at @phys and every vCPU record
+ * it names, before anything is claimed: a corrupt handover could name
+ * blocks that belong to someone else (guest memory), and those must stay
+ * untouched.
+ */
+static int kvm_kho_check_in(phys_addr_t phys)
+{
+	struct kvm_kho_vcpu_ser *s, *t;
+	struct kvm_kho_vm_ser *ser;
+	int order;
+	u64 *vcpus;
+	u32 i, j;
+
+	order = kvm_kho_block_order(phys);
+	if (order < 0) {
+		pr_err("no preserved VM record at %pa\n", &phys);
+		return -EINVAL;
+	}
+	ser = phys_to_virt(phys);
+	if (kvm_kho_check_ser(ser, PAGE_SIZE << order)) {
+		pr_err("the VM record at %pa is corrupt\n", &phys);
+		return -EINVAL;
+	}
+	vcpus = kvm_kho_vm_vcpus(ser);
+	for (i = 0; i < ser->nr_vcpus; i++) {
+		order = kvm_kho_block_order(vcpus[i]);
+		s = order < 0 ? NULL : phys_to_virt(vcpus[i]);
+		if (!s || kvm_kho_arch_check_vcpu_ser(s, PAGE_SIZE << order)) {
+			pr_err("vCPU record %u at %#llx is missing or corrupt\n",
+			       i, vcpus[i]);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			t = phys_to_virt(vcpus[j]);
+			if (vcpus[j] == vcpus[i] || t->vcpu_id == s->vcpu_id) {
+				pr_err("vCPU record %u repeats an earlier one\n",
+				       i);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Take a carried VM's records once kvm_kho_check_in() passed: the VM
+ * record into *@ser_folio, the vCPU records into the returned array.
+ */
+static struct folio **kvm_kho_claim(phys_addr_t phys, struct folio **ser_folio)
+{
+	struct kvm_kho_vm_ser *ser;
+	struct folio **vcpus;
+	u64 *phys_vcpus;
+	int err;
+	u32 i;
+
+	err = kvm_kho_check_in(phys);
+	if (err)
+		return ERR_PTR(err);
+	ser = phys_to_virt(phys);
 	vcpus = kcalloc(ser->nr_vcpus ?: 1, sizeof(*vcpus), GFP_KERNEL);
 	if (!vcpus)
 		return ERR_PTR(-ENOMEM);
-	for (i = 0; i < ser->nr_vcpus && !err; i++) {
-		vcpus[i] = kho_restore_folio(phys[i]);
-		if (!vcpus[i] || folio_order(vcpus[i]) > KVM_KHO_MAX_ORDER) {
-			pr_err("vCPU record %u at %#llx not preserved\n", i,
-			       phys[i]);
-			err = -EINVAL;
-			break;
-		}
-		s = folio_address(vcpus[i]);
-		err = kvm_kho_arch_check_vcpu_ser(s, folio_size(vcpus[i]));
-		for (j = 0; j < i && !err; j++)
-			if (((struct kvm_kho_vcpu_ser *)
-			     folio_address(vcpus[j]))->vcpu_id == s->vcpu_id)
-				err = -EINVAL;
-		if (err)
-			pr_err("vCPU record %u is corrupt\n", i);
-	}
-	if (err) {
-		for (j = 0; j < ser->nr_vcpus; j++)
-			if (vcpus[j])
-				folio_put(vcpus[j]);
+	*ser_folio = kho_restore_folio(phys);
+	if (WARN_ON_ONCE(!*ser_folio)) {
 		kfree(vcpus);
-		return ERR_PTR(err);
+		return ERR_PTR(-EINVAL);
+	}
+	phys_vcpus = kvm_kho_vm_vcpus(ser);
+	for (i = 0; i < ser->nr_vcpus; i++) {
+		vcpus[i] = kho_restore_folio(phys_vcpus[i]);
+		if (WARN_ON_ONCE(!vcpus[i])) {
+			kvm_kho_put_in(*ser_folio, vcpus, ser->nr_vcpus);
+			return ERR_PTR(-EINVAL);
+		}
 	}
 	return vcpus;
 }
@@ -544,23 +593,10 @@ static int kvm_kho_retrieve(struct liveupdate_file_op_args *args)
 	struct kvm *kvm;
 	int err;
 
-	ser_folio = kho_restore_folio(phys);
-	if (!ser_folio) {
-		pr_err("no preserved VM at %pa\n", &phys);
-		return -EINVAL;
-	}
-	ser = folio_address(ser_folio);
-	if (folio_order(ser_folio) > KVM_KHO_MAX_ORDER ||
-	    kvm_kho_check_ser(ser, folio_size(ser_folio))) {
-		pr_err("preserved VM at %pa: bad record\n", &phys);
-		folio_put(ser_folio);
-		return -EINVAL;
-	}
-	vcpus = kvm_kho_claim_vcpus(ser);
-	if (IS_ERR(vcpus)) {
-		folio_put(ser_folio);
+	vcpus = kvm_kho_claim(phys, &ser_folio);
+	if (IS_ERR(vcpus))
 		return PTR_ERR(vcpus);
-	}
+	ser = folio_address(ser_folio);
 
 	snprintf(name, sizeof(name), "kho%d", atomic_inc_return(&nr_rebuilt));
 	file = kvm_create_vm_file(ser->vm_type, name);
@@ -584,7 +620,7 @@ static int kvm_kho_retrieve(struct liveupdate_file_op_args *args)
 	mutex_lock(&kvm_kho_mutex);
 	vm->in_folio = ser_folio;
 	vm->in_vcpus = vcpus;
-	vm->nr_pending = ser->nr_vcpus;
+	WRITE_ONCE(vm->nr_pending, ser->nr_vcpus);
 	mutex_unlock(&kvm_kho_mutex);
 
 	args->file = file;
@@ -610,35 +646,31 @@ static void kvm_kho_finish(struct liveupdate_file_op_args *args)
 	if (args->retrieved) {
 		struct kvm *kvm = args->file->private_data;
 
+		/* a vCPU being loaded holds the mutex: wait for it */
 		mutex_lock(&kvm_kho_mutex);
 		vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
-		mutex_unlock(&kvm_kho_mutex);
-		if (!vm)
+		if (!vm || !vm->in_folio) {
+			mutex_unlock(&kvm_kho_mutex);
 			return;
+		}
 		if (vm->nr_pending)
 			pr_warn("handover finished with %u carried vCPUs never run: their state is dropped\n",
 				vm->nr_pending);
 		ser = folio_address(vm->in_folio);
 		kvm_kho_put_in(vm->in_folio, vm->in_vcpus, ser->nr_vcpus);
+		vm->in_folio = NULL;
+		vm->in_vcpus = NULL;
+		WRITE_ONCE(vm->nr_pending, 0);
+		mutex_unlock(&kvm_kho_mutex);
 		kvm_kho_del(vm);
 		return;
 	}
 
 	/* never retrieved: free the records, if they are what they claim */
-	folio = kho_restore_folio(phys);
-	if (!folio)
+	vcpus = kvm_kho_claim(phys, &folio);
+	if (IS_ERR(vcpus))
 		return;
 	ser = folio_address(folio);
-	if (folio_order(folio) > KVM_KHO_MAX_ORDER ||
-	    kvm_kho_check_ser(ser, folio_size(folio))) {
-		folio_put(folio);
-		return;
-	}
-	vcpus = kvm_kho_claim_vcpus(ser);
-	if (IS_ERR(vcpus)) {
-		folio_put(folio);
-		return;
-	}
 	kvm_kho_put_in(folio, vcpus, ser->nr_vcpus);
 }
 
@@ -713,7 +745,7 @@ static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
 	}
 	folio_put(vm->in_vcpus[i]);
 	vm->in_vcpus[i] = NULL;
-	vm->nr_pending--;
+	WRITE_ONCE(vm->nr_pending, vm->nr_pending - 1);
 	/* the blackout as the guest saw it: from capture to running again */
 	pr_info("vCPU %d resumed, %llu us after it was stopped\n",
 		vcpu->vcpu_id, kvm_kho_arch_blackout_us(ser));
@@ -723,15 +755,25 @@ static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
 int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 {
 	struct kvm_kho_vm *vm;
+	bool frozen, pending;
 	int err = 0;
 
-	if (kvm_kho_frozen(vcpu->kvm)) {
+	/* the common case, every KVM_RUN of every VM: no lock */
+	rcu_read_lock();
+	vm = xa_load(&kvm_kho_vms, (unsigned long)vcpu->kvm);
+	frozen = vm && READ_ONCE(vm->frozen);
+	pending = vm && READ_ONCE(vm->nr_pending);
+	rcu_read_unlock();
+
+	if (frozen) {
 		if (ioctl != KVM_RUN)
 			return -EBUSY;
 		/* raced with freeze: leave as for a signal, and wait next time */
 		vcpu->run->exit_reason = KVM_EXIT_INTR;
 		return -EINTR;
 	}
+	if (!pending)
+		return 0;
 
 	mutex_lock(&kvm_kho_mutex);
 	vm = xa_load(&kvm_kho_vms, (unsigned long)vcpu->kvm);

@@ -205,7 +205,7 @@ int kvm_kho_arch_load_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vm_ser *vm,
 {
 	struct kvm_msr_entry *msrs = kvm_kho_vcpu_msrs(s);
 	struct kvm_xsave *xsave;
-	u64 tsc = 0;
+	u64 tsc = 0, val;
 	bool has_tsc = false;
 	int err, idx;
 	u32 i;
@@ -245,6 +245,10 @@ int kvm_kho_arch_load_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vm_ser *vm,
 			has_tsc = true;
 			continue;
 		}
+		/* a new vCPU: only what the guest changed needs writing */
+		if (!kvm_kho_get_msr(vcpu, msrs[i].index, &val) &&
+		    val == msrs[i].data)
+			continue;
 		err = kvm_kho_set_msr(vcpu, msrs[i].index, msrs[i].data);
 		if (err)
 			pr_err("vCPU %d: MSR %#x refused\n", vcpu->vcpu_id,
