@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kho-test: cmdline=kho=on */
-/* kho-test: mem=2G timeout=900 */
+/* kho-test: mem=3G timeout=900 */
 /*
  * A hugetlbfs memfd of 2 MiB pages across kexec without a copy: same
  * pattern and PFN checks as the 1 GiB shmem test. In the new kernel the
@@ -15,10 +15,10 @@
 #endif
 
 #define HPAGE		(2ULL << 20)
-#define NR_HPAGES	16
+#define NR_HPAGES	512	/* 1 GiB */
 #define SIZE		(NR_HPAGES * HPAGE)
 #define NR_PAGES	(SIZE / 4096)
-#define POOL		(4 * NR_HPAGES)
+#define POOL		(NR_HPAGES + 16)
 #define TOKEN		0x2000
 
 static long read_meminfo(const char *key)
@@ -56,7 +56,7 @@ static int stage1(void)
 	if (read_meminfo("Hugepagesize") != 2048)
 		skip("default huge page size is not 2 MiB");
 	set_nr_hugepages(POOL);
-	if (read_meminfo("HugePages_Total") < NR_HPAGES * 2)
+	if (read_meminfo("HugePages_Total") < NR_HPAGES)
 		skip("only %ld huge pages in the pool",
 		     read_meminfo("HugePages_Total"));
 
