@@ -34,6 +34,8 @@ build_c() {	# SRC OUT
 }
 build_c "$repo/tools/kho/kho-kexec.c" "$bin/kho-kexec"
 install -m 755 "$bin/kho-kexec" "$root/bin/kho-kexec"
+build_c "$repo/tools/kho/kho-update.c" "$bin/kho-update"
+install -m 755 "$bin/kho-update" "$root/bin/kho-update"
 
 # Debian's kexec-tools with the shared libraries it needs.
 if kexec_bin=$(command -v kexec); then
