@@ -23,7 +23,8 @@ install -m 755 "$repo/harness/init" "$root/init"
 build_c() {	# SRC OUT
 	local stale=0 h
 	[ -x "$2" ] && [ ! "$1" -nt "$2" ] || stale=1
-	for h in "$(dirname "$1")"/*.h; do
+	for h in "$(dirname "$1")"/*.h "$repo"/tools/testing/selftests/liveupdate/*.h \
+		 "$repo"/tools/testing/selftests/kvm/kho/*.h; do
 		[ -e "$h" ] && [ "$h" -nt "$2" ] && stale=1
 	done
 	if [ $stale = 1 ]; then
