@@ -109,7 +109,7 @@ demo: initramfs
 bench: initramfs
 	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(BUILD)/logs-bench --jobs 1 --timeout $(QEMU_TIMEOUT) --bench \
-		$(BENCH_SRCS)
+		$(if $(T),--filter '$(T)') $(BENCH_SRCS)
 
 # --- patches for kernel teams ---
 patches: $(KSRC)/Makefile

@@ -866,9 +866,9 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 	report("session \"%s\" finished: the VMs are this kernel's now", session_name);
 
 	printf("%s-data: vms=%d preserved_mib=%" PRIu64 " pages=%" PRIu64 " copied=%" PRIu64
-	       " blackout_kernel_ms=%.1f blackout_guest_ms=%u tick_gap_ms=%.0f restore_ms=%.0f plain_ms=%.0f\n",
+	       " blackout_kernel_ms=%.1f blackout_guest_ms=%u tick_gap_ms=%.0f restore_ms=%.0f tsc_wait_ms=%.0f plain_ms=%.0f\n",
 	       prefix, nr_vms, total >> 8, total, copied, kmax / 1000.0, pause_max,
-	       gap_max, restore_ms, plain_ms);
+	       gap_max, restore_ms, waited, plain_ms);
 	fflush(stdout);
 
 	/* a few more ticks from the finished session, then stop */
