@@ -107,9 +107,11 @@ static inline u64 *kvm_kho_vm_vcpus(struct kvm_kho_vm_ser *s)
  * @nr_msrs: MSR records that follow the structure
  * @nr_cpuid: CPUID entries that follow the MSRs
  * @xsave_size: bytes of XSAVE state that follow the CPUID entries
+ * @tsc_flags: KVM_KHO_TSC_*
  * @reserved: zero
- * @tsc_offset: L1 TSC offset (guest TSC = scaled host TSC + offset)
- * @tsc_ratio: L1 TSC scaling ratio
+ * @host_tsc: the host TSC when the guest TSC (MSR_IA32_TSC) was read
+ * @tsc_khz: the vCPU's TSC frequency (KVM_GET_TSC_KHZ)
+ * @tsc_ratio: the vCPU's TSC scaling ratio to the host TSC
  * @regs: KVM_GET_REGS
  * @sregs: KVM_GET_SREGS
  * @xcrs: KVM_GET_XCRS
@@ -125,8 +127,10 @@ struct kvm_kho_vcpu_ser {
 	u32 nr_msrs;
 	u32 nr_cpuid;
 	u32 xsave_size;
-	u32 reserved[2];
-	u64 tsc_offset;
+	u32 tsc_flags;
+	u32 reserved;
+	u64 host_tsc;
+	u64 tsc_khz;
 	u64 tsc_ratio;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -142,6 +146,10 @@ struct kvm_kho_vcpu_ser {
 	 * u8 xsave[xsave_size];
 	 */
 };
+
+/* struct kvm_kho_vcpu_ser.tsc_flags */
+#define KVM_KHO_TSC_CATCHUP	BIT(0)	/* faster than the host: emulated */
+#define KVM_KHO_TSC_FLAGS	KVM_KHO_TSC_CATCHUP
 
 static inline size_t kvm_kho_vcpu_ser_size(u32 nr_msrs, u32 nr_cpuid,
 					   u32 xsave_size)

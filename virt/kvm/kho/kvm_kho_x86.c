@@ -9,10 +9,10 @@
  * state and CPUID as the VMM set it; for the VM the in-kernel PIC, IOAPIC
  * and PIT and the kvmclock.
  *
- * Guest TSC: the host TSC keeps counting across kexec, so the carried TSC
- * offset gives the guest a TSC that advanced by exactly the time that
- * passed, blackout included, as if the guest had run on. kvmclock is
- * advanced by the same amount, measured with the host TSC.
+ * Guest TSC: the host TSC keeps counting across kexec, so it measures the
+ * time that passed, blackout included. Each vCPU gets its TSC frequency
+ * back and its TSC advanced by that time at that frequency, as if the
+ * guest had run on; kvmclock is advanced by the same time.
  *
  * Refused at preserve time: protected VMs (SEV-ES/SNP, TDX), Xen and
  * Hyper-V emulation, a split irqchip, and vCPUs that expose SVM or VMX to
@@ -91,6 +91,23 @@ size_t kvm_kho_arch_vcpu_size(struct kvm_vcpu *vcpu)
 				     vcpu->arch.guest_fpu.uabi_size);
 }
 
+/*
+ * The TSC the guest reads now, and the host TSC it was derived from. Not
+ * through MSR_IA32_TSC: without TSC scaling in the CPU the guest runs at
+ * the host's rate whatever the vCPU's ratio says, and a vCPU whose
+ * frequency KVM could not set has no ratio at all.
+ */
+static u64 kvm_kho_read_guest_tsc(struct kvm_vcpu *vcpu,
+				  struct kvm_kho_vcpu_ser *s)
+{
+	s->tsc_ratio = kvm_caps.has_tsc_control ?
+		       vcpu->arch.l1_tsc_scaling_ratio :
+		       kvm_caps.default_tsc_scaling_ratio;
+	s->host_tsc = rdtsc();
+	return kvm_scale_tsc(s->host_tsc, s->tsc_ratio) +
+	       vcpu->arch.l1_tsc_offset;
+}
+
 /* MSRs loaded on their own, after all the others. */
 static bool kvm_kho_msr_late(u32 index)
 {
@@ -136,6 +153,8 @@ int kvm_kho_arch_save_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vcpu_ser *s,
 	for (i = 0; i < max_msrs && kvm_kho_msr_index(i, &index); i++) {
 		if (kvm_kho_get_msr(vcpu, index, &msrs[s->nr_msrs].data))
 			continue;
+		if (kvm_kho_msr_late(index))
+			msrs[s->nr_msrs].data = kvm_kho_read_guest_tsc(vcpu, s);
 		msrs[s->nr_msrs++].index = index;
 	}
 	srcu_read_unlock(&vcpu->kvm->srcu, idx);
@@ -147,8 +166,9 @@ int kvm_kho_arch_save_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vcpu_ser *s,
 					    s->xsave_size);
 	if (err > 0)
 		err = 0;
-	s->tsc_offset = vcpu->arch.l1_tsc_offset;
-	s->tsc_ratio = vcpu->arch.l1_tsc_scaling_ratio;
+	s->tsc_khz = vcpu->arch.virtual_tsc_khz;
+	if (vcpu->arch.tsc_always_catchup)
+		s->tsc_flags |= KVM_KHO_TSC_CATCHUP;
 out:
 	vcpu_put(vcpu);
 	return err;
@@ -160,7 +180,7 @@ int kvm_kho_arch_check_vcpu_ser(struct kvm_kho_vcpu_ser *s, size_t size)
 	u32 i;
 
 	if (size < sizeof(*s) || s->magic != KVM_KHO_VCPU_MAGIC ||
-	    s->reserved[0] || s->reserved[1] || s->pad ||
+	    s->reserved || s->pad || s->tsc_flags & ~KVM_KHO_TSC_FLAGS ||
 	    s->nr_msrs > KVM_KHO_MAX_MSRS ||
 	    s->nr_cpuid > KVM_MAX_CPUID_ENTRIES ||
 	    s->xsave_size > KVM_KHO_MAX_XSAVE ||
@@ -175,29 +195,39 @@ int kvm_kho_arch_check_vcpu_ser(struct kvm_kho_vcpu_ser *s, size_t size)
 }
 
 /*
- * Is the host TSC the one the previous kernel read? Both kernels calibrate
- * the same TSC, and the refined calibration may not have run yet: allow
- * them to disagree by 0.1%.
+ * Is the host TSC the one the previous kernel read? It is the same
+ * counter, but each kernel calibrates its frequency, and under a
+ * hypervisor the early calibration can be off by a few hundred ppm: allow
+ * them to disagree by 1%. A TSC that went back was reset.
  */
 static bool kvm_kho_same_tsc(struct kvm_kho_vm_ser *s, u64 now)
 {
 	u64 khz = tsc_khz;
 
 	return s->tsc_khz && now >= s->host_tsc &&
-	       abs_diff(khz, s->tsc_khz) <= s->tsc_khz / 1000;
+	       abs_diff(khz, s->tsc_khz) <= s->tsc_khz / 100;
 }
 
-/* The guest TSC now, had the guest kept running: see the file comment. */
+/*
+ * The guest TSC now, had the guest kept running: @saved, read when the
+ * host TSC was at s->host_tsc, plus the host TSC ticks since as the vCPU
+ * counts them: scaled by its ratio, or, for a TSC faster than the host's
+ * that KVM emulates by catching up, at its own frequency.
+ */
 static u64 kvm_kho_guest_tsc(struct kvm_kho_vm_ser *vm,
 			     struct kvm_kho_vcpu_ser *s, u64 saved)
 {
-	u64 now = rdtsc();
+	u64 now = rdtsc(), ticks;
 
-	if (!kvm_kho_same_tsc(vm, now)) {
+	if (!kvm_kho_same_tsc(vm, now) || now < s->host_tsc) {
 		pr_warn_once("host TSC changed across kexec: guest TSC stopped for the blackout\n");
 		return saved;
 	}
-	return kvm_scale_tsc(now, s->tsc_ratio) + s->tsc_offset;
+	ticks = now - s->host_tsc;
+	if (s->tsc_flags & KVM_KHO_TSC_CATCHUP)
+		return saved + mul_u64_u32_div(ticks, (u32)s->tsc_khz,
+					       (u32)vm->tsc_khz);
+	return saved + kvm_scale_tsc(ticks, s->tsc_ratio);
 }
 
 int kvm_kho_arch_load_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vm_ser *vm,
@@ -222,6 +252,16 @@ int kvm_kho_arch_load_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vm_ser *vm,
 		err = kvm_arch_vcpu_ioctl_set_regs(vcpu, &s->regs);
 	if (err)
 		return err;
+	/*
+	 * Its TSC frequency as the VMM (or KVM's default) set it, before the
+	 * TSC is written: a new vCPU defaults to this kernel's calibration
+	 * of the host TSC, which may differ a little. Where KVM cannot give
+	 * the vCPU that frequency (nor could it the first time, likely), the
+	 * vCPU runs at the host's.
+	 */
+	if (kvm_kho_set_tsc_khz(vcpu, s->tsc_khz))
+		pr_info_ratelimited("vCPU %d: a TSC of %llu kHz is not available, it runs at the host's %u kHz\n",
+				    vcpu->vcpu_id, s->tsc_khz, tsc_khz);
 
 	xsave = kzalloc(max_t(size_t, vcpu->arch.guest_fpu.uabi_size,
 			      s->xsave_size), GFP_KERNEL_ACCOUNT);
@@ -316,7 +356,8 @@ u64 kvm_kho_arch_blackout_us(struct kvm_kho_vm_ser *s)
 
 	if (!kvm_kho_same_tsc(s, now))
 		return 0;
-	return mul_u64_u32_div(now - s->host_tsc, USEC_PER_MSEC, s->tsc_khz);
+	return mul_u64_u32_div(now - s->host_tsc, USEC_PER_MSEC,
+			       (u32)s->tsc_khz);
 }
 
 /* Advance the kvmclock by the time the host TSC says has passed. */
@@ -327,7 +368,7 @@ static void kvm_kho_resume_clock(struct kvm *kvm, struct kvm_kho_vm_ser *s)
 
 	if (kvm_kho_same_tsc(s, now))
 		data.clock += mul_u64_u32_div(now - s->host_tsc, NSEC_PER_MSEC,
-					      s->tsc_khz);
+					      (u32)s->tsc_khz);
 	else
 		pr_warn("host TSC changed across kexec: kvmclock stopped for the blackout\n");
 	kvm_vm_set_clock(kvm, &data);
