@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 	if (rc != EXIT_PASS)
 		return rc == EXIT_KEXEC ? EXIT_FAIL : rc;
 	if (kk_dmesg_count("kvm-kho: VM rebuilt") != NR_VMS ||
-	    kk_dmesg_count("kvm-kho: vCPU ") != 6) {
+	    kk_dmesg_count(" resumed, ") != 6) {
 		kk_dmesg_show("kvm-kho");
 		fail("expected %d VMs rebuilt and 6 vCPUs resumed in the kernel log",
 		     NR_VMS);
