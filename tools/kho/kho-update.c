@@ -94,8 +94,13 @@ static void need_kho(void)
 {
 	struct statfs sf;
 
-	if (exists(KHO_DIR))
+	struct stat st;
+
+	if (!stat(KHO_DIR, &st))
 		return;
+	if (errno == EACCES)
+		die(EXIT_FAILED, "%s: %s (KHO's controls are root's)", KHO_DIR,
+		    strerror(errno));
 	if (statfs(DEBUGFS, &sf) || sf.f_type != DEBUGFS_MAGIC) {
 		if (mount("debugfs", DEBUGFS, "debugfs", 0, NULL) && errno != EBUSY)
 			die(EXIT_NO_KHO, "debugfs is not mounted at %s and mounting it failed: %s",
