@@ -19,8 +19,10 @@
  *
  * The guest (32-bit protected mode, at the end of this file) talks on an
  * emulated serial port, 0x3f8. vCPU 0 fills FILL MiB of its RAM with the
- * pattern of kvm_kho_test.h, then prints "tick N" about twice a second,
- * sleeping in HLT on its local APIC timer (100 Hz) in between. vCPU 1, if
+ * pattern of kvm_kho_test.h, then prints "tick N" about twice a second;
+ * in between it asks the VMM to let it sleep, 10 ms at a time (an OUT to
+ * port 0xe4), so that an idle guest leaves the host idle (--hlt: HLT on
+ * its local APIC timer at 100 Hz instead; --spin: busy). vCPU 1, if
  * there is one, checksums the filled memory over and over and prints
  * "memory check N: M MiB ok". Each vCPU reads the TSC at every wakeup: a
  * gap of more than 300 ms is a pause it did not see coming, and its next
@@ -54,11 +56,17 @@
 #define DG_CTL_TICK		0x8044	/* TSC ticks between "tick" lines */
 #define DG_CTL_KHZ		0x8048	/* TSC kHz, for ms */
 #define DG_CTL_PAUSE_MIN	0x804c	/* TSC ticks that make a pause */
-#define DG_CTL_HLT		0x8050	/* 1: sleep on the APIC timer */
+#define DG_CTL_IDLE		0x8050	/* DG_IDLE_*: how to wait */
 #define DG_CTL_TIMER		0x8054	/* APIC timer period, bus cycles */
 #define DG_GDT			0x9000
 #define DG_IDT			0x9800
 #define DG_SERIAL		0x3f8
+#define DG_PORT_IDLE		0xe4	/* "let me sleep": the VMM waits a bit */
+
+#define DG_IDLE_SPIN		0	/* busy, interrupts off */
+#define DG_IDLE_HLT		1	/* HLT, woken by the LAPIC timer at 100 Hz */
+#define DG_IDLE_PORT		2	/* OUT to DG_PORT_IDLE: the VMM sleeps */
+#define DG_IDLE_MS		10
 
 /* a vCPU's slot (KK_SLOT0 + id * 64), as this guest uses it */
 struct dg_slot {
@@ -142,6 +150,8 @@ struct dv_vm {
 	uint32_t mismatches;
 	uint32_t resume_pause;		/* ms, from the first line with a pause */
 	bool resume_pause_seen;
+	uint32_t garbled;		/* lines not as the guest prints them */
+	char garbled_line[DV_LINE];
 	uint32_t before_tick;		/* restore: the last tick before */
 	uint64_t before_tick_host;
 };
@@ -178,15 +188,21 @@ static double tsc_ms(uint64_t ticks)
 	return ticks * 1000.0 / st->tsc_hz;
 }
 
+static void dv_garbled(struct dv_vm *vm, const char *line)
+{
+	if (!vm->garbled++)
+		snprintf(vm->garbled_line, sizeof(vm->garbled_line), "%s", line);
+}
+
 /* One whole line from the guest; vm->kk.lock held. */
 static void dv_line(struct dv_vm *vm, int id, const char *line, uint64_t host)
 {
 	struct dg_slot *s = dg_slot(vm, id);
-	const char *p;
-	int r;
-
 	char shown[DV_LINE + 16];
+	unsigned int num;
+	const char *p;
 	size_t n;
+	int r;
 
 	if (nr_vms > 1)
 		snprintf(shown, sizeof(shown), "guest %d: %s", vm->idx, line);
@@ -210,15 +226,19 @@ static void dv_line(struct dv_vm *vm, int id, const char *line, uint64_t host)
 		vm->resume_pause = strtoul(p + 18, NULL, 10);
 		vm->resume_pause_seen = true;
 	}
-	if (!strncmp(line, "tick ", 5)) {
-		/* the number from guest RAM, not the text */
+	if (id == 0 && strncmp(line, "filled ", 7)) {
+		/* a tick: the number from guest RAM; the text must say the same */
+		if (sscanf(line, "tick %u", &num) != 1 || num != s->count)
+			dv_garbled(vm, line);
 		if (!vm->ticks++) {
 			vm->first_tick = s->count;
 			vm->first_tick_host = host;
 		}
 		vm->st->last_tick = s->count;
 		vm->st->last_tick_host = host;
-	} else if (!strncmp(line, "memory check ", 13)) {
+	} else if (id == 1) {
+		if (sscanf(line, "memory check %u", &num) != 1 || num != s->count)
+			dv_garbled(vm, line);
 		vm->checks++;
 		vm->st->checks++;
 		if (strstr(line, "MISMATCH"))
@@ -235,6 +255,10 @@ static bool dv_io(struct dv_vm *vm, struct kk_vcpu *v)
 	uint64_t host = kk_rdtsc();
 	uint32_t i;
 
+	if (run->io.port == DG_PORT_IDLE && run->io.direction == KVM_EXIT_IO_OUT) {
+		kk_sleep_ms(DG_IDLE_MS);
+		return true;
+	}
 	if (run->io.port != DG_SERIAL || run->io.direction != KVM_EXIT_IO_OUT ||
 	    run->io.size != 1) {
 		snprintf(v->why, sizeof(v->why), "unexpected I/O: port %#x %s size %u",
@@ -477,7 +501,7 @@ static void dv_pin_tsc_rate(struct dv_vm *vm)
 
 /* ----- run: a fresh VM, preserved ----- */
 
-static void dv_setup_guest(struct dv_vm *vm, uint32_t fill_mib, bool hlt)
+static void dv_setup_guest(struct dv_vm *vm, uint32_t fill_mib, int idle)
 {
 	extern const char dg_guest_start[], dg_guest_end[], dg_guest_irq[];
 	uint64_t hz = st->tsc_hz;
@@ -502,13 +526,13 @@ static void dv_setup_guest(struct dv_vm *vm, uint32_t fill_mib, bool hlt)
 	*kk_ctl32(&vm->kk, DG_CTL_TICK) = hz * DG_TICK_MS / 1000;
 	*kk_ctl32(&vm->kk, DG_CTL_KHZ) = hz / 1000;
 	*kk_ctl32(&vm->kk, DG_CTL_PAUSE_MIN) = hz * DG_PAUSE_MIN_MS / 1000;
-	*kk_ctl32(&vm->kk, DG_CTL_HLT) = hlt;
+	*kk_ctl32(&vm->kk, DG_CTL_IDLE) = idle;
 	*kk_ctl32(&vm->kk, DG_CTL_TIMER) = DG_TIMER_NS;
 	*kk_ctl32(&vm->kk, KK_CTL_MAGIC) = KK_CTL_MAGIC_VALUE;
 }
 
 static void dv_create(struct dv_vm *vm, uint64_t mem_mib, int nr_vcpus,
-		      uint32_t fill_mib, bool hlt)
+		      uint32_t fill_mib, int idle)
 {
 	struct kvm_sregs sregs;
 	char name[32];
@@ -537,7 +561,7 @@ static void dv_create(struct dv_vm *vm, uint64_t mem_mib, int nr_vcpus,
 	if (ioctl(vm->kk.vm_fd, KVM_CREATE_IRQCHIP, 0))
 		fail("KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	kk_set_memslot(&vm->kk);
-	dv_setup_guest(vm, fill_mib, hlt);
+	dv_setup_guest(vm, fill_mib, idle);
 	for (i = 0; i < nr_vcpus; i++) {
 		struct kk_vcpu *v = kk_add_vcpu(&vm->kk, i, true);
 
@@ -583,7 +607,7 @@ static void state_create(uint64_t pfn_bytes)
 }
 
 static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
-					      uint32_t fill_mib, bool hlt,
+					      uint32_t fill_mib, int idle,
 					      const char *session_name,
 					      const char *ready)
 {
@@ -601,7 +625,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	for (i = 0; i < nr_vms; i++) {
 		vms[i].idx = i;
 		vms[i].st = &st->vm[i];
-		dv_create(&vms[i], mem_mib, nr_vcpus, fill_mib, hlt);
+		dv_create(&vms[i], mem_mib, nr_vcpus, fill_mib, idle);
 		dv_start(&vms[i]);
 	}
 	report("%d VM%s started: %d vCPU%s and %" PRIu64 " MiB of guest RAM (shmem memfd) each, the guest fills %u MiB",
@@ -821,6 +845,15 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 		if (first != vm->before_tick + 1)
 			fail("VM %d: the first tick after the update is %u, the last before %u",
 			     i, first, vm->before_tick);
+		/*
+		 * A port write the guest made as it was stopped must be done
+		 * once: if the VMM had handled it but not yet gone back into
+		 * KVM_RUN (which completes it), and the capture took the vCPU
+		 * as it stood, the guest does it again and a byte comes twice.
+		 */
+		if (vm->garbled)
+			fail("VM %d: the guest's serial output came out wrong across the update: \"%s\" (a port write done twice?)",
+			     i, vm->garbled_line);
 		for (j = 0; j < (int)vs->nr_vcpus; j++)
 			if (dg_slot(vm, j)->fails || vm->mismatches)
 				fail("VM %d: the guest found its memory or counter corrupt (vCPU %d: %u)",
@@ -933,7 +966,7 @@ static int cmd_since(const char *file)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-		"usage: kvm-demo-vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin]\n"
+		"usage: kvm-demo-vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin|--hlt]\n"
 		"                        [--session NAME] [--ready FILE] [--quiet] [--prefix WORD]\n"
 		"       kvm-demo-vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet] [--prefix WORD]\n"
 		"       kvm-demo-vmm plan FILE MS | reboot-at FILE | since FILE\n");
@@ -945,7 +978,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "vms", 1, NULL, 'n' }, { "mem", 1, NULL, 'm' },
 		{ "vcpus", 1, NULL, 'c' }, { "fill", 1, NULL, 'f' },
-		{ "spin", 0, NULL, 's' }, { "session", 1, NULL, 'S' },
+		{ "spin", 0, NULL, 's' }, { "hlt", 0, NULL, 'H' },
+		{ "session", 1, NULL, 'S' },
 		{ "ready", 1, NULL, 'r' }, { "quiet", 0, NULL, 'q' },
 		{ "prefix", 1, NULL, 'p' }, { "ticks", 1, NULL, 't' },
 		{ "plain", 1, NULL, 'P' }, { NULL, 0, NULL, 0 },
@@ -953,8 +987,7 @@ int main(int argc, char **argv)
 	uint64_t mem_mib = 258;
 	uint32_t fill_mib = 256, ticks = 4;
 	const char *session = "demo", *ready = "vmm.ready", *plain = NULL;
-	int vcpus = 2, o;
-	bool hlt = true;
+	int vcpus = 2, idle = DG_IDLE_PORT, o;
 
 	t_main = kk_rdtsc();
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -974,7 +1007,8 @@ int main(int argc, char **argv)
 		case 'm': mem_mib = strtoull(optarg, NULL, 0); break;
 		case 'c': vcpus = atoi(optarg); break;
 		case 'f': fill_mib = strtoul(optarg, NULL, 0); break;
-		case 's': hlt = false; break;
+		case 's': idle = DG_IDLE_SPIN; break;
+		case 'H': idle = DG_IDLE_HLT; break;
 		case 'S': session = optarg; break;
 		case 'r': ready = optarg; break;
 		case 'q': quiet = true; break;
@@ -988,7 +1022,7 @@ int main(int argc, char **argv)
 	    vcpus > KK_MAX_VCPUS)
 		usage();
 	if (!strcmp(argv[1], "run"))
-		cmd_run(mem_mib, vcpus, fill_mib, hlt, session, ready);
+		cmd_run(mem_mib, vcpus, fill_mib, idle, session, ready);
 	if (!strcmp(argv[1], "restore"))
 		cmd_restore(session, ticks, plain);
 	usage();
@@ -1020,8 +1054,8 @@ asm(
 "	mov %edx, 12(%ebx)\n"
 "	mov %eax, 16(%ebx)\n"
 "	mov %edx, 20(%ebx)\n"
-"	cmpl $0, " KK_XSTR(DG_CTL_HLT) "\n"
-"	je 1f\n"
+"	cmpl $" KK_XSTR(DG_IDLE_HLT) ", " KK_XSTR(DG_CTL_IDLE) "\n"
+"	jne 1f\n"
 	/* local APIC: enabled, timer periodic on vector 0x40, divide by 1 */
 "	movl $0x1ff, 0xfee000f0\n"
 "	movl $0xb, 0xfee003e0\n"
@@ -1132,14 +1166,19 @@ asm(
 	DG_PRINT(": MISMATCH")
 "	call .Ldg_newline\n"
 "	jmp .Ldg_pass\n"
-	/* sleep until the next timer interrupt, if told to */
+	/* wait a little, as told: not at all, HLT until the timer, or ask the VMM */
 ".Ldg_idle:\n"
-"	cmpl $0, " KK_XSTR(DG_CTL_HLT) "\n"
-"	je 1f\n"
+"	mov " KK_XSTR(DG_CTL_IDLE) ", %eax\n"
+"	cmp $" KK_XSTR(DG_IDLE_PORT) ", %eax\n"
+"	jne 1f\n"
+"	out %al, $" KK_XSTR(DG_PORT_IDLE) "\n"
+"	ret\n"
+"1:	cmp $" KK_XSTR(DG_IDLE_HLT) ", %eax\n"
+"	jne 2f\n"
 "	sti\n"
 "	hlt\n"
 "	cli\n"
-"1:	ret\n"
+"2:	ret\n"
 	/* TSC since the last call above DG_CTL_PAUSE_MIN: note a pause, in ms */
 ".Ldg_pause_check:\n"
 "	rdtsc\n"

@@ -61,12 +61,16 @@ def main():
            "-kernel", args.kernel, "-initrd", args.initrd,
            "-append", "console=ttyS0 panic=-1 oops=panic kho=on kho_test=kho-demo"]
     start = time.monotonic()
-    try:
-        subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=timeout,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        print(f"demo: the VM did not finish within {timeout} s; log: {log}")
-        return 1
+    rc = None
+    with open(log + ".qemu", "w") as qerr:
+        qerr.write(" ".join(cmd) + "\n")
+        qerr.flush()
+        try:
+            rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=timeout,
+                                stdout=qerr, stderr=qerr).returncode
+        except subprocess.TimeoutExpired:
+            print(f"demo: the VM did not finish within {timeout} s; log: {log}")
+            return 1
     wall = time.monotonic() - start
     with open(log, errors="replace") as f:
         lines = f.read().splitlines()
@@ -139,7 +143,8 @@ def main():
         print("RESULT: the VM survived the live kernel update")
     else:
         fails = [l.split("FAIL:", 1)[1].strip() for l in lines if "FAIL:" in l]
-        why = fails[-1] if fails else (result[-1] if result else "no result; see the log")
+        why = fails[-1] if fails else (result[-1] if result else
+                                       f"QEMU exited (status {rc}) without a result; see the log")
         print("RESULT: FAILED: " + why)
     return 0 if ok else 1
 
