@@ -4,9 +4,10 @@
 # Benchmark: how long running VMs are stopped by a live kernel update, against
 # guest RAM (one VM of 256 MiB, 1 GiB, 2 GiB) and the number of VMs (4 of
 # 256 MiB), each as a ratio to a plain kexec reboot timed in the same QEMU
-# run (once before the cases and once after). One vCPU per VM, idle in HLT
-# but for a tick twice a second; 64 MiB of each guest's RAM is filled and
-# checked, all of it is allocated and preserved. Seven boots:
+# run (once before the cases and once after). One vCPU per VM, idle (asleep
+# in the VMM, 10 ms at a time) but for a tick twice a second; 64 MiB of each
+# guest's RAM is filled and checked, all of it is allocated and preserved.
+# Seven boots:
 #   1: plain reboot; 2: time it, start case 1, live update;
 #   3-5: take case N-2 back, start case N-1, live update;
 #   6: take case 4 back, plain reboot; 7: time it, print the table.
