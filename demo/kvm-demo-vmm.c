@@ -687,8 +687,8 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	       session_name, nr_vms, nr_vms > 1 ? "s" : "", total >> 8, nr_vms,
 	       nr_vms > 1 ? "s" : "", total);
 	if (moved)
-		report("preserving moved %" PRIu64 " guest pages out of KHO scratch memory (where the next kernel boots) first, while the guest ran",
-		       moved);
+		report("preserving moved %" PRIu64 " guest page%s out of KHO scratch memory (where the next kernel boots) first, while the guest ran",
+		       moved, moved > 1 ? "s" : "");
 	printf("%s-data: preserved_mib=%" PRIu64 " pages=%" PRIu64 " vms=%d vcpus=%d moved_at_preserve=%" PRIu64 "\n",
 	       prefix, total >> 8, total, nr_vms, nr_vcpus, moved);
 	fflush(stdout);
