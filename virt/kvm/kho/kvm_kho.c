@@ -33,6 +33,7 @@
  */
 #define pr_fmt(fmt) "kvm-kho: " fmt
 
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/kexec_handover.h>
 #include <linux/kvm_host.h>
@@ -329,6 +330,36 @@ static unsigned int kvm_kho_count_slots(struct kvm *kvm)
 	return nr;
 }
 
+/* How long a VMM may take to come back and complete a vCPU's exit. */
+#define KVM_KHO_SETTLE_MS	1000
+
+/*
+ * Take the vCPU's mutex once it is out of KVM_RUN with nothing half
+ * done: an exit to userspace (PIO, MMIO) that its VMM is handling is
+ * completed by the VMM's next KVM_RUN, which the frozen VM lets through
+ * without entering the guest. A VMM that does not come back within
+ * KVM_KHO_SETTLE_MS (paused, say) fails the freeze.
+ */
+static int kvm_kho_lock_settled(struct kvm_vcpu *vcpu)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(KVM_KHO_SETTLE_MS);
+
+	for (;;) {
+		/* waits for KVM_RUN to return; a new one sees the VM frozen */
+		if (mutex_lock_killable(&vcpu->mutex))
+			return -EINTR;
+		if (!kvm_kho_arch_exit_pending(vcpu))
+			return 0;
+		mutex_unlock(&vcpu->mutex);
+		if (time_after(jiffies, timeout)) {
+			pr_err("vCPU %d: its VMM did not complete an exit to userspace within %d ms\n",
+			       vcpu->vcpu_id, KVM_KHO_SETTLE_MS);
+			return -EBUSY;
+		}
+		usleep_range(200, 1000);
+	}
+}
+
 /* Capture one vCPU into a new preserved block; its mutex is held. */
 static struct folio *kvm_kho_save_vcpu(struct kvm_vcpu *vcpu)
 {
@@ -382,9 +413,9 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	if (!vm->vcpu_folios)
 		return -ENOMEM;
 	kvm_for_each_vcpu(i, vcpu, kvm) {
-		/* waits for KVM_RUN to return; a new one sees the VM frozen */
-		if (mutex_lock_killable(&vcpu->mutex))
-			return -EINTR;
+		err = kvm_kho_lock_settled(vcpu);
+		if (err)
+			return err;
 		folio = kvm_kho_save_vcpu(vcpu);
 		mutex_unlock(&vcpu->mutex);
 		if (IS_ERR(folio)) {
@@ -680,9 +711,16 @@ int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
 {
 	if (ioctl != KVM_RUN)
 		return 0;
-	if (wait_event_killable(kvm_kho_wq, !kvm_kho_frozen(vcpu->kvm)))
+	/* only the vCPU's own KVM_RUN changes what is pending */
+	if (wait_event_killable(kvm_kho_wq, !kvm_kho_frozen(vcpu->kvm) ||
+				kvm_kho_arch_exit_pending(vcpu)))
 		return -EINTR;
 	return 0;
+}
+
+bool __kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
+{
+	return kvm_kho_frozen(vcpu->kvm);
 }
 
 /* Do the memslots of a rebuilt VM match the carried ones? */
@@ -768,9 +806,13 @@ int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 	if (frozen) {
 		if (ioctl != KVM_RUN)
 			return -EBUSY;
-		/* raced with freeze: leave as for a signal, and wait next time */
+		/*
+		 * KVM_RUN goes on, held out of the guest (kvm_kho_vcpu_held()):
+		 * it completes a pending exit, if any, and returns EINTR, as
+		 * for a signal. The next one waits.
+		 */
 		vcpu->run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+		return 0;
 	}
 	if (!pending)
 		return 0;

@@ -21,12 +21,14 @@ DECLARE_STATIC_KEY_FALSE(kvm_kho_active);
 int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl);
 int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl);
 int __kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl);
+bool __kvm_kho_vcpu_held(struct kvm_vcpu *vcpu);
 int kvm_kho_init(void);
 void kvm_kho_exit(void);
 
 /*
  * Before vcpu->mutex is taken: a KVM_RUN on a quiesced VM sleeps here
- * until the handover is aborted (or the kernel is replaced).
+ * until the handover is aborted (or the kernel is replaced), unless it
+ * has an exit to userspace to complete first.
  */
 static inline int kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
 {
@@ -44,6 +46,17 @@ static inline int kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 	if (static_branch_unlikely(&kvm_kho_active))
 		return __kvm_kho_vcpu_ioctl(vcpu, ioctl);
 	return 0;
+}
+
+/*
+ * For KVM_RUN on a quiesced vCPU: complete the exit to userspace it may
+ * have pending, then return EINTR without entering the guest.
+ */
+static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
+{
+	if (static_branch_unlikely(&kvm_kho_active))
+		return __kvm_kho_vcpu_held(vcpu);
+	return false;
 }
 
 /* Refuses VM ioctls that would change a quiesced VM. */
@@ -69,6 +82,11 @@ static inline int kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 {
 	return 0;
+}
+
+static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
+{
+	return false;
 }
 
 static inline int kvm_kho_init(void) { return 0; }

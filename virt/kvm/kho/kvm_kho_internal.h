@@ -179,6 +179,7 @@ static inline u8 *kvm_kho_vcpu_xsave(struct kvm_kho_vcpu_ser *s)
 
 int kvm_kho_arch_check_vm(struct kvm *kvm);
 int kvm_kho_arch_check_vcpu(struct kvm_vcpu *vcpu);
+bool kvm_kho_arch_exit_pending(struct kvm_vcpu *vcpu);
 size_t kvm_kho_arch_vcpu_size(struct kvm_vcpu *vcpu);
 int kvm_kho_arch_save_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vcpu_ser *s,
 			   size_t size);

@@ -74,6 +74,17 @@ int kvm_kho_arch_check_vcpu(struct kvm_vcpu *vcpu)
 	return 0;
 }
 
+/*
+ * Has the vCPU left KVM_RUN for userspace to emulate an instruction (PIO,
+ * MMIO, a hypercall) that KVM completes at the next KVM_RUN? Its state is
+ * only consistent once that is done: the instruction pointer is still on
+ * the instruction, and an IN still waits for its data.
+ */
+bool kvm_kho_arch_exit_pending(struct kvm_vcpu *vcpu)
+{
+	return READ_ONCE(vcpu->arch.complete_userspace_io);
+}
+
 static unsigned int kvm_kho_nr_msrs(void)
 {
 	unsigned int n = 0;
