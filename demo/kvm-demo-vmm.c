@@ -653,17 +653,17 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = kk_luo_create_session(dev, session_name);
+	session = luo_create_session(dev, session_name);
 	if (session < 0)
 		fail("create session \"%s\": %s", session_name, strerror(-session));
-	ret = kk_luo_preserve(session, state_fd, TOKEN_STATE);
+	ret = luo_preserve_fd(session, state_fd, TOKEN_STATE);
 	if (ret)
 		fail("preserve the VMM state memfd: %s", strerror(-ret));
 	for (i = 0; i < nr_vms; i++) {
-		ret = kk_luo_preserve(session, vms[i].kk.mem_fd, TOKEN_MEM(i));
+		ret = luo_preserve_fd(session, vms[i].kk.mem_fd, TOKEN_MEM(i));
 		if (ret)
 			fail("preserve VM %d's guest RAM memfd: %s", i, strerror(-ret));
-		ret = kk_luo_preserve(session, vms[i].kk.vm_fd, TOKEN_VM(i));
+		ret = luo_preserve_fd(session, vms[i].kk.vm_fd, TOKEN_VM(i));
 		if (ret)
 			fail("preserve VM %d's VM fd: %s%s", i, strerror(-ret),
 			     ret == -EOPNOTSUPP ? " (the kernel log says why)" : "");
@@ -749,10 +749,10 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = kk_luo_retrieve_session(dev, session_name);
+	session = luo_retrieve_session(dev, session_name);
 	if (session < 0)
 		fail("retrieve session \"%s\": %s", session_name, strerror(-session));
-	state_fd = kk_luo_retrieve(session, TOKEN_STATE);
+	state_fd = luo_retrieve_fd(session, TOKEN_STATE);
 	if (state_fd < 0)
 		fail("retrieve the VMM state memfd: %s", strerror(-state_fd));
 	if (fstat(state_fd, &sb) || sb.st_size < DV_HDR)
@@ -787,7 +787,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 		snprintf(name, sizeof(name), "vmm-vm%d.log", i);
 		kk_vm_init(&vm->kk, name);
 		vm->kk.tsc_hz = st->tsc_hz;
-		vm->kk.mem_fd = kk_luo_retrieve(session, TOKEN_MEM(i));
+		vm->kk.mem_fd = luo_retrieve_fd(session, TOKEN_MEM(i));
 		if (vm->kk.mem_fd < 0)
 			fail("retrieve VM %d's guest RAM: %s", i, strerror(-vm->kk.mem_fd));
 		if (fstat(vm->kk.mem_fd, &sb) ||
@@ -796,7 +796,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 			     (long long)sb.st_size, vm->st->mem_size);
 		vm->kk.mem_size = vm->st->mem_size;
 		dv_map(vm, false);
-		vm->kk.vm_fd = kk_luo_retrieve(session, TOKEN_VM(i));
+		vm->kk.vm_fd = luo_retrieve_fd(session, TOKEN_VM(i));
 		if (vm->kk.vm_fd < 0)
 			fail("retrieve VM %d's fd: %s", i, strerror(-vm->kk.vm_fd));
 		vm->kk.kvm_fd = kk_open_kvm();
@@ -893,7 +893,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 			fclose(f);
 	}
 
-	i = kk_luo_finish(session);
+	i = luo_finish(session);
 	if (i)
 		fail("finish session \"%s\": %s", session_name, strerror(-i));
 	report("session \"%s\" finished: the VMs are this kernel's now", session_name);

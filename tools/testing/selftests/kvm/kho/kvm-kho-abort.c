@@ -252,13 +252,13 @@ int main(int argc, char **argv)
 	    vm.mem_size >> 20, vm.vcpu[0].last_count, vm.vcpu[1].last_count,
 	    vm.init_csum, vm.vcpu[1].passes);
 
-	session = kk_luo_create_session(dev, "kvm-abort");
+	session = luo_create_session(dev, "kvm-abort");
 	if (session < 0)
 		fail("create session: %s", strerror(-session));
-	ret = kk_luo_preserve(session, vm.mem_fd, TOKEN_MEM);
+	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the guest RAM memfd: %s", strerror(-ret));
-	ret = kk_luo_preserve(session, vm.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("preserve the VM fd: %s", strerror(-ret));
 	msg("ok: preserved the memfd and the VM in session \"kvm-abort\"");
@@ -297,11 +297,11 @@ int main(int argc, char **argv)
 	memfd2 = memfd_create("kvm-kho-abort-other", MFD_CLOEXEC);
 	if (memfd2 < 0 || ftruncate(memfd2, 1 << 20))
 		fail("another memfd: %s", strerror(errno));
-	ret = kk_luo_preserve(session, memfd2, 3);
+	ret = luo_preserve_fd(session, memfd2, 3);
 	if (ret != -EBUSY)
 		fail("preserve another memfd while frozen: %s, expected EBUSY",
 		     ret ? strerror(-ret) : "success");
-	s2 = kk_luo_create_session(dev, "kvm-abort-2");
+	s2 = luo_create_session(dev, "kvm-abort-2");
 	if (s2 != -EBUSY)
 		fail("create a session while frozen: %s, expected EBUSY",
 		     s2 < 0 ? strerror(-s2) : "success");
@@ -348,10 +348,10 @@ int main(int argc, char **argv)
 	    pages2);
 	kk_wait_more(&vm, 60, "the guest after that finalize", 2, 0);
 
-	s2 = kk_luo_create_session(dev, "kvm-abort-2");
+	s2 = luo_create_session(dev, "kvm-abort-2");
 	if (s2 < 0)
 		fail("create a second session: %s", strerror(-s2));
-	ret = kk_luo_preserve(s2, vm.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(s2, vm.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("preserve the VM again after its session was closed: %s",
 		     strerror(-ret));

@@ -74,7 +74,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 
 	if (stage > 2) {
 		name_of(sname, sizeof(sname), "chain", stage - 2);
-		s = kk_luo_retrieve_session(dev, sname);
+		s = luo_retrieve_session(dev, sname);
 		if (s != -ENOENT)
 			fail("retrieve session \"%s\" of two kernels back: %s, expected ENOENT",
 			     sname, s < 0 ? strerror(-s) : "retrieved");
@@ -89,7 +89,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	    rname, rec.seq, rec.count[0], rec.count[1], rec.passes);
 
 	name_of(sname, sizeof(sname), "chain", stage - 1);
-	session = kk_luo_retrieve_session(dev, sname);
+	session = luo_retrieve_session(dev, sname);
 	if (session < 0)
 		fail("retrieve session \"%s\": %s", sname, strerror(-session));
 	snprintf(what, sizeof(what), "hop %d", stage - 1);
@@ -101,10 +101,10 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	/* carried and not finished: not to be preserved yet */
 	if (stage < LAST_STAGE) {
 		name_of(sname, sizeof(sname), "chain", stage);
-		*next = kk_luo_create_session(dev, sname);
+		*next = luo_create_session(dev, sname);
 		if (*next < 0)
 			fail("create session \"%s\": %s", sname, strerror(-*next));
-		ret = kk_luo_preserve(*next, vm->vm_fd, TOKEN_VM);
+		ret = luo_preserve_fd(*next, vm->vm_fd, TOKEN_VM);
 		if (ret != -EBUSY)
 			fail("preserve the carried VM before its session is finished: %s, expected EBUSY",
 			     ret ? strerror(-ret) : "success");
@@ -113,7 +113,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 
 	kk_start(vm);
 	kk_check_resumed(vm, what, &rec);
-	ret = kk_luo_finish(session);
+	ret = luo_finish(session);
 	if (ret)
 		fail("finish the incoming session: %s", strerror(-ret));
 	close(session);
@@ -193,16 +193,16 @@ static void vmm(void *arg, int status_fd)
 
 	name_of(sname, sizeof(sname), "chain", stage);
 	if (next < 0) {
-		next = kk_luo_create_session(dev, sname);
+		next = luo_create_session(dev, sname);
 		if (next < 0)
 			fail("create session \"%s\": %s", sname, strerror(-next));
 	}
 	close(dev);
-	ret = kk_luo_preserve(next, vm.mem_fd, TOKEN_MEM);
+	ret = luo_preserve_fd(next, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the guest RAM memfd in \"%s\": %s", sname,
 		     strerror(-ret));
-	ret = kk_luo_preserve(next, vm.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(next, vm.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("preserve the VM in \"%s\": %s", sname, strerror(-ret));
 	msg("ok: memfd and VM preserved in session \"%s\"", sname);

@@ -101,7 +101,7 @@ static void vmm_stage1(void *arg, int status_fd)
 		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = kk_luo_create_session(dev, sessions[m]);
+	session = luo_create_session(dev, sessions[m]);
 	if (session < 0)
 		fail("%s: create session \"%s\": %s", vmm_names[m], sessions[m],
 		     strerror(-session));
@@ -109,10 +109,10 @@ static void vmm_stage1(void *arg, int status_fd)
 	for (n = 0; n < NR_VMS; n++) {
 		if (confs[n].vmm != m)
 			continue;
-		ret = kk_luo_preserve(session, vms[n].mem_fd, tok_mem(n));
+		ret = luo_preserve_fd(session, vms[n].mem_fd, tok_mem(n));
 		if (ret)
 			fail("%s: preserve the memfd: %s", names[n], strerror(-ret));
-		ret = kk_luo_preserve(session, vms[n].vm_fd, tok_vm(n));
+		ret = luo_preserve_fd(session, vms[n].vm_fd, tok_vm(n));
 		if (ret)
 			fail("%s: preserve the VM: %s", names[n], strerror(-ret));
 		msg("ok: %s: memfd and VM preserved in session \"%s\" as %#" PRIx64
@@ -156,7 +156,7 @@ static void vmm_stage2(void *arg, int status_fd)
 	dev = kk_luo_open_wait(30);
 	if (dev < 0)
 		fail("open /dev/liveupdate in the new kernel: %s", strerror(-dev));
-	session = kk_luo_retrieve_session(dev, sessions[m]);
+	session = luo_retrieve_session(dev, sessions[m]);
 	if (session < 0)
 		fail("%s: retrieve session \"%s\": %s", vmm_names[m], sessions[m],
 		     strerror(-session));
@@ -182,7 +182,7 @@ static void vmm_stage2(void *arg, int status_fd)
 		if (confs[n].vmm == m)
 			kk_check_resumed(&vms[n], names[n], &rec[n]);
 
-	ret = kk_luo_finish(session);
+	ret = luo_finish(session);
 	if (ret)
 		fail("%s: finish session \"%s\": %s", vmm_names[m], sessions[m],
 		     strerror(-ret));

@@ -132,15 +132,15 @@ static void __attribute__((noreturn)) vmm_stage1(int status_fd)
 		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = kk_luo_create_session(dev, SESSION);
+	session = luo_create_session(dev, SESSION);
 	if (session < 0)
 		fail("create session \"%s\": %s", SESSION, strerror(-session));
-	ret = kk_luo_preserve(session, vm.mem_fd, TOKEN_MEM);
+	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the guest RAM memfd (token %d): %s", TOKEN_MEM,
 		     strerror(-ret));
 	msg("ok: preserved the guest RAM memfd as token %d", TOKEN_MEM);
-	ret = kk_luo_preserve(session, vm.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("preserve the KVM VM fd (token %d): %s (errno %d)%s",
 		     TOKEN_VM, strerror(-ret), -ret, ret == -ENOENT ?
@@ -280,12 +280,12 @@ static int stage2(void)
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate in the new kernel: %s", strerror(-dev));
-	session = kk_luo_retrieve_session(dev, SESSION);
+	session = luo_retrieve_session(dev, SESSION);
 	if (session < 0)
 		fail("retrieve session \"%s\": %s", SESSION, strerror(-session));
 	msg("ok: retrieved session \"%s\"", SESSION);
 
-	vm.mem_fd = kk_luo_retrieve(session, TOKEN_MEM);
+	vm.mem_fd = luo_retrieve_fd(session, TOKEN_MEM);
 	if (vm.mem_fd < 0)
 		fail("retrieve the guest RAM memfd (token %d): %s", TOKEN_MEM,
 		     strerror(-vm.mem_fd));
@@ -303,7 +303,7 @@ static int stage2(void)
 	msg("ok: retrieved and mapped the guest RAM memfd (%" PRIu64 " MiB)",
 	    vm.mem_size >> 20);
 
-	vm.vm_fd = kk_luo_retrieve(session, TOKEN_VM);
+	vm.vm_fd = luo_retrieve_fd(session, TOKEN_VM);
 	if (vm.vm_fd < 0)
 		fail("retrieve the VM fd (token %d): %s (%d)", TOKEN_VM,
 		     strerror(-vm.vm_fd), -vm.vm_fd);
@@ -379,7 +379,7 @@ static int stage2(void)
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x",
 	    KK_REGION_SIZE >> 20, sum);
 
-	ret = kk_luo_finish(session);
+	ret = luo_finish(session);
 	if (ret)
 		fail("finish session \"%s\": %s", SESSION, strerror(-ret));
 	msg("ok: finished session \"%s\"", SESSION);

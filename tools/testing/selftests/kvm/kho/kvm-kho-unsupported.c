@@ -116,7 +116,7 @@ static void expect_refused(int session, int fd, uint64_t token, int want,
 			   const char *what, const char *log)
 {
 	int before = log ? kk_dmesg_count(log) : 0;
-	int ret = kk_luo_preserve(session, fd, token);
+	int ret = luo_preserve_fd(session, fd, token);
 
 	if (ret != -want)
 		fail("preserve %s (token %" PRIu64 "): %s, expected %s", what,
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
 	kvm = kk_open_kvm();
-	session = kk_luo_create_session(dev, "kvm-unsupported");
+	session = luo_create_session(dev, "kvm-unsupported");
 	if (session < 0)
 		fail("create session: %s", strerror(-session));
 
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	good.kvm_fd = kvm;
 	good.tsc_hz = kk_tsc_hz();
 	kk_create_mem(&good, kk_mem_size_for(REGION), false);
-	ret = kk_luo_preserve(session, good.mem_fd, TOKEN_MEM);
+	ret = luo_preserve_fd(session, good.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the good VM's memfd: %s", strerror(-ret));
 	msg("ok: preserved the good VM's %" PRIu64 " MiB memfd as token %d",
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 	expect_refused(session, good.vcpu[0].fd, 6, ENOENT, "a vCPU fd", NULL);
 	expect_refused(session, kvm, 7, ENOENT, "a /dev/kvm fd", NULL);
 
-	ret = kk_luo_preserve(session, good.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(session, good.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("preserve the good VM (token %d) after the refusals: %s",
 		     TOKEN_VM, strerror(-ret));
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	expect_refused(session, fd, 4, EBUSY, "a dup() of the VM fd", NULL);
 	expect_refused(session, svm.vm_fd, TOKEN_VM, EEXIST,
 		       "another VM under the token taken", NULL);
-	s2 = kk_luo_create_session(dev, "kvm-unsupported-2");
+	s2 = luo_create_session(dev, "kvm-unsupported-2");
 	if (s2 < 0)
 		fail("create a second session: %s", strerror(-s2));
 	expect_refused(s2, fd, TOKEN_VM, EBUSY,
@@ -244,10 +244,10 @@ int main(int argc, char **argv)
 	if (ioctl(late.vm_fd, KVM_CREATE_IRQCHIP, 0))
 		fail("KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	add_vcpu(&late, 0, false, false);
-	s2 = kk_luo_create_session(dev, "kvm-late");
+	s2 = luo_create_session(dev, "kvm-late");
 	if (s2 < 0)
 		fail("create session kvm-late: %s", strerror(-s2));
-	ret = kk_luo_preserve(s2, late.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(s2, late.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("preserve a VM with one plain vCPU: %s", strerror(-ret));
 	add_vcpu(&late, 1, true, false);

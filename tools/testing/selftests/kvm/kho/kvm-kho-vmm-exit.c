@@ -68,14 +68,14 @@ static void __attribute__((noreturn)) vmm_main(struct vmm *m, int status,
 	dev = kk_luo_open_wait(30);
 	if (dev < 0)
 		fail("%s: open /dev/liveupdate: %s", m->name, strerror(-dev));
-	session = kk_luo_create_session(dev, m->name);
+	session = luo_create_session(dev, m->name);
 	if (session < 0)
 		fail("%s: create session: %s", m->name, strerror(-session));
 	close(dev);
-	ret = kk_luo_preserve(session, vm.mem_fd, TOKEN_MEM);
+	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("%s: preserve the memfd: %s", m->name, strerror(-ret));
-	ret = kk_luo_preserve(session, vm.vm_fd, TOKEN_VM);
+	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
 	if (ret)
 		fail("%s: preserve the VM: %s", m->name, strerror(-ret));
 	kk_wait_more(&vm, 60, m->name, 2, 0);
@@ -230,7 +230,7 @@ static void stage1(void)
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
 	for (i = 0; i < 2; i++) {
-		s = kk_luo_create_session(dev, vmms[i].name);
+		s = luo_create_session(dev, vmms[i].name);
 		if (s < 0)
 			fail("create session \"%s\" after its VMM went: %s",
 			     vmms[i].name, strerror(-s));
@@ -256,7 +256,7 @@ static void stage2(void)
 	if (dev < 0)
 		fail("open /dev/liveupdate in the new kernel: %s", strerror(-dev));
 	for (i = 0; i < 2; i++) {
-		s = kk_luo_retrieve_session(dev, vmms[i].name);
+		s = luo_retrieve_session(dev, vmms[i].name);
 		if (s != -ENOENT)
 			fail("retrieve session \"%s\" whose VMM went before the kexec: %s, expected ENOENT",
 			     vmms[i].name, s < 0 ? strerror(-s) : "retrieved");

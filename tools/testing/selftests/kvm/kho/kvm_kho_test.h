@@ -49,10 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_PASS	0
-#define EXIT_FAIL	1
-#define EXIT_SKIP	4
-#define EXIT_KEXEC	10
+#include "../../liveupdate/luo_test.h"
 
 /* ----- guest physical layout (plain numbers: the guest asm uses them) ----- */
 
@@ -110,33 +107,6 @@ struct kk_slot {
 
 /* ----- messages ----- */
 
-static inline void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	exit(EXIT_FAIL);
-}
-
-static inline void __attribute__((noreturn, format(printf, 1, 2)))
-skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("SKIP: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	exit(EXIT_SKIP);
-}
 
 static inline void __attribute__((format(printf, 1, 2)))
 msg(const char *fmt, ...)
@@ -792,67 +762,11 @@ static inline uint32_t kk_host_verify(struct kk_vm *vm, const char *what)
 
 /* ----- Live Update (raw ioctls: 0 or an fd, or -errno) ----- */
 
-static inline int kk_luo_ioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
-
 static inline int kk_luo_open(void)
 {
 	int fd = open("/dev/liveupdate", O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
-}
-
-static inline int kk_luo_create_session(int dev, const char *name)
-{
-	struct liveupdate_ioctl_create_session a = {
-		.size = sizeof(a), .fd = -1,
-	};
-	int ret;
-
-	strncpy((char *)a.name, name, sizeof(a.name) - 1);
-	ret = kk_luo_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a);
-	return ret ? ret : a.fd;
-}
-
-static inline int kk_luo_retrieve_session(int dev, const char *name)
-{
-	struct liveupdate_ioctl_retrieve_session a = {
-		.size = sizeof(a), .fd = -1,
-	};
-	int ret;
-
-	strncpy((char *)a.name, name, sizeof(a.name) - 1);
-	ret = kk_luo_ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
-	return ret ? ret : a.fd;
-}
-
-static inline int kk_luo_preserve(int session, int fd, uint64_t token)
-{
-	struct liveupdate_session_preserve_fd a = {
-		.size = sizeof(a), .fd = fd, .token = token,
-	};
-
-	return kk_luo_ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
-}
-
-static inline int kk_luo_retrieve(int session, uint64_t token)
-{
-	struct liveupdate_session_retrieve_fd a = {
-		.size = sizeof(a), .fd = -1, .token = token,
-	};
-	int ret;
-
-	ret = kk_luo_ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &a);
-	return ret ? ret : a.fd;
-}
-
-static inline int kk_luo_finish(int session)
-{
-	struct liveupdate_session_finish a = { .size = sizeof(a) };
-
-	return kk_luo_ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
 }
 
 /*
@@ -1367,7 +1281,7 @@ static inline void kk_restore_vm(struct kk_vm *vm, const char *name,
 	int i;
 
 	vm->tsc_hz = r->tsc_hz;
-	vm->mem_fd = kk_luo_retrieve(session, tok_mem);
+	vm->mem_fd = luo_retrieve_fd(session, tok_mem);
 	if (vm->mem_fd < 0)
 		fail("%s: retrieve the guest RAM memfd (token %" PRIu64 "): %s",
 		     name, tok_mem, strerror(-vm->mem_fd));
@@ -1380,7 +1294,7 @@ static inline void kk_restore_vm(struct kk_vm *vm, const char *name,
 	vm->region_size = r->region_size;
 	kk_map_mem(vm);
 
-	vm->vm_fd = kk_luo_retrieve(session, tok_vm);
+	vm->vm_fd = luo_retrieve_fd(session, tok_vm);
 	if (vm->vm_fd < 0)
 		fail("%s: retrieve the VM fd (token %" PRIu64 "): %s (%d)", name,
 		     tok_vm, strerror(-vm->vm_fd), -vm->vm_fd);
