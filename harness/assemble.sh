@@ -13,7 +13,7 @@ set -euo pipefail
 base=$1 tree=$2 repo=$3
 
 # The directories that hold new kernel files at their real kernel paths.
-overlay_dirs="arch kernel mm lib virt drivers include Documentation tools/testing/selftests/kvm/kho tools/testing/selftests/liveupdate"
+overlay_dirs=$(cat "$repo/harness/overlay-dirs")
 
 check_version() {
 	local mk=$1/Makefile v p

@@ -4,8 +4,9 @@
 # usage: export-patches.sh REPO OUTDIR
 #
 # Each line of patches/series names a patch file (its mail header gives the
-# subject and body) and, after it, the new files that belong to that patch.
-# The exported patch is the new files plus the patch's own hunks. Every new
+# subject and body) and, after it, the new files that belong to that patch;
+# an entry ending in / stands for every file under that directory. The
+# exported patch is the new files plus the patch's own hunks. Every new
 # file must belong to exactly one patch.
 set -euo pipefail
 repo=$1 out=$2
@@ -13,9 +14,18 @@ cd "$repo"
 rm -rf "$out"
 mkdir -p "$out"
 
-overlay_dirs="arch kernel mm lib virt drivers include Documentation tools/testing/selftests/kvm/kho tools/testing/selftests/liveupdate"
+overlay_dirs=$(cat harness/overlay-dirs)
 all_new=$(for d in $overlay_dirs; do if [ -d "$d" ]; then find "$d" -type f; fi; done | LC_ALL=C sort)
-assigned=$(sed -e 's/#.*//' patches/series | awk 'NF > 1 { for (i = 2; i <= NF; i++) print $i }' | LC_ALL=C sort)
+
+# the files of one series entry: a file, or every file under a directory/
+entry_files() {
+	case "$1" in
+	*/) find "${1%/}" -type f | LC_ALL=C sort ;;
+	*) echo "$1" ;;
+	esac
+}
+assigned=$(sed -e 's/#.*//' patches/series | awk 'NF > 1 { for (i = 2; i <= NF; i++) print $i }' |
+	while read -r e; do entry_files "$e"; done | LC_ALL=C sort)
 missing=$(comm -23 <(echo "$all_new") <(echo "$assigned") | sed '/^$/d')
 if [ -n "$missing" ]; then
 	echo "error: new files not assigned to a patch in patches/series:" >&2
@@ -46,7 +56,7 @@ while read -r patch files; do
 		# body: between the Subject line and the --- separator
 		awk 'f && /^---$/ { exit } f { print } /^Subject:/ { f = 1; getline }' "patches/$patch"
 		echo "---"
-		for f in $files; do
+		for f in $(for e in $files; do entry_files "$e"; done); do
 			git diff --no-index --no-color -- /dev/null "$f" || true
 		done
 		sed -n '/^diff --git/,$p' "patches/$patch"

@@ -32,9 +32,7 @@
  * far and leaves the rest preserved, and the next retrieve goes on from
  * there. Finish gives what was not retrieved to the page allocator.
  *
- * serialized_data is the physical address of one preserved page holding a
- * struct memfd_luo_ser, whose @folios starts the chain. Both kernels are
- * the same architecture: the layout is native.
+ * The records handed over are described in <linux/kho/abi/memfd.h>.
  */
 #define pr_fmt(fmt) "memfd-luo: " fmt
 
@@ -47,6 +45,7 @@
 #include <linux/init.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
+#include <linux/kho/abi/memfd.h>
 #include <linux/liveupdate.h>
 #include <linux/memfd_luo.h>
 #include <linux/mm.h>
@@ -60,9 +59,6 @@
 
 #include "memfd_luo.h"
 
-#define MEMFD_LUO_MAGIC		0x31766466756c6d6dULL	/* "mmlufdv1" */
-#define MEMFD_LUO_VERSION	1
-
 /* Held while preserved: the size must not change under the pinned folios. */
 #define MEMFD_LUO_SIZE_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW)
 #define MEMFD_LUO_ALL_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
@@ -71,76 +67,6 @@
 
 /* Folios pinned per memfd_pin_folios() call. */
 #define MEMFD_LUO_PIN_BATCH	512
-
-enum memfd_luo_kind {
-	MEMFD_LUO_SHMEM = 1,
-	MEMFD_LUO_HUGETLB = 2,
-};
-
-/**
- * struct memfd_luo_ser - a preserved memfd, in one preserved page
- * @magic: MEMFD_LUO_MAGIC
- * @version: MEMFD_LUO_VERSION
- * @kind: enum memfd_luo_kind
- * @size: i_size
- * @pos: file position
- * @seals: the seals the user set
- * @mode: permission bits of the inode
- * @hpage_order: hugetlb: order of the huge pages; 0 for shmem
- * @reserved: zero
- * @nr_folios: folios in the chain
- * @folios: physical address of the first struct memfd_luo_folio_page, or 0
- * @name: the file's name ("memfd:..."), NUL-terminated
- */
-struct memfd_luo_ser {
-	u64 magic;
-	u32 version;
-	u32 kind;
-	u64 size;
-	u64 pos;
-	u32 seals;
-	u32 mode;
-	u32 hpage_order;
-	u32 reserved;
-	u64 nr_folios;
-	u64 folios;
-	char name[NAME_MAX + 1];
-};
-
-static_assert(sizeof(struct memfd_luo_ser) <= PAGE_SIZE);
-
-/**
- * struct memfd_luo_folio_ser - one preserved folio
- * @pfo: its physical address, ORed with its order (MEMFD_LUO_FOLIO_ORDER)
- *	and flags
- * @index: its page index in the file, in base pages
- */
-struct memfd_luo_folio_ser {
-	u64 pfo;
-	u64 index;
-};
-
-#define MEMFD_LUO_FOLIO_ORDER		GENMASK_ULL(5, 0)
-#define MEMFD_LUO_FOLIO_UPTODATE	BIT_ULL(6)
-#define MEMFD_LUO_FOLIO_RSVD		GENMASK_ULL(11, 7)
-
-/**
- * struct memfd_luo_folio_page - a preserved page of folio records
- * @next: physical address of the next page of the chain, or 0
- * @count: records used in this page
- * @reserved: zero
- * @folios: the records
- */
-struct memfd_luo_folio_page {
-	u64 next;
-	u32 count;
-	u32 reserved;
-	struct memfd_luo_folio_ser folios[];
-};
-
-#define MEMFD_LUO_FOLIOS_PER_PAGE					\
-	((PAGE_SIZE - sizeof(struct memfd_luo_folio_page)) /		\
-	 sizeof(struct memfd_luo_folio_ser))
 
 /**
  * struct memfd_luo_out - an outgoing file's private_data
@@ -988,7 +914,7 @@ static const struct liveupdate_file_ops memfd_luo_ops = {
 
 static struct liveupdate_file_handler memfd_luo_handler = {
 	.ops = &memfd_luo_ops,
-	.compatible = "memfd-v1",
+	.compatible = MEMFD_LUO_COMPATIBLE,
 };
 
 static int __init memfd_luo_init(void)

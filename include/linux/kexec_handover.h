@@ -141,4 +141,19 @@ static inline phys_addr_t kho_handover_phys(void) { return 0; }
 static inline int kho_kexec_finalize(struct kimage *image) { return 0; }
 
 #endif /* CONFIG_KEXEC_HANDOVER */
+
+#ifdef CONFIG_TEST_KEXEC_HANDOVER
+struct dentry;
+struct kho_handover;
+
+/*
+ * For the KHO test module (lib/test_kho.c) alone: it damages the outgoing
+ * handover on purpose and measures the preserved-memory map.
+ */
+struct kho_handover *kho_handover_page(void);
+void kho_handover_seal(struct kho_handover *h);
+struct dentry *kho_debugfs_root(void);
+unsigned long kho_mem_nr_meta_pages(void);
+#endif
+
 #endif /* _LINUX_KEXEC_HANDOVER_H */

@@ -4,23 +4,10 @@
  * the sessions to the next kernel through KHO.
  *
  * When KHO finalizes (KEXEC_KHO_FINALIZE), every outgoing session's files
- * are frozen and the sessions are written to one KHO subtree, LUO_FDT_NAME:
- *
- *	/ { compatible = LUO_FDT_COMPATIBLE;
- *	    session-0 { name = "...";
- *			file-0 { token = <u64>; compatible = "memfd-v1";
- *				 data = <u64>; };
- *			...
- *	    };
- *	    ...
- *	};
- *
- * Node names are only indexes: a session's name is the "name" property, so
- * it may hold characters FDT node names may not. u64 values are big-endian,
- * as FDT cells are. "data" is the handler's own handle to what it
- * preserved. If finalization is undone (KEXEC_KHO_UNFREEZE), the subtree
- * is removed and the files unfrozen. The next kernel reads the subtree at
- * boot into incoming sessions and frees it.
+ * are frozen and the sessions are written to one KHO subtree, whose format
+ * <linux/kho/abi/luo.h> describes. If finalization is undone
+ * (KEXEC_KHO_UNFREEZE), the subtree is removed and the files unfrozen. The
+ * next kernel reads the subtree at boot into incoming sessions and frees it.
  */
 #define pr_fmt(fmt) "liveupdate: " fmt
 
@@ -202,7 +189,8 @@ static int luo_fdt_write(void *fdt, size_t size)
 	if (!err)
 		err = fdt_begin_node(fdt, "");
 	if (!err)
-		err = fdt_property_string(fdt, "compatible", LUO_FDT_COMPATIBLE);
+		err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP,
+					  LUO_FDT_COMPATIBLE);
 	if (!err)
 		err = luo_session_serialize_all(fdt);
 	if (!err)

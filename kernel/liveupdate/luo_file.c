@@ -330,12 +330,12 @@ int luo_file_serialize(struct luo_session *session, void *fdt)
 		snprintf(node, sizeof(node), "file-%u", i++);
 		err = fdt_begin_node(fdt, node);
 		if (!err)
-			err = fdt_property_u64(fdt, "token", lf->token);
+			err = fdt_property_u64(fdt, LUO_FDT_TOKEN_PROP, lf->token);
 		if (!err)
-			err = fdt_property_string(fdt, "compatible",
+			err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP,
 						  lf->fh->compatible);
 		if (!err)
-			err = fdt_property_u64(fdt, "data", lf->data);
+			err = fdt_property_u64(fdt, LUO_FDT_DATA_PROP, lf->data);
 		if (!err)
 			err = fdt_end_node(fdt);
 		if (err)
@@ -379,13 +379,13 @@ int luo_file_deserialize(struct luo_session *session, const void *fdt,
 	int fnode, len;
 
 	fdt_for_each_subnode(fnode, fdt, node) {
-		compatible = fdt_getprop(fdt, fnode, "compatible", &len);
+		compatible = fdt_getprop(fdt, fnode, LUO_FDT_COMPAT_PROP, &len);
 		if (!compatible || len < 2 ||
 		    len > LIVEUPDATE_HNDL_COMPAT_LENGTH ||
 		    compatible[len - 1] || strlen(compatible) != len - 1)
 			return -EINVAL;
-		if (luo_file_get_u64(fdt, fnode, "token", &token) ||
-		    luo_file_get_u64(fdt, fnode, "data", &data))
+		if (luo_file_get_u64(fdt, fnode, LUO_FDT_TOKEN_PROP, &token) ||
+		    luo_file_get_u64(fdt, fnode, LUO_FDT_DATA_PROP, &data))
 			return -EINVAL;
 		if (luo_file_find(session, token))
 			return -EINVAL;

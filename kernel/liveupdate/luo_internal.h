@@ -8,23 +8,12 @@
 #define _KERNEL_LIVEUPDATE_LUO_INTERNAL_H
 
 #include <linux/build_bug.h>
+#include <linux/kho/abi/luo.h>
 #include <linux/liveupdate.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
-
-/* The KHO subtree Live Update hands over, and its root's compatible. */
-#define LUO_FDT_NAME		"liveupdate"
-#define LUO_FDT_COMPATIBLE	"kho-v,liveupdate-v1"
-
-/*
- * Bounds on what one kernel hands over. They keep the subtree well under
- * the 4 MiB KHO allows one blob (about 100 bytes per session and per
- * file) and bound the work done at freeze.
- */
-#define LUO_MAX_SESSIONS	1024
-#define LUO_MAX_FILES		16384
 
 /*
  * luo_mutex serializes everything Live Update does: the session lists,

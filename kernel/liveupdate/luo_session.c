@@ -413,7 +413,7 @@ int luo_session_serialize_all(void *fdt)
 		snprintf(node, sizeof(node), "session-%u", i++);
 		err = fdt_begin_node(fdt, node);
 		if (!err)
-			err = fdt_property_string(fdt, "name", session->name);
+			err = fdt_property_string(fdt, LUO_FDT_NAME_PROP, session->name);
 		if (!err)
 			err = luo_file_serialize(session, fdt);
 		if (!err)
@@ -448,7 +448,7 @@ int luo_session_deserialize_all(const void *fdt)
 			       LUO_MAX_SESSIONS);
 			return -E2BIG;
 		}
-		name = fdt_getprop(fdt, node, "name", &len);
+		name = fdt_getprop(fdt, node, LUO_FDT_NAME_PROP, &len);
 		if (!name || len < 2 || len > LIVEUPDATE_SESSION_NAME_LENGTH ||
 		    name[len - 1] || strlen(name) != len - 1) {
 			pr_err("incoming session with a bad name: dropped\n");

@@ -842,7 +842,7 @@ static const struct liveupdate_file_ops kvm_kho_ops = {
 
 static struct liveupdate_file_handler kvm_kho_handler = {
 	.ops = &kvm_kho_ops,
-	.compatible = "kvm-vm-v1",
+	.compatible = KVM_KHO_COMPATIBLE,
 };
 
 /**

@@ -26,6 +26,7 @@
 #include <linux/debugfs.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
+#include <linux/kho/abi/kexec_handover.h>
 #include <linux/libfdt.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
@@ -34,8 +35,6 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-
-#include "kexec_handover_internal.h"
 
 #define KHO_TEST_SUBTREE	"kho-test"
 #define KHO_TEST_TREE		"kho-test-tree"
@@ -442,7 +441,7 @@ static const struct file_operations kho_test_corrupt_fops = {
 static int kho_bench_preserve(int order, unsigned long mib)
 {
 	unsigned long want = mib << (20 - PAGE_SHIFT), pages = 0, n = 0, max;
-	long meta0 = atomic_long_read(&kho_out_map.nr_meta_pages);
+	long meta0 = kho_mem_nr_meta_pages();
 	struct kho_test_folio *list;
 	struct folio **folios;
 	struct rnd_state rnd;
@@ -496,8 +495,8 @@ static int kho_bench_preserve(int order, unsigned long mib)
 	pr_info("bench: order %d: preserved %lu folios, %lu MiB in %lld us (%lld us/GiB), metadata %ld pages (%lld bytes/GiB)\n",
 		order, n, pages >> (20 - PAGE_SHIFT), ktime_us_delta(t1, t0),
 		div64_u64(ktime_us_delta(t1, t0) * 1024, max(1UL, pages >> (20 - PAGE_SHIFT))),
-		atomic_long_read(&kho_out_map.nr_meta_pages) - meta0,
-		div64_u64((u64)(atomic_long_read(&kho_out_map.nr_meta_pages) - meta0) *
+		kho_mem_nr_meta_pages() - meta0,
+		div64_u64((u64)(kho_mem_nr_meta_pages() - meta0) *
 			  PAGE_SIZE * 1024, max(1UL, pages >> (20 - PAGE_SHIFT))));
 out:
 	kvfree(list);

@@ -2,14 +2,17 @@
 /*
  * Kexec HandOver (KHO) core: the state tree drivers fill before kexec, its
  * flattening into an FDT at finalize, the notifiers, the incoming side's
- * checks and lookup API, and debugfs.
+ * checks and lookup API.
  *
- * Memory preservation lives in mm/kho_mem.c and scratch in mm/kho_scratch.c.
+ * Memory preservation lives in kexec_handover_mem.c, scratch in
+ * kexec_handover_scratch.c and the debugfs interface in
+ * kexec_handover_debugfs.c; the handover formats are in
+ * <linux/kho/abi/kexec_handover.h>.
  */
 #define pr_fmt(fmt) "KHO: " fmt
 
 #include <linux/crc32.h>
-#include <linux/debugfs.h>
+#include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/kexec.h>
@@ -25,7 +28,7 @@
 
 #include "kexec_handover_internal.h"
 
-bool kho_enable __ro_after_init;
+static bool kho_enable __ro_after_init;
 
 static int __init kho_param(char *str)
 {
@@ -45,6 +48,12 @@ bool kho_is_enabled(void)
 	return kho_enable;
 }
 EXPORT_SYMBOL_GPL(kho_is_enabled);
+
+/* KHO could not set itself up on this boot: keep everyone off it. */
+void __init kho_disable(void)
+{
+	kho_enable = false;
+}
 
 /* ----- incoming handover: early checks ----- */
 
@@ -290,10 +299,12 @@ static struct {
 	.chain = BLOCKING_NOTIFIER_INIT(kho_out.chain),
 };
 
+#ifdef CONFIG_TEST_KEXEC_HANDOVER
 struct kho_handover *kho_handover_page(void)
 {
 	return kho_out.handover;
 }
+#endif
 
 static int kho_check_open(void)
 {
@@ -848,7 +859,7 @@ abort:
 	return err;
 }
 
-static int kho_set_finalized(bool on)
+int kho_set_finalized(bool on)
 {
 	int err;
 
@@ -898,33 +909,19 @@ phys_addr_t kho_handover_phys(void)
 	return virt_to_phys(kho_out.handover);
 }
 
-/* ----- debugfs ----- */
+/* ----- for the debugfs interface (kexec_handover_debugfs.c) ----- */
 
-#ifdef CONFIG_DEBUG_FS
-static struct dentry *kho_debugfs;
-
-static int kho_finalize_get(void *data, u64 *val)
+bool kho_is_finalized(void)
 {
-	*val = READ_ONCE(kho_out.state) == KHO_FROZEN;
-	return 0;
+	return READ_ONCE(kho_out.state) == KHO_FROZEN;
 }
 
-static int kho_finalize_set(void *data, u64 val)
+u64 kho_fdt_max(void)
 {
-	if (val > 1)
-		return -EINVAL;
-	return kho_set_finalized(val);
-}
-DEFINE_DEBUGFS_ATTRIBUTE(kho_finalize_fops, kho_finalize_get, kho_finalize_set,
-			 "%llu\n");
-
-static int kho_fdt_max_get(void *data, u64 *val)
-{
-	*val = kho_out.fdt_max;
-	return 0;
+	return READ_ONCE(kho_out.fdt_max);
 }
 
-static int kho_fdt_max_set(void *data, u64 val)
+int kho_set_fdt_max(u64 val)
 {
 	int err = 0;
 
@@ -936,34 +933,8 @@ static int kho_fdt_max_set(void *data, u64 val)
 	mutex_unlock(&kho_out.lock);
 	return err;
 }
-DEFINE_DEBUGFS_ATTRIBUTE(kho_fdt_max_fops, kho_fdt_max_get, kho_fdt_max_set,
-			 "%llu\n");
 
-static int kho_scratch_show(struct seq_file *m, void *v)
-{
-	bool len = m->private;
-	unsigned int i;
-
-	for (i = 0; i < kho_nr_scratch; i++)
-		seq_printf(m, "0x%llx\n", len ? kho_scratch[i].size :
-						kho_scratch[i].base);
-	return 0;
-}
-
-static int kho_scratch_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, kho_scratch_show, inode->i_private);
-}
-
-static const struct file_operations kho_scratch_fops = {
-	.open = kho_scratch_open,
-	.read = seq_read,
-	.llseek = seq_lseek,
-	.release = single_release,
-};
-
-static ssize_t kho_out_fdt_read(struct file *file, char __user *buf,
-				size_t count, loff_t *ppos)
+ssize_t kho_read_out_fdt(char __user *buf, size_t count, loff_t *ppos)
 {
 	ssize_t ret = 0;
 
@@ -975,48 +946,6 @@ static ssize_t kho_out_fdt_read(struct file *file, char __user *buf,
 	mutex_unlock(&kho_out.lock);
 	return ret;
 }
-
-static const struct file_operations kho_out_fdt_fops = {
-	.read = kho_out_fdt_read,
-	.llseek = default_llseek,
-};
-
-static struct debugfs_blob_wrapper kho_in_fdt_blob;
-
-static void __init kho_debugfs_init(void)
-{
-	struct dentry *out, *in;
-
-	kho_debugfs = debugfs_create_dir("kho", NULL);
-	out = debugfs_create_dir("out", kho_debugfs);
-	debugfs_create_file("finalize", 0600, out, NULL, &kho_finalize_fops);
-	debugfs_create_file("fdt_max", 0600, out, NULL, &kho_fdt_max_fops);
-	debugfs_create_file("scratch_phys", 0400, out, (void *)false,
-			    &kho_scratch_fops);
-	debugfs_create_file("scratch_len", 0400, out, (void *)true,
-			    &kho_scratch_fops);
-	debugfs_create_file("fdt", 0400, out, NULL, &kho_out_fdt_fops);
-
-	if (kho_in.active) {
-		in = debugfs_create_dir("in", kho_debugfs);
-		kho_in_fdt_blob.data = phys_to_virt(kho_in.fdt_phys);
-		kho_in_fdt_blob.size = kho_in.fdt_size;
-		debugfs_create_blob("fdt", 0400, in, &kho_in_fdt_blob);
-	}
-}
-
-/**
- * kho_debugfs_root - the "kho" debugfs directory, for KHO's test driver
- *
- * Return: the dentry, or NULL.
- */
-struct dentry *kho_debugfs_root(void)
-{
-	return kho_debugfs;
-}
-#else
-static inline void kho_debugfs_init(void) { }
-#endif
 
 static int __init kho_init(void)
 {

@@ -24,8 +24,8 @@
 #include <linux/string.h>
 #include <kunit/visibility.h>
 
-#include "internal.h"
-#include "../kernel/kexec_handover_internal.h"
+#include "../../mm/internal.h"
+#include "kexec_handover_internal.h"
 
 /* Scratch list: lowmem, global, then one per node. */
 #define KHO_SCRATCH_SLOTS	(2 + MAX_NUMNODES)
@@ -267,10 +267,10 @@ void __init kho_memory_init(void)
 		kho_nr_scratch = 0;
 	}
 
-	if (!kho_enable)
+	if (!kho_is_enabled())
 		return;
 	if (!incoming && kho_reserve_scratch()) {
-		kho_enable = false;
+		kho_disable();
 		return;
 	}
 	kho_scratch_to_cma(!incoming);
@@ -291,7 +291,7 @@ void __init kho_enter_scratch_only(void)
 
 	if (!kho_in.handover_phys || kho_in.rejected)
 		return;
-	if (!kho_enable) {
+	if (!kho_is_enabled()) {
 		pr_info("incoming handover ignored: KHO is off (kho=on enables it)\n");
 		return;
 	}
@@ -368,7 +368,7 @@ int kho_locate_mem_hole(struct kexec_buf *kbuf,
 	};
 	unsigned int i, n = kho_nr_scratch;
 
-	if (!kho_enable || !n || kbuf->image->type == KEXEC_TYPE_CRASH)
+	if (!kho_is_enabled() || !n || kbuf->image->type == KEXEC_TYPE_CRASH)
 		return 0;
 
 	for (i = 0; i < n; i++) {

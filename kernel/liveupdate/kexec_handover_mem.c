@@ -20,8 +20,8 @@
 #include <linux/rwsem.h>
 #include <kunit/visibility.h>
 
-#include "internal.h"
-#include "../kernel/kexec_handover_internal.h"
+#include "../../mm/internal.h"
+#include "kexec_handover_internal.h"
 
 struct kho_mem_map kho_out_map;
 static DECLARE_RWSEM(kho_mem_sem);	/* write side: finalize */
@@ -254,6 +254,13 @@ void kho_mem_freeze(bool frozen)
 	up_write(&kho_mem_sem);
 }
 
+#ifdef CONFIG_TEST_KEXEC_HANDOVER
+unsigned long kho_mem_nr_meta_pages(void)
+{
+	return atomic_long_read(&kho_out_map.nr_meta_pages);
+}
+#endif
+
 unsigned long kho_mem_nr_preserved_pages(void)
 {
 	return atomic_long_read(&kho_nr_preserved);
@@ -261,7 +268,7 @@ unsigned long kho_mem_nr_preserved_pages(void)
 
 static int kho_check_range(phys_addr_t phys, size_t size)
 {
-	if (!kho_enable)
+	if (!kho_is_enabled())
 		return -EOPNOTSUPP;
 	if (!size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size) ||
 	    phys + size < phys)
