@@ -2,7 +2,7 @@
 """make demo: a running VM across a live update of its host kernel.
 
 Boots the kho-v kernel in QEMU (TCG; the kernel under test runs a real KVM
-guest, nested) and runs the demo scenario, demo/kho-demo.sh, through three
+guest, nested) and runs the demo scenario, demo/kho_demo.sh, through three
 kernel boots: a plain kexec reboot to compare with, then a VMM whose guest
 prints on its serial port is carried across a kexec by Live Update. Prints
 the scenario's "demo:" lines, the guest's output around the update and a
@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
     os.makedirs(args.logdir, exist_ok=True)
-    log = os.path.join(args.logdir, "kho-demo.log")
+    log = os.path.join(args.logdir, "kho_demo.log")
     # three boots and a guest under nested KVM in TCG: more than one test
     timeout = max(args.timeout, 900)
 
@@ -59,7 +59,7 @@ def main():
            "-smp", "2", "-m", "2G", "-display", "none", "-vga", "none",
            "-monitor", "none", "-serial", f"file:{log}", "-no-reboot",
            "-kernel", args.kernel, "-initrd", args.initrd,
-           "-append", "console=ttyS0 panic=-1 oops=panic kho=on kho_test=kho-demo"]
+           "-append", "console=ttyS0 panic=-1 oops=panic kho=on kho_test=kho_demo"]
     start = time.monotonic()
     rc = None
     with open(log + ".qemu", "w") as qerr:
@@ -76,7 +76,7 @@ def main():
         lines = f.read().splitlines()
 
     report = [l.split("# demo:", 1)[1].rstrip() for l in lines if l.startswith("# demo:")]
-    result = [l for l in lines if "kho-v: result kho-demo" in l]
+    result = [l for l in lines if "kho-v: result kho_demo" in l]
     ok = bool(result) and result[-1].split()[3] == "ok"
     d = data(lines)
 

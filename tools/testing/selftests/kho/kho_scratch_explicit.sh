@@ -6,7 +6,7 @@
 # everything the next kernel allocates before it has reserved preserved
 # memory: with the KASAN debug kernel (4 GiB VM) that is over 512 MiB of
 # shadow alone, so smaller areas would leave it unable to boot.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

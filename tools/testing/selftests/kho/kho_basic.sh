@@ -5,7 +5,7 @@
 # filled with seeded data, and a state tree with properties of many sizes
 # (one larger than a page, so the FDT spans pages). Stage 2 restores and
 # checks every byte and property; the seed travels in the preserved state.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

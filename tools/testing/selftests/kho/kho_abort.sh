@@ -4,7 +4,7 @@
 # Finalize freezes the state tree (adding fails with EBUSY); unfreeze makes
 # it writable again with preserved memory still preserved; a second
 # finalize and a kexec then carry everything, the late addition included.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

@@ -11,8 +11,8 @@
 #   1: plain reboot; 2: time it, start case 1, live update;
 #   3-5: take case N-2 back, start case N-1, live update;
 #   6: take case 4 back, plain reboot; 7: time it, print the table.
-. /tests/.lib.sh
-. /tests/kvm-update-lib
+. /tests/kho_lib.sh
+. /tests/kvm_update_lib.sh
 
 NCASES=4
 case_args() {
