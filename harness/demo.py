@@ -11,9 +11,9 @@ summary made of the "demo-data:" figures.
 import argparse
 import os
 import re
-import subprocess
 import sys
-import time
+
+import qemu
 
 
 def data(lines, prefix="demo-data:"):
@@ -54,24 +54,12 @@ def main():
     print("==> Booting the kho-v host kernel under QEMU (TCG, q35, 2 CPUs, 2 GiB)")
     print("    boot 1 times a plain kexec reboot; boot 2 runs a VM and live-updates")
     print("    the kernel under it; boot 3 takes the VM back (about a minute)")
-    cmd = ["qemu-system-x86_64", "-machine", "q35",
-           "-accel", os.environ.get("QEMU_ACCEL", "tcg"), "-cpu", "max",
-           "-smp", "2", "-m", "2G", "-display", "none", "-vga", "none",
-           "-monitor", "none", "-serial", f"file:{log}", "-no-reboot",
-           "-kernel", args.kernel, "-initrd", args.initrd,
-           "-append", "console=ttyS0 panic=-1 oops=panic kho=on kho_test=kho_demo"]
-    start = time.monotonic()
-    rc = None
-    with open(log + ".qemu", "w") as qerr:
-        qerr.write(" ".join(cmd) + "\n")
-        qerr.flush()
-        try:
-            rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=timeout,
-                                stdout=qerr, stderr=qerr).returncode
-        except subprocess.TimeoutExpired:
-            print(f"demo: the VM did not finish within {timeout} s; log: {log}")
-            return 1
-    wall = time.monotonic() - start
+    cmd = qemu.command(args.kernel, args.initrd, log,
+                       append="kho=on kho_test=kho_demo", mem="2G", smp="2")
+    rc, timed_out, wall = qemu.run(cmd, log, timeout)
+    if timed_out:
+        print(f"demo: the VM did not finish within {timeout} s; log: {log}")
+        return 1
     with open(log, errors="replace") as f:
         lines = f.read().splitlines()
 

@@ -23,9 +23,9 @@ import concurrent.futures
 import fnmatch
 import os
 import re
-import subprocess
 import sys
-import time
+
+import qemu
 
 SPLATS = re.compile(
     r"(Kernel panic|BUG:|WARNING:|Oops|general protection fault|"
@@ -58,25 +58,20 @@ def parse_meta(path):
 VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
 
 
-def qemu_cmd(args, name, meta, log, variant):
+def vm_command(args, name, meta, log, variant):
     # The debug kernel's boot allocations include the KASAN shadow; scale
     # scratch to 100% of them (the next kernel may use all three areas).
     # A test's own kho_scratch= comes later on the line and wins.
     debug = "kho_scratch=100% " if args.debug else ""
-    append = f"console=ttyS0 panic=-1 oops=panic {debug}kho_test={name} {meta['cmdline']}".strip()
+    append = f"{debug}kho_test={name} {meta['cmdline']}".strip()
     if variant:
         append += " " + VARIANT_CMDLINE[variant]
-    accel = os.environ.get("QEMU_ACCEL", "tcg")
     mem = meta["mem"]
     if args.debug:
         # KASAN's shadow and quarantine: give the debug kernel twice the RAM
         mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
-    return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel,
-            "-cpu", "max", "-smp", meta["smp"], "-m", mem,
-            "-display", "none", "-vga", "none", "-monitor", "none",
-            "-serial", f"file:{log}", "-no-reboot",
-            "-kernel", args.kernel, "-initrd", args.initrd,
-            "-append", append]
+    return qemu.command(args.kernel, args.initrd, log, append=append,
+                        mem=mem, smp=meta["smp"])
 
 
 def run_one(args, path, variant):
@@ -87,18 +82,8 @@ def run_one(args, path, variant):
     if args.debug:
         timeout *= 4
     log = os.path.join(args.logdir, full + ".log")
-    start = time.monotonic()
-    cmd = qemu_cmd(args, name, meta, log, variant)
-    with open(log + ".qemu", "w") as qerr:
-        qerr.write(" ".join(cmd) + "\n")
-        qerr.flush()
-        try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                                  stdout=qerr, stderr=qerr, timeout=timeout)
-            rc, timed_out = proc.returncode, False
-        except subprocess.TimeoutExpired:
-            rc, timed_out = None, True
-    wall = time.monotonic() - start
+    rc, timed_out, wall = qemu.run(vm_command(args, name, meta, log, variant),
+                                   log, timeout)
     try:
         with open(log, errors="replace") as f:
             lines = f.read().splitlines()
