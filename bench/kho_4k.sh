@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=3G timeout=600
 # Benchmark: preserve and restore 512 MiB (the largest list one subtree holds) of order-0 folios (-1: mixed).
 . /tests/kho_lib.sh
 ORDER=0

@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=4G timeout=1800
 # Benchmark: how long running VMs are stopped by a live kernel update, against
 # guest RAM (one VM of 256 MiB, 1 GiB, 2 GiB) and the number of VMs (4 of
 # 256 MiB), each as a ratio to a plain kexec reboot timed in the same QEMU

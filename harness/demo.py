@@ -14,6 +14,7 @@ import re
 import sys
 
 import qemu
+import vmconf
 
 
 def data(lines, prefix="demo-data:"):
@@ -48,14 +49,23 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.logdir, exist_ok=True)
     log = os.path.join(args.logdir, "kho_demo.log")
+    demo_dir = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "demo"))
+    entries, problems = vmconf.load(demo_dir)
+    if problems or "kho_demo" not in entries:
+        for p in problems or [f"no kho_demo in {demo_dir}/{vmconf.FILE}"]:
+            print(f"error: {p}", file=sys.stderr)
+        return 1
+    vm = entries["kho_demo"]
     # three boots and a guest under nested KVM in TCG: more than one test
-    timeout = max(args.timeout, 900)
+    timeout = max(args.timeout, int(vm["timeout"] or 0))
 
-    print("==> Booting the kho-v host kernel under QEMU (TCG, q35, 2 CPUs, 2 GiB)")
+    print(f"==> Booting the kho-v host kernel under QEMU (TCG, q35, {vm['smp']} CPUs, "
+          f"{vm['mem'][:-1]} {vm['mem'][-1]}iB)")
     print("    boot 1 times a plain kexec reboot; boot 2 runs a VM and live-updates")
     print("    the kernel under it; boot 3 takes the VM back (about a minute)")
     cmd = qemu.command(args.kernel, args.initrd, log,
-                       append="kho=on kho_test=kho_demo", mem="2G", smp="2")
+                       append=f"kho_test=kho_demo {vm['cmdline']}".strip(),
+                       mem=vm["mem"], smp=vm["smp"], extra=vm["qemu"])
     rc, timed_out, wall = qemu.run(cmd, log, timeout)
     if timed_out:
         print(f"demo: the VM did not finish within {timeout} s; log: {log}")

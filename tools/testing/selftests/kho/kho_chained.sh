@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=2G variants=kexec-tools
 # Three hops in a row: every kernel verifies what the previous one preserved,
 # preserves new data of its own, and hands on the same scratch areas.
 . /tests/kho_lib.sh

@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=2G
 # Damage the handover's scratch after finalize; the next kernel must refuse it.
 . /tests/kho_lib.sh
 WHAT=scratch

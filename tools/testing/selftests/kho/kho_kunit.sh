@@ -1,5 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
 # The kexec_handover KUnit suite runs at boot; check its KTAP verdicts.
 . /tests/kho_lib.sh
 

@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on kho_scratch=12Q,oops
-# kho-test: mem=2G
 # A malformed kho_scratch= is reported clearly and ignored: the setting
 # in force (here the default) stays.
 . /tests/kho_lib.sh

@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on kho_scratch=50%
-# kho-test: mem=2G
 # kho_scratch=N% scales what the kernel allocated at boot. On this one-node
 # VM the per-node area is exactly N% of it and the global area the same
 # amount raised to its 128M floor; when all RAM lies below 4 GiB the lowmem
