@@ -83,17 +83,23 @@ kernel: tree
 	@echo "    $(BZIMAGE)"
 
 # --- initramfs: busybox, our loader, the tests, and the kernel to kexec into ---
-TEST_SRCS := $(sort $(wildcard tests/*.sh tests/*.c tools/testing/selftests/liveupdate/luo-*.c \
-	tools/testing/selftests/kvm/kho/kvm-kho-*.c))
-DEMO_SRCS := $(sort $(wildcard demo/*.sh demo/*.c))
-BENCH_SRCS := $(sort $(wildcard bench/*.sh bench/*.c))
+# Libraries are not run: shell ones (NAME_lib.sh) are copied into the
+# initramfs for their users to source, C ones are linked into the tests.
+SH_LIBS := $(sort $(wildcard tools/testing/selftests/kho/*_lib.sh bench/*_lib.sh demo/*_lib.sh))
+C_LIBS := $(wildcard tools/testing/selftests/liveupdate/luo_test_utils.c \
+	tools/testing/selftests/kvm/kho/kvm_kho_util*.c)
+not_lib = $(sort $(filter-out $(SH_LIBS) $(C_LIBS),$(wildcard $(1))))
+TEST_SRCS := $(call not_lib,tools/testing/selftests/kho/*.sh \
+	tools/testing/selftests/liveupdate/luo_*.c tools/testing/selftests/kvm/kho/kvm_kho_*.c)
+DEMO_SRCS := $(call not_lib,demo/*.sh demo/*.c)
+BENCH_SRCS := $(call not_lib,bench/*.sh bench/*.c)
 USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \
 	-I$(CURDIR)/tools/testing/selftests/liveupdate \
 	-I$(CURDIR)/tools/testing/selftests/kvm/kho
 
 initramfs: kernel
 	@echo "==> Building the test initramfs"
-	@harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(TEST_SRCS) $(DEMO_SRCS) $(BENCH_SRCS)
+	@harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(SH_LIBS) $(TEST_SRCS) $(DEMO_SRCS) $(BENCH_SRCS)
 
 # --- running ---
 check: initramfs

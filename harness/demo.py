@@ -2,7 +2,7 @@
 """make demo: a running VM across a live update of its host kernel.
 
 Boots the kho-v kernel in QEMU (TCG; the kernel under test runs a real KVM
-guest, nested) and runs the demo scenario, demo/kho-demo.sh, through three
+guest, nested) and runs the demo scenario, demo/kho_demo.sh, through three
 kernel boots: a plain kexec reboot to compare with, then a VMM whose guest
 prints on its serial port is carried across a kexec by Live Update. Prints
 the scenario's "demo:" lines, the guest's output around the update and a
@@ -11,9 +11,10 @@ summary made of the "demo-data:" figures.
 import argparse
 import os
 import re
-import subprocess
 import sys
-import time
+
+import qemu
+import vmconf
 
 
 def data(lines, prefix="demo-data:"):
@@ -47,36 +48,33 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
     os.makedirs(args.logdir, exist_ok=True)
-    log = os.path.join(args.logdir, "kho-demo.log")
+    log = os.path.join(args.logdir, "kho_demo.log")
+    demo_dir = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "demo"))
+    entries, problems = vmconf.load(demo_dir)
+    if problems or "kho_demo" not in entries:
+        for p in problems or [f"no kho_demo in {demo_dir}/{vmconf.FILE}"]:
+            print(f"error: {p}", file=sys.stderr)
+        return 1
+    vm = entries["kho_demo"]
     # three boots and a guest under nested KVM in TCG: more than one test
-    timeout = max(args.timeout, 900)
+    timeout = max(args.timeout, int(vm["timeout"] or 0))
 
-    print("==> Booting the kho-v host kernel under QEMU (TCG, q35, 2 CPUs, 2 GiB)")
+    print(f"==> Booting the kho-v host kernel under QEMU (TCG, q35, {vm['smp']} CPUs, "
+          f"{vm['mem'][:-1]} {vm['mem'][-1]}iB)")
     print("    boot 1 times a plain kexec reboot; boot 2 runs a VM and live-updates")
     print("    the kernel under it; boot 3 takes the VM back (about a minute)")
-    cmd = ["qemu-system-x86_64", "-machine", "q35",
-           "-accel", os.environ.get("QEMU_ACCEL", "tcg"), "-cpu", "max",
-           "-smp", "2", "-m", "2G", "-display", "none", "-vga", "none",
-           "-monitor", "none", "-serial", f"file:{log}", "-no-reboot",
-           "-kernel", args.kernel, "-initrd", args.initrd,
-           "-append", "console=ttyS0 panic=-1 oops=panic kho=on kho_test=kho-demo"]
-    start = time.monotonic()
-    rc = None
-    with open(log + ".qemu", "w") as qerr:
-        qerr.write(" ".join(cmd) + "\n")
-        qerr.flush()
-        try:
-            rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=timeout,
-                                stdout=qerr, stderr=qerr).returncode
-        except subprocess.TimeoutExpired:
-            print(f"demo: the VM did not finish within {timeout} s; log: {log}")
-            return 1
-    wall = time.monotonic() - start
+    cmd = qemu.command(args.kernel, args.initrd, log,
+                       append=f"kho_test=kho_demo {vm['cmdline']}".strip(),
+                       mem=vm["mem"], smp=vm["smp"], extra=vm["qemu"])
+    rc, timed_out, wall = qemu.run(cmd, log, timeout)
+    if timed_out:
+        print(f"demo: the VM did not finish within {timeout} s; log: {log}")
+        return 1
     with open(log, errors="replace") as f:
         lines = f.read().splitlines()
 
     report = [l.split("# demo:", 1)[1].rstrip() for l in lines if l.startswith("# demo:")]
-    result = [l for l in lines if "kho-v: result kho-demo" in l]
+    result = [l for l in lines if "kho-v: result kho_demo" in l]
     ok = bool(result) and result[-1].split()[3] == "ok"
     d = data(lines)
 

@@ -15,12 +15,16 @@ rm -rf "$out"
 mkdir -p "$out"
 
 overlay_dirs=$(cat harness/overlay-dirs)
-all_new=$(for d in $overlay_dirs; do if [ -d "$d" ]; then find "$d" -type f; fi; done | LC_ALL=C sort)
+# A test directory's vm.conf says what its tests need from kho-v's QEMU
+# harness; it is not part of the kernel series.
+all_new=$(for d in $overlay_dirs; do
+	if [ -d "$d" ]; then find "$d" -type f ! -name vm.conf; fi
+done | LC_ALL=C sort)
 
 # the files of one series entry: a file, or every file under a directory/
 entry_files() {
 	case "$1" in
-	*/) find "${1%/}" -type f | LC_ALL=C sort ;;
+	*/) find "${1%/}" -type f ! -name vm.conf | LC_ALL=C sort ;;
 	*) echo "$1" ;;
 	esac
 }

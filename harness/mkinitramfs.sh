@@ -2,7 +2,11 @@
 # Build the test initramfs: busybox, the init, the loaders (ours and Debian's
 # kexec), every test, and the kernel image to kexec into.
 #
-# usage: mkinitramfs.sh OBJ BZIMAGE OUT "CFLAGS" TEST...
+# usage: mkinitramfs.sh OBJ BZIMAGE OUT "CFLAGS" FILE...
+#
+# Each FILE is a test, benchmark or demo scenario, installed as /tests/NAME
+# (its file name without the extension), or a shell library NAME_lib.sh,
+# copied in as /tests/NAME_lib.sh: the name its users source.
 set -euo pipefail
 obj=$1 bzimage=$2 out=$3 cflags=$4
 shift 4
@@ -47,6 +51,15 @@ if kexec_bin=$(command -v kexec); then
 	done
 fi
 
+tests=()
+for t in "$@"; do
+	case "$t" in
+	*_lib.sh) install -m 644 "$repo/$t" "$root/tests/$(basename "$t")" ;;
+	*) tests+=("$t") ;;
+	esac
+done
+set -- "${tests[@]}"
+
 for t in "$@"; do
 	name=$(basename "$t"); name=${name%.*}
 	case "$t" in
@@ -54,9 +67,6 @@ for t in "$@"; do
 	*)   install -m 755 "$repo/$t" "$root/tests/$name" ;;
 	esac
 done
-cp "$repo/harness/lib.sh" "$root/tests/.lib.sh"
-cp "$repo/harness/kho-corrupt.sh" "$root/tests/.kho-corrupt.sh"
-cp "$repo/harness/kho-bench.sh" "$root/tests/.kho-bench.sh"
 
 cp "$bzimage" "$root/boot/bzImage"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"

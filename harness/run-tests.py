@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Run kho-v tests under QEMU, one VM per test, and report KTAP.
 
-Each test is a file under tests/ (or bench/). Its header may carry lines
-
-    # kho-test: cmdline=kho=on kho_scratch=50%
-    # kho-test: mem=2G smp=2 timeout=600
-    # kho-test: variants=kexec-tools
+Each test is a file (NAME.sh, or NAME.c built into NAME) in a test
+directory: tools/testing/selftests/{kho,liveupdate,kvm/kho}/ or bench/.
+What it needs from QEMU (memory, CPUs, timeout, kernel command line,
+machine options and devices, variants) is its line in that directory's
+vm.conf; see harness/vmconf.py. A test given here without a line there,
+or a line there without its test, is an error and nothing is run.
 
 A test with variants runs once as NAME and once per variant as
 NAME@VARIANT; the kexec-tools variant does every kexec with Debian's
@@ -23,9 +24,11 @@ import concurrent.futures
 import fnmatch
 import os
 import re
-import subprocess
+import shlex
 import sys
-import time
+
+import qemu
+import vmconf
 
 SPLATS = re.compile(
     r"(Kernel panic|BUG:|WARNING:|Oops|general protection fault|"
@@ -33,72 +36,35 @@ SPLATS = re.compile(
     r"INFO: task .* blocked|rcu: INFO|kernel BUG at|Call Trace:)")
 
 
-def parse_meta(path):
-    meta = {"cmdline": "", "mem": "1G", "smp": "2", "timeout": None,
-            "variants": ""}
-    with open(path, errors="replace") as f:
-        for line in f.readlines()[:40]:
-            m = re.search(r"kho-test:\s*(.*)$", line)
-            if not m:
-                continue
-            body = m.group(1).strip().rstrip("*/").strip()
-            # "cmdline=" takes the rest of the line; other keys are words
-            if body.startswith("cmdline="):
-                val = body[len("cmdline="):].strip()
-                meta["cmdline"] = (meta["cmdline"] + " " + val).strip()
-                continue
-            for word in body.split():
-                k, _, v = word.partition("=")
-                if k not in meta or k == "cmdline":
-                    raise SystemExit(f"error: {path}: unknown kho-test key '{k}'")
-                meta[k] = v
-    return meta
-
-
 VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
 
 
-def qemu_cmd(args, name, meta, log, variant):
+def vm_command(args, name, entry, log, variant):
     # The debug kernel's boot allocations include the KASAN shadow; scale
     # scratch to 100% of them (the next kernel may use all three areas).
     # A test's own kho_scratch= comes later on the line and wins.
     debug = "kho_scratch=100% " if args.debug else ""
-    append = f"console=ttyS0 panic=-1 oops=panic {debug}kho_test={name} {meta['cmdline']}".strip()
+    append = f"{debug}kho_test={name} {entry['cmdline']}".strip()
     if variant:
         append += " " + VARIANT_CMDLINE[variant]
-    accel = os.environ.get("QEMU_ACCEL", "tcg")
-    mem = meta["mem"]
+    mem = entry["mem"]
     if args.debug:
         # KASAN's shadow and quarantine: give the debug kernel twice the RAM
         mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
-    return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel,
-            "-cpu", "max", "-smp", meta["smp"], "-m", mem,
-            "-display", "none", "-vga", "none", "-monitor", "none",
-            "-serial", f"file:{log}", "-no-reboot",
-            "-kernel", args.kernel, "-initrd", args.initrd,
-            "-append", append]
+    return qemu.command(args.kernel, args.initrd, log, append=append,
+                        mem=mem, smp=entry["smp"], extra=entry["qemu"])
 
 
-def run_one(args, path, variant):
-    name = os.path.splitext(os.path.basename(path))[0]
-    meta = parse_meta(path)
-    full = f"{name}@{variant}" if variant else name
-    timeout = int(meta["timeout"] or args.timeout)
-    if args.debug:
-        timeout *= 4
+def test_timeout(args, entry):
+    timeout = int(entry["timeout"] or args.timeout)
+    return timeout * 4 if args.debug else timeout
+
+
+def run_one(args, name, entry, variant, full):
+    timeout = test_timeout(args, entry)
     log = os.path.join(args.logdir, full + ".log")
-    start = time.monotonic()
-    cmd = qemu_cmd(args, name, meta, log, variant)
-    with open(log + ".qemu", "w") as qerr:
-        qerr.write(" ".join(cmd) + "\n")
-        qerr.flush()
-        try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                                  stdout=qerr, stderr=qerr, timeout=timeout)
-            rc, timed_out = proc.returncode, False
-        except subprocess.TimeoutExpired:
-            rc, timed_out = None, True
-    wall = time.monotonic() - start
+    rc, timed_out, wall = qemu.run(vm_command(args, name, entry, log, variant),
+                                   log, timeout)
     try:
         with open(log, errors="replace") as f:
             lines = f.read().splitlines()
@@ -140,32 +106,47 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--debug", action="store_true")
     ap.add_argument("--bench", action="store_true")
-    ap.add_argument("tests", nargs="*")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="print each test's QEMU command line, run nothing")
+    ap.add_argument("tests", nargs="*", help="test sources (NAME.sh, NAME.c)")
     args = ap.parse_args()
 
+    found, problems = vmconf.lookup(args.tests)
     tests = []
-    for t in args.tests:
-        name = os.path.splitext(os.path.basename(t))[0]
-        tests.append((t, None, name))
-        for v in parse_meta(t)["variants"].split():
+    for path, name, entry in found:
+        tests.append((name, entry, None, name))
+        for v in entry["variants"]:
             if v not in VARIANT_CMDLINE:
-                print(f"error: {t}: unknown variant {v}", file=sys.stderr)
-                return 1
-            tests.append((t, v, f"{name}@{v}"))
+                problems.append(f"{path}: unknown variant {v} (known: "
+                                f"{', '.join(VARIANT_CMDLINE)})")
+            tests.append((name, entry, v, f"{name}@{v}"))
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        print(f"error: {len(problems)} problem(s) with the tests' vm.conf; "
+              "nothing run", file=sys.stderr)
+        print("0 passed, 1 failed, 0 skipped")
+        return 1
     if args.filter:
         pat = args.filter if any(c in args.filter for c in "*?[") else f"*{args.filter}*"
-        tests = [t for t in tests if fnmatch.fnmatch(t[2], pat)]
+        tests = [t for t in tests if fnmatch.fnmatch(t[3], pat)]
     if not tests:
         print(f"error: no test matches '{args.filter}'", file=sys.stderr)
-        print("0 passed, 1 failed")
+        print("0 passed, 1 failed, 0 skipped")
         return 1
+    if args.dry_run:
+        for name, entry, variant, full in tests:
+            log = os.path.join(args.logdir, full + ".log")
+            cmd = vm_command(args, name, entry, log, variant)
+            print(f"{full}: timeout {test_timeout(args, entry)} s: {shlex.join(cmd)}")
+        return 0
     os.makedirs(args.logdir, exist_ok=True)
 
     print("KTAP version 1")
     print(f"1..{len(tests)}")
     counts = {"ok": 0, "fail": 0, "skip": 0}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_one, args, t, v) for t, v, _ in tests]
+        futs = [ex.submit(run_one, args, *t) for t in tests]
         for i, fut in enumerate(futs, 1):
             r = fut.result()
             counts[r["status"]] += 1

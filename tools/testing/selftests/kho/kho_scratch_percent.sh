@@ -1,11 +1,9 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on kho_scratch=50%
-# kho-test: mem=2G
 # kho_scratch=N% scales what the kernel allocated at boot. On this one-node
 # VM the per-node area is exactly N% of it and the global area the same
 # amount raised to its 128M floor; when all RAM lies below 4 GiB the lowmem
 # area is that amount raised to its 16M floor too.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 hex() { printf '0x%x' "$1"; }
 max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }

@@ -1,10 +1,8 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=2G variants=kexec-tools
 # Finalize freezes the state tree (adding fails with EBUSY); unfreeze makes
 # it writable again with preserved memory still preserved; a second
 # finalize and a kexec then carry everything, the late addition included.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

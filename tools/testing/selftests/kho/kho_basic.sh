@@ -1,11 +1,9 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=2G variants=kexec-tools
 # KHO core across one kexec: 300 folios of random orders (0..MAX_PAGE_ORDER)
 # filled with seeded data, and a state tree with properties of many sizes
 # (one larger than a page, so the FDT spans pages). Stage 2 restores and
 # checks every byte and property; the seed travels in the preserved state.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

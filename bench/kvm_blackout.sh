@@ -1,6 +1,4 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=4G timeout=1800
 # Benchmark: how long running VMs are stopped by a live kernel update, against
 # guest RAM (one VM of 256 MiB, 1 GiB, 2 GiB) and the number of VMs (4 of
 # 256 MiB), each as a ratio to a plain kexec reboot timed in the same QEMU
@@ -11,8 +9,8 @@
 #   1: plain reboot; 2: time it, start case 1, live update;
 #   3-5: take case N-2 back, start case N-1, live update;
 #   6: take case 4 back, plain reboot; 7: time it, print the table.
-. /tests/.lib.sh
-. /tests/kvm-update-lib
+. /tests/kho_lib.sh
+. /tests/kvm_update_lib.sh
 
 NCASES=4
 case_args() {

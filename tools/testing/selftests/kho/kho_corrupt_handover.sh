@@ -1,8 +1,6 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=2G
 # Damage the handover's handover after finalize; the next kernel must refuse it.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 WHAT=handover
 REASON="bad magic in the handover page"
-. /tests/.kho-corrupt.sh
+. /tests/kho_corrupt_lib.sh

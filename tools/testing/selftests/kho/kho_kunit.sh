@@ -1,7 +1,6 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
 # The kexec_handover KUnit suite runs at boot; check its KTAP verdicts.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 dmesg | grep -E "(# Subtest: kexec_handover|ok [0-9]+ (kho_|kexec_handover))" |
 	sed 's/^\[[^]]*\] *//'

@@ -1,9 +1,7 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=2G variants=kexec-tools
 # Three hops in a row: every kernel verifies what the previous one preserved,
 # preserves new data of its own, and hands on the same scratch areas.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 stage=$1
 if [ "$stage" = 1 ]; then

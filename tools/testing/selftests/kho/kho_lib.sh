@@ -1,4 +1,4 @@
-# Helpers for shell tests; source with `. /tests/.lib.sh`.
+# Helpers for shell tests; source with `. /tests/kho_lib.sh`.
 # A failed check prints what was expected and what came instead, then exits 1.
 
 # The exit status that asks the init for another stage after a kexec.

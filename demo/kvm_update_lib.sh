@@ -1,7 +1,7 @@
 #!/bin/sh
 # Helpers for the VM live-update demo and benchmark; source with
-# `. /tests/kvm-update-lib` after /tests/.lib.sh. The calling stage does its
-# own kexec (the init's would come too late: a VMM must be running until
+# `. /tests/kvm_update_lib.sh` after /tests/kho_lib.sh. The calling stage does
+# its own kexec (the init's would come too late: a VMM must be running until
 # then), so it packs the root filesystem itself, as the init would.
 
 VMM=/tests/kvm-demo-vmm

@@ -2,7 +2,7 @@
 # A plain kexec round trip, no KHO: proves the harness. Stage 1 leaves a
 # random token on the next kernel's command line and notes its boot id;
 # stage 2 checks that it runs a new kernel (new boot id) that got the token.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

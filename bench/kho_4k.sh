@@ -1,8 +1,6 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on
-# kho-test: mem=3G timeout=600
 # Benchmark: preserve and restore 512 MiB (the largest list one subtree holds) of order-0 folios (-1: mixed).
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 ORDER=0
 MIB=512
-. /tests/.kho-bench.sh
+. /tests/kho_bench_lib.sh

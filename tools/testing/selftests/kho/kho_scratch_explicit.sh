@@ -1,12 +1,10 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on kho_scratch=64M,768M,64M
-# kho-test: mem=2G variants=kexec-tools
 # kho_scratch=lowmem,global,pernode gives exactly those sizes, the next
 # kernel boots inside them, and it keeps the same areas. The sizes must hold
 # everything the next kernel allocates before it has reserved preserved
 # memory: with the KASAN debug kernel (4 GiB VM) that is over 512 MiB of
 # shadow alone, so smaller areas would leave it unable to boot.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 case "$1" in
 1)

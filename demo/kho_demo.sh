@@ -11,8 +11,8 @@
 #         its guest until then;
 # boot 3: the VMM, started in restore mode, takes the VM back and runs it
 #         on: same physical pages, ticks going on, memory intact.
-. /tests/.lib.sh
-. /tests/kvm-update-lib
+. /tests/kho_lib.sh
+. /tests/kvm_update_lib.sh
 
 case "$1" in
 1)

@@ -1,4 +1,4 @@
-# Shared body of the kho-corrupt-* tests: stage 1 finalizes and then damages
+# Shared body of the kho_corrupt_* tests: stage 1 finalizes and then damages
 # one part of the handover ($WHAT); stage 2 must boot without KHO, say why
 # ($REASON) and run normally, with preserved memory treated as free memory.
 case "$1" in

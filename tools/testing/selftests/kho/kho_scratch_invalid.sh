@@ -1,9 +1,7 @@
 #!/bin/sh
-# kho-test: cmdline=kho=on kho_scratch=12Q,oops
-# kho-test: mem=2G
 # A malformed kho_scratch= is reported clearly and ignored: the setting
 # in force (here the default) stays.
-. /tests/.lib.sh
+. /tests/kho_lib.sh
 
 msg=$(dmesg | grep "kho_scratch=12Q,oops.*ignored")
 [ -n "$msg" ] || fail "no error message for kho_scratch=12Q,oops"

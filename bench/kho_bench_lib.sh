@@ -1,4 +1,4 @@
-# Shared body of the bench/kho-* benchmarks: preserve $MIB MiB of folios of
+# Shared body of the bench/kho_* benchmarks: preserve $MIB MiB of folios of
 # order $ORDER (-1: mixed), finalize, kexec, restore; print "bench:" lines.
 case "$1" in
 1)
