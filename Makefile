@@ -83,8 +83,9 @@ kernel: tree
 	@echo "    $(BZIMAGE)"
 
 # --- initramfs: busybox, our loader, the tests, and the kernel to kexec into ---
-TEST_SRCS := $(sort $(wildcard tests/*.sh tests/*.c tools/testing/selftests/liveupdate/luo_*.c \
-	tools/testing/selftests/kvm/kho/kvm_kho_*.c))
+TEST_SRCS := $(sort $(filter-out %_util.c %_utils.c %_util_guest.c %_util_record.c, \
+	$(wildcard tests/*.sh tests/*.c tools/testing/selftests/liveupdate/luo_*.c \
+	tools/testing/selftests/kvm/kho/kvm_kho_*.c)))
 DEMO_SRCS := $(sort $(wildcard demo/*.sh demo/*.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.sh bench/*.c))
 USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \

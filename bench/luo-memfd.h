@@ -4,7 +4,7 @@
  * 1 GiB memfd (BENCH_HUGETLB: of 2 MiB huge pages), freeze it through KHO
  * finalize, kexec, retrieve it. Prints "bench:" lines; asserts no timing.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 #include <time.h>
 
 #define SIZE	(1ULL << 30)
@@ -89,11 +89,6 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, BENCH_HUGETLB ? "luo_hugetlb" : "luo_shmem",
+			LUO_STAGES(stage1, stage2));
 }

@@ -8,11 +8,12 @@
  * stay at the same PFNs over every hop, and a finished session is not
  * handed over again.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE		(16ULL << 20)
 #define NR_PAGES	(SIZE / 4096)
 #define TOKEN_1		7
+#define LAST_STAGE	4
 
 static int stage1(void)
 {
@@ -44,13 +45,13 @@ static void session_name(char *buf, size_t len, int gen)
 }
 
 /*
- * Stage @stage: take back generation stage - 1, check it stayed in place,
- * then (before the last stage) write the next generation in place and hand
+ * Stages 2 to LAST_STAGE: take back generation stage - 1, check it stayed
+ * in place, then (before the last stage) write the next generation in place and hand
  * the same file on in a new session.
  */
-static int chain_stage(int stage, int last)
+static int chain_stage(void)
 {
-	int gen = stage - 1, dev, in, out, fd;
+	int stage = luo_test_stage(), gen = stage - 1, dev, in, out, fd;
 	uint64_t token = TOKEN_1 + gen - 1;
 	uint64_t *want, *got;
 	char name[32], what[32];
@@ -75,7 +76,7 @@ static int chain_stage(int stage, int last)
 	free(got);
 	expect_ok("finish", luo_finish(in));
 	close(in);
-	if (stage == last) {
+	if (stage == LAST_STAGE) {
 		munmap(map, SIZE);
 		close(fd);
 		close(dev);
@@ -97,11 +98,6 @@ static int chain_stage(int stage, int last)
 
 int main(int argc, char **argv)
 {
-	int stage = luo_stage(argc, argv);
-
-	if (stage == 1)
-		return stage1();
-	if (stage >= 2 && stage <= 4)
-		return chain_stage(stage, 4);
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_chained",
+			LUO_STAGES(stage1, chain_stage, chain_stage, chain_stage));
 }

@@ -8,7 +8,7 @@
  * file needs no free huge page, and once the file is gone the pool is as
  * it was (no surplus, no reservation left behind).
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #ifndef MFD_HUGE_2MB
 #define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
@@ -126,11 +126,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_hugetlb", LUO_STAGES(stage1, stage2));
 }

@@ -7,7 +7,7 @@
  * records the PFN of every page; stage 2 checks the pattern and that every
  * page is at the same PFN.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE		(1ULL << 30)
 #define TOKEN		0x1000
@@ -64,11 +64,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_memfd_1g", LUO_STAGES(stage1, stage2));
 }

@@ -13,7 +13,7 @@
  * Also: a size seal the user adds while the memfd is preserved is handed
  * over as the user's.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE		(64ULL << 20)
 #define NR_PAGES	(SIZE / 4096)
@@ -241,11 +241,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_retry", LUO_STAGES(stage1, stage2));
 }

@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../liveupdate/luo_test.h"
+#include "../../liveupdate/luo_test_utils.h"
 
 /* ----- guest physical layout (plain numbers: the guest asm uses them) ----- */
 
@@ -105,20 +105,7 @@ struct kk_slot {
 #define KK_STR(x)	#x
 #define KK_XSTR(x)	KK_STR(x)
 
-/* ----- messages ----- */
-
-
-static inline void __attribute__((format(printf, 1, 2)))
-msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
+/* ----- time ----- */
 
 static inline uint64_t kk_rdtsc(void)
 {
