@@ -42,13 +42,17 @@
  * kernel's ("vCPU N resumed, U us after it was stopped"), the guest's own
  * (the pause its clock showed), and the gap in its serial output.
  */
-#include "kvm_kho_test.h"
-
+#define _GNU_SOURCE
 #include <ctype.h>
 #include <getopt.h>
 #include <linux/reboot.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/reboot.h>
+
+#include "kvm_kho_guest_asm.h"
 
 /* ----- the guest's layout, beside kvm_kho_test.h's control page ----- */
 
@@ -335,9 +339,14 @@ static void *dv_vcpu_thread(void *arg)
 	return NULL;
 }
 
+static void dv_sig_kick(int sig)
+{
+	(void)sig;
+}
+
 static void dv_start(struct dv_vm *vm)
 {
-	struct sigaction sa = { .sa_handler = kk_sig_kick };
+	struct sigaction sa = { .sa_handler = dv_sig_kick };
 	int i, err;
 
 	/* kk_stop kicks vCPUs out of KVM_RUN with SIGUSR1: no SA_RESTART */

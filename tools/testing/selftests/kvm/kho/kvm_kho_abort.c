@@ -4,7 +4,7 @@
 /*
  * A preserved VM through a finalization that is undone: no kexec.
  *
- * The two-vCPU guest of kvm_kho_test.h runs on 66 MiB of memfd; its memfd
+ * The two-vCPU guest of kvm_kho_util.h runs on 66 MiB of memfd; its memfd
  * and VM fd are preserved in a session, and the handover is finalized
  * through debugfs as an orchestrator does before a kexec. Then:
  *
@@ -26,7 +26,10 @@
  * guest still runs, the handover preserves as many pages as before the
  * test, and the VM can be preserved again.
  */
-#include "kvm_kho_test.h"
+#define _GNU_SOURCE
+#include <sys/ioctl.h>
+
+#include "kvm_kho_util.h"
 
 #define REGION		(64U << 20)
 #define TAG		0x61626f72	/* "abor" */
@@ -214,7 +217,8 @@ static void unfreeze(int na)
 	msg("ok: unfrozen; kernel log: \"%s\"", aborted);
 }
 
-int main(int argc, char **argv)
+/* A single stage: no kexec. */
+static int stage1(void)
 {
 	struct kvm_userspace_memory_region slot1;
 	uint32_t frozen[KK_MAX_VCPUS], sum;
@@ -224,9 +228,6 @@ int main(int argc, char **argv)
 	int dev, session, s2, memfd2, ret, i, nq, na, kicked = 0;
 	struct kk_vm vm;
 	double t0 = kk_now();
-
-	if (argc != 2 || atoi(argv[1]) != 1)
-		fail("usage: %s 1 (a single stage)", argv[0]);
 
 	dev = kk_luo_open();
 	if (dev == -ENOENT)
@@ -379,4 +380,9 @@ int main(int argc, char **argv)
 	close(memfd2);
 	close(dev);
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_abort", LUO_STAGES(stage1));
 }

@@ -30,7 +30,7 @@
  * A guest TSC off after a hop is noted as it is seen and fails the test
  * at the end, so that the other hops are still checked.
  */
-#include "kvm_kho_test.h"
+#include "kvm_kho_util.h"
 
 #define REGION		(64U << 20)
 #define TAG		0x6e696863	/* "chin" */
@@ -112,7 +112,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	}
 
 	kk_start(vm);
-	kk_check_resumed(vm, what, &rec);
+	kk_check_resumed(vm, what, &rec, 300);
 	ret = luo_finish(session);
 	if (ret)
 		fail("finish the incoming session: %s", strerror(-ret));
@@ -226,23 +226,23 @@ static void vmm(void *arg, int status_fd)
 	}
 }
 
-int main(int argc, char **argv)
+/* Every stage: the VMM runs in a child, which outlives all but the last. */
+static int run_vmm(void)
 {
-	struct kk_child c;
-	int stage, rc;
+	int stage = luo_test_stage(), rc;
 	double t0 = kk_now();
+	struct kk_child c;
 
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	stage = atoi(argv[1]);
-	if (stage < 1 || stage > LAST_STAGE)
-		fail("unexpected stage %s", argv[1]);
 	kk_child_start(&c, "VMM", vmm, (void *)(intptr_t)stage);
 	rc = kk_child_wait(&c);
 	msg("# stage %d: %.1f s", stage, kk_now() - t0);
-	if (stage < LAST_STAGE)
-		return rc == EXIT_PASS ? EXIT_FAIL : rc;
-	if (rc == EXIT_PASS)
+	if (stage == LAST_STAGE && rc == EXIT_PASS)
 		kk_tsc_verdict();
-	return rc == EXIT_KEXEC ? EXIT_FAIL : rc;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_chained",
+			LUO_STAGES(run_vmm, run_vmm, run_vmm, run_vmm));
 }

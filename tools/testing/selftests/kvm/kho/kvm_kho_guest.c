@@ -12,7 +12,7 @@
  * Under QEMU TCG the guest is a nested SVM guest of the test kernel, so it
  * is slow; the figures it prints are for comparing, not absolute.
  */
-#include "kvm_kho_test.h"
+#include "kvm_kho_util.h"
 
 #define MIN_REPORTS	4
 #define MIN_PASSES	2
@@ -25,7 +25,8 @@ static bool guest_done(struct kk_vm *vm, void *arg)
 	       vm->vcpu[1].passes >= MIN_PASSES;
 }
 
-int main(int argc, char **argv)
+/* A single stage: the guest, no kexec. */
+static int stage1(void)
 {
 	double t0, t_init, t_done, dt;
 	uint64_t h0;
@@ -33,8 +34,6 @@ int main(int argc, char **argv)
 	uint32_t host_sum;
 	int i;
 
-	(void)argc;
-	(void)argv;
 	kk_vm_init(&vm, "guest.log");
 	vm.kvm_fd = kk_open_kvm();
 	vm.tsc_hz = kk_tsc_hz();
@@ -79,7 +78,7 @@ int main(int argc, char **argv)
 	if (*kk_ctl32(&vm, KK_CTL_CSUM) != vm.init_csum)
 		fail("checksum in the control page %#x, reported %#x",
 		     *kk_ctl32(&vm, KK_CTL_CSUM), vm.init_csum);
-	host_sum = kk_host_verify(&vm, "after the run");
+	host_sum = kk_host_verify_region(&vm, "after the run");
 	if (host_sum != vm.init_csum)
 		fail("host-side checksum %#x, the guest's %#x", host_sum,
 		     vm.init_csum);
@@ -96,4 +95,9 @@ int main(int argc, char **argv)
 		    i, s->count, vm.vcpu[i].last_count);
 	}
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_guest", LUO_STAGES(stage1));
 }

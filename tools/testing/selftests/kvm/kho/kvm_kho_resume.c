@@ -23,7 +23,11 @@
  * guest TSC not going back and not jumping further than the host TSC
  * moved. Finish the session; pass.
  */
-#include "kvm_kho_test.h"
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "kvm_kho_util.h"
 
 #define SESSION		"kvm"
 #define TOKEN_MEM	1
@@ -299,7 +303,7 @@ static int stage2(void)
 			fail("guest RAM memfd: %" PRIu64 " bytes, expected %" PRIu64,
 			     (uint64_t)st.st_size, rec.mem_size);
 	}
-	kk_map_mem(&vm);
+	kk_map_mem(&vm, true);
 	msg("ok: retrieved and mapped the guest RAM memfd (%" PRIu64 " MiB)",
 	    vm.mem_size >> 20);
 
@@ -373,7 +377,7 @@ static int stage2(void)
 	    vm.vcpu[1].passes, rec.passes);
 	pthread_mutex_unlock(&vm.lock);
 
-	sum = kk_host_verify(&vm, "after the update");
+	sum = kk_host_verify_region(&vm, "after the update");
 	if (sum != rec.csum)
 		fail("host-side checksum %#x, the guest's %#x", sum, rec.csum);
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x",
@@ -401,13 +405,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	switch (atoi(argv[1])) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "kvm_kho_resume", LUO_STAGES(stage1, stage2));
 }

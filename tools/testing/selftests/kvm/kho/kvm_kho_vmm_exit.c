@@ -24,7 +24,11 @@
  * as stage 1 preserved nothing before its VMMs, no preserved memory came
  * over ("KHO: incoming map: 0 blocks").
  */
-#include "kvm_kho_test.h"
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "kvm_kho_util.h"
 
 #define TOKEN_MEM	1
 #define TOKEN_VM	2
@@ -134,7 +138,7 @@ static void vmm_wait_preserved(struct vmm *m)
 	}
 }
 
-static void stage1(void)
+static int stage1(void)
 {
 	uint64_t free0, free1, free2, shmem0, shmem1, shmem2, vm_kb = 0;
 	long pages0, pages1, pages2, min;
@@ -242,9 +246,10 @@ static void stage1(void)
 	f = fopen("pages0", "w");
 	if (!f || fprintf(f, "%ld\n", pages0) < 0 || fclose(f))
 		fail("writing pages0: %s", strerror(errno));
+	return EXIT_KEXEC;
 }
 
-static void stage2(void)
+static int stage2(void)
 {
 	unsigned long blocks, meta;
 	int dev, s, i;
@@ -288,19 +293,10 @@ static void stage2(void)
 	msg("ok: the handover brought %lu preserved blocks (stage 1 preserved %ld pages before its VMMs)",
 	    blocks, pages0);
 	msg("# and %lu pages of the preserve map's tables", meta);
+	return EXIT_PASS;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	switch (atoi(argv[1])) {
-	case 1:
-		stage1();
-		return EXIT_KEXEC;
-	case 2:
-		stage2();
-		return EXIT_PASS;
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "kvm_kho_vmm_exit", LUO_STAGES(stage1, stage2));
 }
