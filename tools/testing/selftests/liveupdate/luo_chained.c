@@ -11,15 +11,12 @@
 #include "luo_test_utils.h"
 
 #define SIZE		(16ULL << 20)
-#define NR_PAGES	(SIZE / 4096)
 #define TOKEN_1		7
 #define LAST_STAGE	4
 
 static int stage1(void)
 {
 	int dev, session, fd;
-	uint64_t *pfns;
-	void *map;
 
 	dev = luo_open();
 	session = expect_ok("create session chain-1",
@@ -27,13 +24,7 @@ static int stage1(void)
 	fd = memfd_create("luo-chain", 0);
 	if (fd < 0 || ftruncate(fd, SIZE))
 		fail("memfd: %s", strerror(errno));
-	map = luo_map(fd, SIZE);
-	luo_fill(map, SIZE, luo_seed(), 1, TOKEN_1);
-	expect_ok("preserve", luo_preserve_fd(session, fd, TOKEN_1));
-	pfns = luo_pfns(map, SIZE);
-	luo_save("pfns", pfns, NR_PAGES * sizeof(*pfns));
-	free(pfns);
-	munmap(map, SIZE);
+	luo_preserve_memfd(session, fd, SIZE, TOKEN_1, NULL, false);
 	close(fd);
 	close(dev);
 	return luo_keep_and_kexec();
@@ -53,11 +44,9 @@ static int chain_stage(void)
 {
 	int stage = luo_test_stage(), gen = stage - 1, dev, in, out, fd;
 	uint64_t token = TOKEN_1 + gen - 1;
-	uint64_t *want, *got;
 	char name[32], what[32];
 	void *map;
 
-	want = luo_load("pfns", NR_PAGES * sizeof(*want));
 	dev = luo_open();
 	if (gen > 1) {
 		session_name(name, sizeof(name), gen - 1);
@@ -71,9 +60,7 @@ static int chain_stage(void)
 	map = luo_map(fd, SIZE);
 	snprintf(what, sizeof(what), "hop %d", gen);
 	luo_verify(what, map, SIZE, gen, token);
-	got = luo_pfns(map, SIZE);
-	luo_compare_pfns(what, want, got, NR_PAGES);
-	free(got);
+	luo_check_pfns(what, map, SIZE);
 	expect_ok("finish", luo_finish(in));
 	close(in);
 	if (stage == LAST_STAGE) {

@@ -95,7 +95,7 @@ void expect_u64(const char *what, uint64_t want, uint64_t got)
 
 int luo_open(void)
 {
-	int fd = open(LUO_DEV, O_RDWR);
+	int fd = open(LUO_DEV, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOENT)
 		skip("no %s: kernel without CONFIG_LIVEUPDATE or kho=off",
@@ -134,6 +134,17 @@ int luo_retrieve_session(int dev, const char *name)
 	strncpy((char *)arg.name, name, sizeof(arg.name) - 1);
 	ret = luo_ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &arg);
 	return ret ? ret : arg.fd;
+}
+
+int luo_open_session(int dev, const char *name, bool create)
+{
+	int fd = create ? luo_create_session(dev, name) :
+			  luo_retrieve_session(dev, name);
+
+	if (fd < 0)
+		fail("%s session \"%s\": %s", create ? "create" : "retrieve",
+		     name, strerror(-fd));
+	return fd;
 }
 
 int luo_preserve_fd(int session, int fd, uint64_t token)
@@ -319,6 +330,60 @@ uint64_t *luo_pfns(const void *map, uint64_t size)
 		fail("out of memory for %" PRIu64 " PFNs", n);
 	luo_read_pfns(map, size, pfns);
 	return pfns;
+}
+
+void luo_save_pfns(const void *map, uint64_t size, bool scratch)
+{
+	uint64_t *pfns = luo_pfns(map, size);
+
+	if (scratch)
+		luo_check_not_scratch(pfns, size / 4096);
+	luo_save("pfns", pfns, size / 4096 * sizeof(*pfns));
+	free(pfns);
+}
+
+void luo_check_pfns(const char *what, const void *map, uint64_t size)
+{
+	uint64_t n = size / 4096;
+	uint64_t *want = luo_load("pfns", n * sizeof(*want));
+	uint64_t *got = luo_pfns(map, size);
+
+	luo_compare_pfns(what, want, got, n);
+	free(got);
+	free(want);
+}
+
+void luo_preserve_memfd(int session, int fd, uint64_t size, uint64_t token,
+			const char *what, bool scratch)
+{
+	void *map = luo_map(fd, size);
+	char step[64];
+
+	luo_fill(map, size, luo_seed(), 1, token);
+	snprintf(step, sizeof(step), "preserve%s%s", what ? " " : "",
+		 what ? what : "");
+	expect_ok(step, luo_preserve_fd(session, fd, token));
+	/* after preserve: pages may have been migrated out of scratch */
+	luo_save_pfns(map, size, scratch);
+	munmap(map, size);
+}
+
+long luo_meminfo(const char *key)
+{
+	size_t len = strlen(key);
+	char line[256];
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		fail("open /proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			val = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	if (val < 0)
+		fail("no %s in /proc/meminfo", key);
+	return val;
 }
 
 void luo_save(const char *path, const void *buf, size_t len)

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/liveupdate.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +97,8 @@ int luo_open(void);
 /* ioctl() on a Live Update fd: 0 or -errno. */
 int luo_ioctl(int fd, unsigned long cmd, void *arg);
 int luo_create_session(int dev, const char *name);
+/* Session @name, created (@create) or retrieved: an fd, or fail. */
+int luo_open_session(int dev, const char *name, bool create);
 int luo_retrieve_session(int dev, const char *name);
 int luo_preserve_fd(int session, int fd, uint64_t token);
 int luo_retrieve_fd(int session, uint64_t token);
@@ -132,6 +135,23 @@ void luo_compare_pfns(const char *what, const uint64_t *want,
 		      const uint64_t *got, uint64_t n);
 /* Fail if any PFN lies in a KHO scratch area (they cannot be preserved). */
 void luo_check_not_scratch(const uint64_t *pfns, uint64_t n);
+
+/*
+ * Fill memfd @fd (@size bytes) as generation 1 of @token, preserve it in
+ * @session ("preserve @what") and luo_save_pfns() where its pages are then.
+ */
+void luo_preserve_memfd(int session, int fd, uint64_t size, uint64_t token,
+			const char *what, bool scratch);
+/*
+ * Save the PFNs of [map, map + size) in "pfns" for the next stage's
+ * luo_check_pfns(); @scratch: fail first if one is in KHO scratch.
+ */
+void luo_save_pfns(const void *map, uint64_t size, bool scratch);
+/* Fail unless [map, map + size) is at the PFNs the last stage saved. */
+void luo_check_pfns(const char *what, const void *map, uint64_t size);
+
+/* A /proc/meminfo value (in kB, or pages for the HugePages_ counts). */
+long luo_meminfo(const char *key);
 
 /* ----- notes a stage leaves for the next, in the state directory ----- */
 
