@@ -527,9 +527,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = luo_create_session(dev, session_name);
-	if (session < 0)
-		fail("create session \"%s\": %s", session_name, strerror(-session));
+	session = luo_open_session(dev, session_name, true);
 	ret = luo_preserve_fd(session, state_fd, TOKEN_STATE);
 	if (ret)
 		fail("preserve the VMM state memfd: %s", strerror(-ret));
@@ -620,9 +618,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = luo_retrieve_session(dev, session_name);
-	if (session < 0)
-		fail("retrieve session \"%s\": %s", session_name, strerror(-session));
+	session = luo_open_session(dev, session_name, false);
 	state_fd = luo_retrieve_fd(session, TOKEN_STATE);
 	if (state_fd < 0)
 		fail("retrieve the VMM state memfd: %s", strerror(-state_fd));

@@ -229,33 +229,22 @@ static int stage1(void)
 	struct kk_vm vm;
 	double t0 = kk_now();
 
-	dev = kk_luo_open();
-	if (dev == -ENOENT)
-		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
-	if (dev < 0)
-		fail("open /dev/liveupdate: %s", strerror(-dev));
+	dev = luo_open();
 	pages0 = kk_kho_count_preserved();
 	msg("# before the test the handover preserves %ld pages", pages0);
 	nq = kk_dmesg_count(quiesced);
 	na = kk_dmesg_count(aborted);
 
 	kk_vm_init(&vm, "guest.log");
-	vm.kvm_fd = kk_open_kvm();
-	vm.tsc_hz = kk_tsc_hz();
-	kk_create_mem(&vm, kk_mem_size_for(REGION), false);
-	kk_create_vm_sized(&vm, REGION);
+	kk_create_guest(&vm, REGION);
 	*kk_ctl32(&vm, KK_CTL_TAG) = TAG;
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(&vm, i, true);
 	kk_start(&vm);
 	kk_wait(&vm, 120, "the guest to run", kk_reached, want);
 	msg("ok: guest running on %" PRIu64 " MiB: counters %u and %u, checksum %#x, %u pass(es)",
 	    vm.mem_size >> 20, vm.vcpu[0].last_count, vm.vcpu[1].last_count,
 	    vm.init_csum, vm.vcpu[1].passes);
 
-	session = luo_create_session(dev, "kvm-abort");
-	if (session < 0)
-		fail("create session: %s", strerror(-session));
+	session = luo_open_session(dev, "kvm-abort", true);
 	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the guest RAM memfd: %s", strerror(-ret));
@@ -365,14 +354,7 @@ static int stage1(void)
 	sum = kk_host_verify_region(&vm, "at the end");
 	if (sum != vm.init_csum)
 		fail("host-side checksum %#x, the guest's %#x", sum, vm.init_csum);
-	for (i = 0; i < vm.nr_vcpus; i++) {
-		struct kk_slot *s = kk_slot(&vm, i);
-
-		if (s->count != s->copy ||
-		    (int32_t)(s->count - vm.vcpu[i].last_count) < 0)
-			fail("vCPU %d: counter in guest RAM %u (copy %u), last reported %u",
-			     i, s->count, s->copy, vm.vcpu[i].last_count);
-	}
+	kk_check_counters(&vm);
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x; %u checksum passes, counters %u and %u",
 	    REGION >> 20, sum, vm.vcpu[1].passes, vm.vcpu[0].last_count,
 	    vm.vcpu[1].last_count);

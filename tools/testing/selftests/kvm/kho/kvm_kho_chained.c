@@ -46,15 +46,9 @@ static void name_of(char *buf, size_t len, const char *what, int stage)
 static void new_guest(struct kk_vm *vm)
 {
 	uint64_t want[KK_MAX_VCPUS + 1] = { 2, 2, 1 };
-	int i;
 
-	vm->kvm_fd = kk_open_kvm();
-	vm->tsc_hz = kk_tsc_hz();
-	kk_create_mem(vm, kk_mem_size_for(REGION), false);
-	kk_create_vm_sized(vm, REGION);
+	kk_create_guest(vm, REGION);
 	*kk_ctl32(vm, KK_CTL_TAG) = TAG;
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(vm, i, true);
 	kk_start(vm);
 	kk_wait(vm, 120, "the guest to run", kk_reached, want);
 	msg("ok: guest running on %" PRIu64 " MiB: counters %u and %u, checksum %#x",
@@ -89,9 +83,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	    rname, rec.seq, rec.count[0], rec.count[1], rec.passes);
 
 	name_of(sname, sizeof(sname), "chain", stage - 1);
-	session = luo_retrieve_session(dev, sname);
-	if (session < 0)
-		fail("retrieve session \"%s\": %s", sname, strerror(-session));
+	session = luo_open_session(dev, sname, false);
 	snprintf(what, sizeof(what), "hop %d", stage - 1);
 	kk_restore_vm(vm, what, session, TOKEN_MEM, TOKEN_VM, &rec);
 	if (kk_dmesg_count("kvm-kho: VM rebuilt") != 1)
@@ -101,9 +93,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	/* carried and not finished: not to be preserved yet */
 	if (stage < LAST_STAGE) {
 		name_of(sname, sizeof(sname), "chain", stage);
-		*next = luo_create_session(dev, sname);
-		if (*next < 0)
-			fail("create session \"%s\": %s", sname, strerror(-*next));
+		*next = luo_open_session(dev, sname, true);
 		ret = luo_preserve_fd(*next, vm->vm_fd, TOKEN_VM);
 		if (ret != -EBUSY)
 			fail("preserve the carried VM before its session is finished: %s, expected EBUSY",
@@ -193,9 +183,7 @@ static void vmm(void *arg, int status_fd)
 
 	name_of(sname, sizeof(sname), "chain", stage);
 	if (next < 0) {
-		next = luo_create_session(dev, sname);
-		if (next < 0)
-			fail("create session \"%s\": %s", sname, strerror(-next));
+		next = luo_open_session(dev, sname, true);
 	}
 	close(dev);
 	ret = luo_preserve_fd(next, vm.mem_fd, TOKEN_MEM);

@@ -35,16 +35,7 @@ static int stage1(void)
 	int i;
 
 	kk_vm_init(&vm, "guest.log");
-	vm.kvm_fd = kk_open_kvm();
-	vm.tsc_hz = kk_tsc_hz();
-	msg("# host TSC %.0f MHz", vm.tsc_hz / 1e6);
-
-	kk_create_mem(&vm, KK_MEM_SIZE, false);
-	kk_create_vm(&vm);
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(&vm, i, true);
-	msg("ok: VM with irqchip, %" PRIu64 " MiB shmem memfd at GPA 0, %d vCPUs",
-	    vm.mem_size >> 20, vm.nr_vcpus);
+	kk_create_guest(&vm, KK_REGION_SIZE);
 
 	t0 = kk_now();
 	h0 = kk_rdtsc();
@@ -84,16 +75,7 @@ static int stage1(void)
 		     vm.init_csum);
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x as the guest's",
 	    KK_REGION_SIZE >> 20, host_sum);
-	for (i = 0; i < vm.nr_vcpus; i++) {
-		struct kk_slot *s = kk_slot(&vm, i);
-
-		if (s->count != s->copy ||
-		    (int32_t)(s->count - vm.vcpu[i].last_count) < 0)
-			fail("vCPU %d: counter in guest RAM %u (copy %u), last reported %u",
-			     i, s->count, s->copy, vm.vcpu[i].last_count);
-		msg("ok: vCPU %d: counter in guest RAM %u >= last reported %u",
-		    i, s->count, vm.vcpu[i].last_count);
-	}
+	kk_check_counters(&vm);
 	return EXIT_PASS;
 }
 

@@ -37,36 +37,22 @@ static void vmm_stage1(void *arg, int status_fd)
 {
 	uint64_t want[KK_MAX_VCPUS + 1] = { 3, 3, 1 };
 	struct kk_record rec = { 0 };
-	int dev, session, ret, rfd, i;
+	int dev, session, ret, rfd;
 	struct kk_vm vm;
 
 	(void)arg;
 	setsid();
 	kk_vm_init(&vm, "guest.log");
 	kk_log(&vm, "stage 1: VMM pid %d", getpid());
-	vm.kvm_fd = kk_open_kvm();
-	vm.tsc_hz = kk_tsc_hz();
-	msg("# host TSC %.0f MHz", vm.tsc_hz / 1e6);
-	kk_create_mem(&vm, KK_MEM_SIZE, false);
-	kk_create_vm(&vm);
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(&vm, i, true);
-	msg("ok: VM with irqchip, %" PRIu64 " MiB shmem memfd at GPA 0, %d vCPUs",
-	    vm.mem_size >> 20, vm.nr_vcpus);
+	kk_create_guest(&vm, KK_REGION_SIZE);
 	kk_start(&vm);
 	kk_wait(&vm, 600, "the guest to run", kk_reached, want);
 	msg("ok: guest running: counters %u and %u, checksum %#x, %u pass(es)",
 	    vm.vcpu[0].last_count, vm.vcpu[1].last_count, vm.init_csum,
 	    vm.vcpu[1].passes);
 
-	dev = kk_luo_open();
-	if (dev == -ENOENT)
-		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
-	if (dev < 0)
-		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = luo_create_session(dev, SESSION);
-	if (session < 0)
-		fail("create session \"%s\": %s", SESSION, strerror(-session));
+	dev = luo_open();
+	session = luo_open_session(dev, SESSION, true);
 	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the guest RAM memfd (token %d): %s", TOKEN_MEM,
@@ -127,9 +113,7 @@ static int stage2(void)
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate in the new kernel: %s", strerror(-dev));
-	session = luo_retrieve_session(dev, SESSION);
-	if (session < 0)
-		fail("retrieve session \"%s\": %s", SESSION, strerror(-session));
+	session = luo_open_session(dev, SESSION, false);
 	msg("ok: retrieved session \"%s\"", SESSION);
 
 	kk_restore_vm(&vm, "the update", session, TOKEN_MEM, TOKEN_VM, &rec);

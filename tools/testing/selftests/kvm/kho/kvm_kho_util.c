@@ -22,6 +22,10 @@
 
 #include "kvm_kho_util.h"
 
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT		26	/* as in <linux/memfd.h> */
+#endif
+
 /* ----- time ----- */
 
 uint64_t kk_rdtsc(void)
@@ -541,6 +545,22 @@ void kk_check_healthy(struct kk_vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void kk_check_counters(struct kk_vm *vm)
+{
+	int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct kk_slot *s = kk_slot(vm, i);
+
+		if (s->count != s->copy ||
+		    (int32_t)(s->count - vm->vcpu[i].last_count) < 0)
+			fail("vCPU %d: counter in guest RAM %u (copy %u), last reported %u",
+			     i, s->count, s->copy, vm->vcpu[i].last_count);
+		msg("ok: vCPU %d: counter in guest RAM %u >= last reported %u",
+		    i, s->count, vm->vcpu[i].last_count);
+	}
+}
+
 /*
  * Wait up to @timeout s for @done(vm, arg) (called under vm->lock), failing
  * early if the guest or a vCPU thread goes wrong; prints progress.
@@ -675,6 +695,21 @@ uint64_t kk_mem_size_for(uint32_t region)
 	       ~((2ULL << 20) - 1);
 }
 
+void kk_create_guest(struct kk_vm *vm, uint32_t region)
+{
+	int i;
+
+	vm->kvm_fd = kk_open_kvm();
+	vm->tsc_hz = kk_tsc_hz();
+	msg("# host TSC %.0f MHz", vm->tsc_hz / 1e6);
+	kk_create_mem(vm, kk_mem_size_for(region), false);
+	kk_create_vm_sized(vm, region);
+	for (i = 0; i < KK_MAX_VCPUS; i++)
+		kk_add_vcpu(vm, i, true);
+	msg("ok: VM with irqchip, %" PRIu64 " MiB shmem memfd at GPA 0, %d vCPUs",
+	    vm->mem_size >> 20, vm->nr_vcpus);
+}
+
 /*
  * The guest has the end of the region as an immediate in two places: the
  * fill loop (cmp $KK_REGION_END, %edi) and the end of a checksum pass (cmp
@@ -771,27 +806,6 @@ void kk_dmesg_show(const char *what)
 	}
 	fflush(stdout);
 	free(log);
-}
-
-/* A /proc/meminfo value in KiB. */
-uint64_t kk_meminfo(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	size_t len = strlen(key);
-	unsigned long long kb;
-
-	if (!f)
-		fail("open /proc/meminfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, len) && line[len] == ':' &&
-		    sscanf(line + len + 1, "%llu", &kb) == 1) {
-			fclose(f);
-			return kb;
-		}
-	}
-	fclose(f);
-	fail("no %s in /proc/meminfo", key);
 }
 
 /*

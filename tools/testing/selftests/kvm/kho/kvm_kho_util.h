@@ -72,10 +72,6 @@ struct kk_slot {
 	uint32_t fails;		/* +0x1c failures the guest found */
 };
 
-#ifndef MFD_HUGE_SHIFT
-#define MFD_HUGE_SHIFT		26	/* as in <linux/memfd.h> */
-#endif
-
 /* A word of the control page the guest never touches: the tests' own. */
 #define KK_CTL_TAG		0x8080
 
@@ -194,6 +190,11 @@ void kk_create_vm_sized(struct kk_vm *vm, uint32_t region);
 /* Guest RAM for a region of @region bytes, rounded up to 2 MiB. */
 uint64_t kk_mem_size_for(uint32_t region);
 /*
+ * The tests' usual VM, after kk_vm_init(): /dev/kvm, guest RAM for a
+ * region of @region bytes, the guest loaded and all its vCPUs, not started.
+ */
+void kk_create_guest(struct kk_vm *vm, uint32_t region);
+/*
  * KVM_GET_SUPPORTED_CPUID, with room for one more entry after the last;
  * free() it.
  */
@@ -216,6 +217,11 @@ void kk_start(struct kk_vm *vm);
 void kk_stop(struct kk_vm *vm);
 /* Fail the test if a vCPU thread gave up or the guest found a problem. */
 void kk_check_healthy(struct kk_vm *vm);
+/*
+ * Once stopped: fail unless every counter in guest RAM is whole and no
+ * less than the vCPU last reported.
+ */
+void kk_check_counters(struct kk_vm *vm);
 /*
  * Wait up to @timeout s for @done(vm, arg) (called under vm->lock), failing
  * early if the guest or a vCPU thread goes wrong; prints progress.
@@ -262,8 +268,6 @@ char *kk_dmesg(void);
 int kk_dmesg_count(const char *what);
 /* Print the kernel log lines that contain @what, as "# dmesg: ...". */
 void kk_dmesg_show(const char *what);
-/* A /proc/meminfo value in KiB. */
-uint64_t kk_meminfo(const char *key);
 /*
  * Finalize (@on) or unfreeze (!@on) the handover through debugfs, as an
  * orchestrator would before a kexec or to abort one. 0 or -errno.
@@ -315,9 +319,6 @@ int kk_children_wait(struct kk_child *c, int n);
 void kk_child_detach(int status_fd, const char *logname);
 
 /* ----- what a VMM leaves for the next stage, per VM ----- */
-
-#define KK_REC_MAGIC		0x32636572766b6b6bULL	/* "kkkvrec2" */
-#define KK_REC_SLOT		512
 
 struct kk_record {
 	uint64_t magic;

@@ -16,6 +16,9 @@
 
 #include "kvm_kho_util.h"
 
+#define KK_REC_MAGIC		0x32636572766b6b6bULL	/* "kkkvrec2" */
+#define KK_REC_SLOT		512
+
 static uint64_t kk_rec_check(const struct kk_record *r)
 {
 	const uint8_t *p = (const uint8_t *)r;

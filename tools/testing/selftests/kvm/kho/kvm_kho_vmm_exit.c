@@ -146,15 +146,11 @@ static int stage1(void)
 	FILE *f;
 	double t;
 
-	dev = kk_luo_open();
-	if (dev == -ENOENT)
-		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
-	if (dev < 0)
-		fail("open /dev/liveupdate: %s", strerror(-dev));
+	dev = luo_open();
 	close(dev);
 	pages0 = kk_kho_count_preserved();
-	free0 = kk_meminfo("MemFree");
-	shmem0 = kk_meminfo("Shmem");
+	free0 = luo_meminfo("MemFree");
+	shmem0 = luo_meminfo("Shmem");
 	msg("# before the VMMs: the handover preserves %ld pages, MemFree %" PRIu64
 	    " MiB, Shmem %" PRIu64 " MiB", pages0, free0 >> 10, shmem0 >> 10);
 
@@ -165,8 +161,8 @@ static int stage1(void)
 		vm_kb += vmms[i].mem_size >> 10;
 	}
 
-	free1 = kk_meminfo("MemFree");
-	shmem1 = kk_meminfo("Shmem");
+	free1 = luo_meminfo("MemFree");
+	shmem1 = luo_meminfo("Shmem");
 	if (shmem1 < shmem0 + vm_kb * 9 / 10)
 		fail("with both guests running Shmem is %" PRIu64 " MiB, %" PRIu64
 		     " MiB before: their %" PRIu64 " MiB of memfd do not show",
@@ -202,11 +198,11 @@ static int stage1(void)
 
 	/* guest RAM goes back to the page allocator */
 	t = kk_now();
-	while (((shmem2 = kk_meminfo("Shmem")) > shmem0 + SHMEM_SLACK_KB ||
-		(free2 = kk_meminfo("MemFree")) + SLACK_KB < free0) &&
+	while (((shmem2 = luo_meminfo("Shmem")) > shmem0 + SHMEM_SLACK_KB ||
+		(free2 = luo_meminfo("MemFree")) + SLACK_KB < free0) &&
 	       kk_now() - t < 10)
 		kk_sleep_ms(100);
-	free2 = kk_meminfo("MemFree");
+	free2 = luo_meminfo("MemFree");
 	if (shmem2 > shmem0 + SHMEM_SLACK_KB)
 		fail("10 s after the VMMs went Shmem is %" PRIu64 " MiB, %" PRIu64
 		     " MiB before them: guest RAM not freed", shmem2 >> 10,
