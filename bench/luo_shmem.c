@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=3G timeout=1500 */
 /* Benchmark: 1 GiB shmem memfd through Live Update (see lib/luo_memfd_bench.c). */
 #include "lib/luo_memfd_bench.h"
 

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * Three live updates in a row with the same memfd: stages 2 and 3 retrieve
  * it, check it and write the next generation in place, and preserve it

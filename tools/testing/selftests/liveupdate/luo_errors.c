@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * What /dev/liveupdate refuses, in one kernel: a second opener, argument
  * sizes, unknown ioctls, bad names, duplicate names and tokens, bad fds,

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=3G timeout=900 */
 /*
  * A hugetlbfs memfd of 2 MiB pages across kexec without a copy: same
  * pattern and PFN checks as the 1 GiB shmem test. In the new kernel the

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=3G timeout=1500 */
 /*
  * A 1 GiB shmem memfd across kexec without a copy: stage 1 fills it with a
  * seeded pattern (seed and checksum in its first page), preserves it and

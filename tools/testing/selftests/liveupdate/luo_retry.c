@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * A retrieve that fails for lack of memory loses nothing. Stage 2 turns on
  * strict overcommit accounting with room for only part of a memfd, so

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * Two sessions with three memfds across one kexec: sizes, file positions,
  * seals and contents come back; retrieving a token twice gives the same

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=300 */
 /*
  * A preserved VM through a finalization that is undone: no kexec.
  *

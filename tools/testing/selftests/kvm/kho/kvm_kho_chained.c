@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=500 */
 /*
  * One running VM through three kexecs in a row.
  *

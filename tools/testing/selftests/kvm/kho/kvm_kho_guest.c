@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: mem=2G timeout=900 */
 /*
  * The KVM guest of the Live Update tests, without a kexec: a VM with an
  * in-kernel irqchip, 258 MiB of shmem memfd at GPA 0 and two vCPUs. vCPU 0

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=400 */
 /*
  * Four running VMs through one kexec, each on its own memfd.
  *

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=2G timeout=1500 */
 /*
  * A running KVM guest across a kernel live update.
  *

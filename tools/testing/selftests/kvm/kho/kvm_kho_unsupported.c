@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=300 */
 /*
  * What Live Update refuses to carry, and that a refusal spoils nothing.
  * No kexec: one session, fds preserved and refused, then a finalize and

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=300 */
 /*
  * A VMM that goes away before the kexec takes its VM out of the handover,
  * and nothing it preserved stays behind.
