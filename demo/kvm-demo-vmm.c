@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kvm-demo-vmm: the VMM of `make demo` and of bench/kvm-blackout, built on
- * the tiny VMM library of the KVM Live Update selftests (kvm_kho_test.h).
+ * the tiny VMM library of the KVM Live Update selftests (kvm_kho_util.h).
  *
  *   kvm-demo-vmm run [options]       start VMs, preserve them in a Live
  *                                    Update session, run them until the kexec
@@ -19,7 +19,7 @@
  *
  * The guest (32-bit protected mode, at the end of this file) talks on an
  * emulated serial port, 0x3f8. vCPU 0 fills FILL MiB of its RAM with the
- * pattern of kvm_kho_test.h, then prints "tick N" about twice a second;
+ * pattern of kvm_kho_util.h, then prints "tick N" about twice a second;
  * in between it asks the VMM to let it sleep, 10 ms at a time (an OUT to
  * port 0xe4), so that an idle guest leaves the host idle (--hlt: HLT on
  * its local APIC timer at 100 Hz instead; --spin: busy). vCPU 1, if
@@ -42,15 +42,19 @@
  * kernel's ("vCPU N resumed, U us after it was stopped"), the guest's own
  * (the pause its clock showed), and the gap in its serial output.
  */
-#include "kvm_kho_test.h"
-
+#define _GNU_SOURCE
 #include <ctype.h>
 #include <getopt.h>
 #include <linux/reboot.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/reboot.h>
 
-/* ----- the guest's layout, beside kvm_kho_test.h's control page ----- */
+#include "kvm_kho_guest_asm.h"
+
+/* ----- the guest's layout, beside kvm_kho_util.h's control page ----- */
 
 #define DG_CTL_FILL_END		0x8040	/* end of the filled region (GPA) */
 #define DG_CTL_TICK		0x8044	/* TSC ticks between "tick" lines */
@@ -246,9 +250,13 @@ static void dv_line(struct dv_vm *vm, int id, const char *line, uint64_t host)
 	}
 }
 
-/* An OUT to the serial port; false if the vCPU cannot go on. */
-static bool dv_io(struct dv_vm *vm, struct kk_vcpu *v)
+/*
+ * The library's vCPU thread hands this guest's port I/O here (kk_vm.io):
+ * an OUT to the serial port or to the idle port; false stops the vCPU.
+ */
+static bool dv_io(struct kk_vcpu *v)
 {
+	struct dv_vm *vm = (struct dv_vm *)v->vm;
 	struct kvm_run *run = v->run;
 	struct dv_vcpu_state *vs = &vm->st->vcpu[v->id];
 	const char *data = (const char *)run + run->io.data_offset;
@@ -261,9 +269,9 @@ static bool dv_io(struct dv_vm *vm, struct kk_vcpu *v)
 	}
 	if (run->io.port != DG_SERIAL || run->io.direction != KVM_EXIT_IO_OUT ||
 	    run->io.size != 1) {
-		snprintf(v->why, sizeof(v->why), "unexpected I/O: port %#x %s size %u",
-			 run->io.port, run->io.direction ? "out" : "in",
-			 run->io.size);
+		kk_vcpu_stopped(v, 0, "unexpected I/O: port %#x %s size %u",
+				run->io.port, run->io.direction ? "out" : "in",
+				run->io.size);
 		return false;
 	}
 	pthread_mutex_lock(&vm->kk.lock);
@@ -280,77 +288,6 @@ static bool dv_io(struct dv_vm *vm, struct kk_vcpu *v)
 	}
 	pthread_mutex_unlock(&vm->kk.lock);
 	return true;
-}
-
-static void *dv_vcpu_thread(void *arg)
-{
-	struct kk_vcpu *v = arg;
-	struct dv_vm *vm = (struct dv_vm *)v->vm;
-	struct kvm_run *run = v->run;
-	int last_err = 0;
-
-	while (!vm->kk.stop) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			int err = errno;
-
-			if (err != EINTR && err != EAGAIN && err != EBUSY) {
-				snprintf(v->why, sizeof(v->why), "KVM_RUN: %s",
-					 strerror(err));
-				v->run_errno = err;
-				break;
-			}
-			/* quiesced for the update, or stopped: retry */
-			if (last_err)
-				kk_sleep_ms(1);
-			last_err = err;
-			v->retries++;
-			continue;
-		}
-		last_err = 0;
-		if (run->exit_reason == KVM_EXIT_IO) {
-			if (!dv_io(vm, v))
-				break;
-			continue;
-		}
-		if (run->exit_reason == KVM_EXIT_INTR)
-			continue;
-		snprintf(v->why, sizeof(v->why), "%s",
-			 run->exit_reason == KVM_EXIT_SHUTDOWN ?
-			 "guest shutdown (triple fault)" :
-			 run->exit_reason == KVM_EXIT_FAIL_ENTRY ?
-			 "VM entry failed" :
-			 run->exit_reason == KVM_EXIT_INTERNAL_ERROR ?
-			 "KVM internal error" :
-			 run->exit_reason == KVM_EXIT_MMIO ? "MMIO access" :
-			 "unexpected exit");
-		break;
-	}
-	if (!vm->kk.stop) {
-		pthread_mutex_lock(&vm->kk.lock);
-		v->stopped = true;
-		pthread_mutex_unlock(&vm->kk.lock);
-		report("FAIL: VM %d vCPU %d stopped: %s (exit reason %u)",
-		       vm->idx, v->id, v->why, run->exit_reason);
-	}
-	return NULL;
-}
-
-static void dv_start(struct dv_vm *vm)
-{
-	struct sigaction sa = { .sa_handler = kk_sig_kick };
-	int i, err;
-
-	/* kk_stop kicks vCPUs out of KVM_RUN with SIGUSR1: no SA_RESTART */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	for (i = 0; i < vm->kk.nr_vcpus; i++) {
-		struct kk_vcpu *v = &vm->kk.vcpu[i];
-
-		err = pthread_create(&v->thread, NULL, dv_vcpu_thread, v);
-		if (err)
-			fail("VM %d vCPU %d thread: %s", vm->idx, i, strerror(err));
-		v->started = true;
-	}
 }
 
 static void dv_check(void)
@@ -392,61 +329,13 @@ static void dv_wait(double timeout, const char *what,
 	}
 }
 
-/* The physical page of each page of [map, map + size); touches them. */
-static void dv_pfns(const uint8_t *map, uint64_t size, uint64_t *pfns)
-{
-	uint64_t n = size / 4096, i, done = 0;
-	volatile const uint8_t *p = map;
-	int fd;
-
-	for (i = 0; i < n; i++)
-		(void)p[i * 4096];
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail("open /proc/self/pagemap: %s", strerror(errno));
-	while (done < n) {
-		ssize_t r = pread(fd, pfns + done, (n - done) * 8,
-				  ((uintptr_t)map / 4096 + done) * 8);
-
-		if (r <= 0)
-			fail("read /proc/self/pagemap: %s", r ? strerror(errno) : "EOF");
-		done += r / 8;
-	}
-	close(fd);
-	for (i = 0; i < n; i++) {
-		if (!(pfns[i] & (1ULL << 63)))
-			fail("guest page %" PRIu64 " not present", i);
-		pfns[i] &= (1ULL << 55) - 1;
-		if (!pfns[i])
-			fail("pagemap hides PFNs (not root?)");
-	}
-}
-
 /* Guest memory against the pattern; returns the guest's checksum of it. */
 static uint32_t dv_verify(struct dv_vm *vm, uint32_t fill_mib)
 {
-	const uint32_t *w = (const uint32_t *)(vm->kk.mem + KK_REGION);
-	uint32_t sum = KK_SUM_INIT, i, n = (fill_mib << 20) / 4;
+	char what[16];
 
-	for (i = 0; i < n; i++) {
-		uint32_t gpa = KK_REGION + i * 4;
-
-		if (w[i] != kk_pattern(gpa))
-			fail("VM %d: guest RAM word at GPA %#x: expected %#x, got %#x",
-			     vm->idx, gpa, kk_pattern(gpa), w[i]);
-		sum = (sum << 1 | sum >> 31) + w[i];
-	}
-	return sum;
-}
-
-static void dv_map(struct dv_vm *vm, bool populate)
-{
-	vm->kk.mem = mmap(NULL, vm->kk.mem_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | (populate ? MAP_POPULATE : 0),
-			  vm->kk.mem_fd, 0);
-	if (vm->kk.mem == MAP_FAILED)
-		fail("VM %d: mmap of %" PRIu64 " MiB of guest RAM: %s", vm->idx,
-		     vm->kk.mem_size >> 20, strerror(errno));
+	snprintf(what, sizeof(what), "VM %d", vm->idx);
+	return kk_verify_pattern(&vm->kk, fill_mib << 20, what);
 }
 
 /*
@@ -540,27 +429,12 @@ static void dv_create(struct dv_vm *vm, uint64_t mem_mib, int nr_vcpus,
 
 	snprintf(name, sizeof(name), "vmm-vm%d.log", vm->idx);
 	kk_vm_init(&vm->kk, name);
+	vm->kk.io = dv_io;
 	vm->kk.kvm_fd = kk_open_kvm();
 	vm->kk.tsc_hz = st->tsc_hz;
-	vm->kk.mem_size = mem_mib << 20;
-	vm->kk.mem_fd = memfd_create("kvm-demo-guest-ram", MFD_CLOEXEC);
-	if (vm->kk.mem_fd < 0)
-		fail("memfd_create: %s", strerror(errno));
-	if (ftruncate(vm->kk.mem_fd, vm->kk.mem_size))
-		fail("ftruncate guest RAM to %" PRIu64 " MiB: %s", mem_mib,
-		     strerror(errno));
-	/* every page allocated now: a preserved memfd must not grow pages */
-	dv_map(vm, true);
-
-	vm->kk.vm_fd = ioctl(vm->kk.kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->kk.vm_fd < 0)
-		fail("KVM_CREATE_VM: %s", strerror(errno));
-	kk_vcpu_mmap_size(&vm->kk);
-	kk_configure_vm(&vm->kk);
+	kk_create_mem(&vm->kk, mem_mib << 20, false);
+	kk_new_vm(&vm->kk);
 	dv_pin_tsc_rate(vm);
-	if (ioctl(vm->kk.vm_fd, KVM_CREATE_IRQCHIP, 0))
-		fail("KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	kk_set_memslot(&vm->kk);
 	dv_setup_guest(vm, fill_mib, idle);
 	for (i = 0; i < nr_vcpus; i++) {
 		struct kk_vcpu *v = kk_add_vcpu(&vm->kk, i, true);
@@ -626,7 +500,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 		vms[i].idx = i;
 		vms[i].st = &st->vm[i];
 		dv_create(&vms[i], mem_mib, nr_vcpus, fill_mib, idle);
-		dv_start(&vms[i]);
+		kk_start(&vms[i].kk);
 	}
 	report("%d VM%s started: %d vCPU%s and %" PRIu64 " MiB of guest RAM (shmem memfd) each, the guest fills %u MiB",
 	       nr_vms, nr_vms > 1 ? "s" : "", nr_vcpus, nr_vcpus > 1 ? "s" : "",
@@ -639,7 +513,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 
 		vs->npages = vms[i].kk.mem_size / 4096;
 		vs->pfn_off = off;
-		dv_pfns(vms[i].kk.mem, vms[i].kk.mem_size,
+		luo_read_pfns(vms[i].kk.mem, vms[i].kk.mem_size,
 			(uint64_t *)((uint8_t *)st + off));
 		off += vs->npages * 8;
 		total += vs->npages;
@@ -653,9 +527,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = luo_create_session(dev, session_name);
-	if (session < 0)
-		fail("create session \"%s\": %s", session_name, strerror(-session));
+	session = luo_open_session(dev, session_name, true);
 	ret = luo_preserve_fd(session, state_fd, TOKEN_STATE);
 	if (ret)
 		fail("preserve the VMM state memfd: %s", strerror(-ret));
@@ -677,7 +549,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	 * them: record that, and say how many moved.
 	 */
 	for (i = 0; i < nr_vms; i++)
-		dv_pfns(vms[i].kk.mem, vms[i].kk.mem_size,
+		luo_read_pfns(vms[i].kk.mem, vms[i].kk.mem_size,
 			(uint64_t *)((uint8_t *)st + st->vm[i].pfn_off));
 	for (k = 0; k < total; k++)
 		moved += before[k] != ((uint64_t *)((uint8_t *)st + DV_HDR))[k];
@@ -717,14 +589,10 @@ static bool resumed(struct dv_vm *vm, void *arg)
 /* The kernel's "vCPU N resumed, U us after it was stopped", all of them. */
 static int kernel_blackouts(uint64_t *us, int max)
 {
-	static char log[1 << 20];
+	char *log = kk_dmesg();
 	const char *p = log;
-	int n, nr = 0;
+	int nr = 0;
 
-	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1);
-	if (n <= 0)
-		return 0;
-	log[n] = 0;
 	while (nr < max && (p = strstr(p, "kvm-kho: vCPU "))) {
 		unsigned int id;
 		unsigned long long u;
@@ -733,6 +601,7 @@ static int kernel_blackouts(uint64_t *us, int max)
 			us[nr++] = u;
 		p++;
 	}
+	free(log);
 	return nr;
 }
 
@@ -749,9 +618,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 	dev = kk_luo_open();
 	if (dev < 0)
 		fail("open /dev/liveupdate: %s", strerror(-dev));
-	session = luo_retrieve_session(dev, session_name);
-	if (session < 0)
-		fail("retrieve session \"%s\": %s", session_name, strerror(-session));
+	session = luo_open_session(dev, session_name, false);
 	state_fd = luo_retrieve_fd(session, TOKEN_STATE);
 	if (state_fd < 0)
 		fail("retrieve the VMM state memfd: %s", strerror(-state_fd));
@@ -786,27 +653,17 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 		vm->before_tick_host = vm->st->last_tick_host;
 		snprintf(name, sizeof(name), "vmm-vm%d.log", i);
 		kk_vm_init(&vm->kk, name);
+		vm->kk.io = dv_io;
 		vm->kk.tsc_hz = st->tsc_hz;
-		vm->kk.mem_fd = luo_retrieve_fd(session, TOKEN_MEM(i));
-		if (vm->kk.mem_fd < 0)
-			fail("retrieve VM %d's guest RAM: %s", i, strerror(-vm->kk.mem_fd));
-		if (fstat(vm->kk.mem_fd, &sb) ||
-		    (uint64_t)sb.st_size != vm->st->mem_size)
-			fail("VM %d's guest RAM: %lld bytes, expected %" PRIu64, i,
-			     (long long)sb.st_size, vm->st->mem_size);
-		vm->kk.mem_size = vm->st->mem_size;
-		dv_map(vm, false);
-		vm->kk.vm_fd = luo_retrieve_fd(session, TOKEN_VM(i));
-		if (vm->kk.vm_fd < 0)
-			fail("retrieve VM %d's fd: %s", i, strerror(-vm->kk.vm_fd));
-		vm->kk.kvm_fd = kk_open_kvm();
-		kk_vcpu_mmap_size(&vm->kk);
-		kk_configure_vm(&vm->kk);
+		/* pages fault in as the guest runs: it runs first */
+		snprintf(name, sizeof(name), "VM %d", i);
+		kk_retrieve_vm(&vm->kk, name, session, TOKEN_MEM(i), TOKEN_VM(i),
+			       vm->st->mem_size, false);
+		kk_reattach_vm(&vm->kk);
 		dv_pin_tsc_rate(vm);
-		kk_set_memslot(&vm->kk);
 		for (j = 0; j < (int)vm->st->nr_vcpus; j++)
 			kk_add_vcpu(&vm->kk, j, false);
-		dv_start(vm);
+		kk_start(&vm->kk);
 	}
 	restore_ms = tsc_ms(kk_rdtsc() - t_main);
 	if (waited > 0)
@@ -826,7 +683,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 
 		if (!after)
 			fail("out of memory for PFNs");
-		dv_pfns(vm->kk.mem, vm->kk.mem_size, after);
+		luo_read_pfns(vm->kk.mem, vm->kk.mem_size, after);
 		for (k = 0; k < vs->npages; k++)
 			moved += before[k] != after[k];
 		free(after);
@@ -1065,20 +922,7 @@ asm(
 "1:	test %esi, %esi\n"
 "	jnz .Ldg_checker\n"
 	/* vCPU 0: fill the region, checksumming as it goes */
-"	mov $" KK_XSTR(KK_REGION) ", %edi\n"
-"	mov $" KK_XSTR(KK_SUM_INIT) ", %ecx\n"
-".Ldg_fill:\n"
-"	mov %edi, %eax\n"
-"	xor $" KK_XSTR(KK_PATTERN_XOR) ", %eax\n"
-"	imul $" KK_XSTR(KK_PATTERN_MUL) ", %eax, %eax\n"
-"	mov %eax, (%edi)\n"
-"	rol $1, %ecx\n"
-"	add %eax, %ecx\n"
-"	add $4, %edi\n"
-"	cmp " KK_XSTR(DG_CTL_FILL_END) ", %edi\n"
-"	jb .Ldg_fill\n"
-"	mov %ecx, " KK_XSTR(KK_CTL_CSUM) "\n"
-"	movl $1, " KK_XSTR(KK_CTL_INIT) "\n"
+	KK_ASM_FILL(".Ldg_fill", KK_XSTR(DG_CTL_FILL_END))
 	DG_PRINT("filled ")
 "	mov " KK_XSTR(DG_CTL_FILL_END) ", %eax\n"
 "	sub $" KK_XSTR(KK_REGION) ", %eax\n"
@@ -1130,15 +974,7 @@ asm(
 "	movl $" KK_XSTR(KK_SUM_INIT) ", 40(%ebx)\n"
 ".Ldg_chunk:\n"
 "	call .Ldg_pause_check\n"
-"	mov 40(%ebx), %eax\n"
-"	mov $" KK_XSTR(KK_CHUNK_WORDS) ", %ecx\n"
-".Ldg_word:\n"
-"	rol $1, %eax\n"
-"	add (%ebp), %eax\n"
-"	add $4, %ebp\n"
-"	dec %ecx\n"
-"	jnz .Ldg_word\n"
-"	mov %eax, 40(%ebx)\n"
+	KK_ASM_SUM_CHUNK(".Ldg_word", "40")
 "	cmp " KK_XSTR(DG_CTL_FILL_END) ", %ebp\n"
 "	jb .Ldg_chunk\n"
 "	mov (%ebx), %edx\n"

@@ -24,17 +24,49 @@ done
 install -m 755 "$repo/harness/init" "$root/init"
 
 # Userspace C: rebuilt when its source, or a header beside it, is newer.
-build_c() {	# SRC OUT
-	local stale=0 h
-	[ -x "$2" ] && [ ! "$1" -nt "$2" ] || stale=1
-	for h in "$(dirname "$1")"/*.h "$repo"/tools/testing/selftests/liveupdate/*.h \
+# The test libraries are compiled once into $bin/lib and linked into the
+# programs of the directories that use them.
+luo_lib=tools/testing/selftests/liveupdate/luo_test_utils.c
+kvm_lib="tools/testing/selftests/kvm/kho/kvm_kho_util.c
+	 tools/testing/selftests/kvm/kho/kvm_kho_util_guest.c
+	 tools/testing/selftests/kvm/kho/kvm_kho_util_record.c"
+bench_lib=bench/lib/luo_memfd_bench.c
+libs_for() {	# SRC: the library sources it links, by its directory
+	case "${1#"$repo/"}" in
+	tools/testing/selftests/liveupdate/*) echo "$luo_lib" ;;
+	tools/testing/selftests/kvm/kho/*|demo/*) echo "$kvm_lib $luo_lib" ;;
+	bench/*) echo "$bench_lib $luo_lib" ;;
+	esac
+}
+headers_newer() {	# FILE SRC: a header beside SRC or of a library is newer
+	local h
+	for h in "$(dirname "$2")"/*.h "$(dirname "$2")"/lib/*.h \
+		 "$repo"/tools/testing/selftests/liveupdate/*.h \
 		 "$repo"/tools/testing/selftests/kvm/kho/*.h; do
-		[ -e "$h" ] && [ "$h" -nt "$2" ] && stale=1
+		[ -e "$h" ] && [ "$h" -nt "$1" ] && return 0
 	done
+	return 1
+}
+build_c() {	# SRC OUT
+	local stale=0 objs="" l o
+	mkdir -p "$bin/lib"
+	for l in $(libs_for "$1"); do
+		[ -e "$repo/$l" ] || continue
+		o=$bin/lib/$(basename "$l" .c).o
+		if [ ! -e "$o" ] || [ "$repo/$l" -nt "$o" ] || headers_newer "$o" "$repo/$l"; then
+			echo "  CC       $l"
+			# shellcheck disable=SC2086
+			gcc $cflags -c -o "$o" "$repo/$l"
+		fi
+		objs="$objs $o"
+		[ "$o" -nt "$2" ] && stale=1
+	done
+	[ -x "$2" ] && [ ! "$1" -nt "$2" ] || stale=1
+	headers_newer "$2" "$1" && stale=1
 	if [ $stale = 1 ]; then
 		echo "  CC       ${1#"$repo/"}"
 		# shellcheck disable=SC2086
-		gcc $cflags -o "$2" "$1"
+		gcc $cflags -o "$2" "$1" $objs
 	fi
 }
 build_c "$repo/tools/kho/kho-kexec.c" "$bin/kho-kexec"
@@ -63,6 +95,7 @@ set -- "${tests[@]}"
 for t in "$@"; do
 	name=$(basename "$t"); name=${name%.*}
 	case "$t" in
+	*_util.c|*_utils.c|*_util_*.c|bench/lib/*) ;;	# a library, linked above
 	*.c) build_c "$repo/$t" "$bin/$name"; install -m 755 "$bin/$name" "$root/tests/$name" ;;
 	*)   install -m 755 "$repo/$t" "$root/tests/$name" ;;
 	esac

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=400 */
 /*
  * Four running VMs through one kexec, each on its own memfd.
  *
@@ -26,7 +24,7 @@
  * rebuilt 4 VMs and resumed 6 vCPUs. Last, every guest TSC must have
  * moved by what the host TSC did (checked with the rest, failed on last).
  */
-#include "kvm_kho_test.h"
+#include "kvm_kho_util.h"
 
 #define NR_VMS		4
 #define NR_VMMS		3
@@ -180,7 +178,7 @@ static void vmm_stage2(void *arg, int status_fd)
 			kk_start(&vms[n]);
 	for (n = 0; n < NR_VMS; n++)
 		if (confs[n].vmm == m)
-			kk_check_resumed(&vms[n], names[n], &rec[n]);
+			kk_check_resumed(&vms[n], names[n], &rec[n], 300);
 
 	ret = luo_finish(session);
 	if (ret)
@@ -199,33 +197,37 @@ static void vmm_stage2(void *arg, int status_fd)
 	}
 }
 
-int main(int argc, char **argv)
+/* Run @fn in each VMM child; what they came to, as kk_children_wait(). */
+static int run_vmms(void (*fn)(void *arg, int status_fd))
 {
 	struct kk_child c[NR_VMMS];
-	int stage, m, rc, n;
-	double t0 = kk_now();
+	int m, n;
 
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	stage = atoi(argv[1]);
-	if (stage != 1 && stage != 2)
-		fail("unexpected stage %s", argv[1]);
 	for (n = 0; n < NR_VMS; n++)
 		snprintf(names[n], sizeof(names[n]), "vm%d", n);
-
 	for (m = 0; m < NR_VMMS; m++)
-		kk_child_start(&c[m], vmm_names[m],
-			       stage == 1 ? vmm_stage1 : vmm_stage2,
-			       (void *)(intptr_t)m);
-	rc = kk_children_wait(c, NR_VMMS);
-	if (stage == 1) {
-		if (rc == EXIT_KEXEC)
-			msg("# all %d VMs preserved and running after %.1f s: kexec",
-			    NR_VMS, kk_now() - t0);
-		return rc == EXIT_PASS ? EXIT_FAIL : rc;
-	}
+		kk_child_start(&c[m], vmm_names[m], fn, (void *)(intptr_t)m);
+	return kk_children_wait(c, NR_VMMS);
+}
+
+static int stage1(void)
+{
+	double t0 = kk_now();
+	int rc = run_vmms(vmm_stage1);
+
+	if (rc == EXIT_KEXEC)
+		msg("# all %d VMs preserved and running after %.1f s: kexec",
+		    NR_VMS, kk_now() - t0);
+	return rc;
+}
+
+static int stage2(void)
+{
+	double t0 = kk_now();
+	int rc = run_vmms(vmm_stage2);
+
 	if (rc != EXIT_PASS)
-		return rc == EXIT_KEXEC ? EXIT_FAIL : rc;
+		return rc;
 	if (kk_dmesg_count("kvm-kho: VM rebuilt") != NR_VMS ||
 	    kk_dmesg_count(" resumed, ") != 6) {
 		kk_dmesg_show("kvm-kho");
@@ -237,4 +239,9 @@ int main(int argc, char **argv)
 	    kk_now() - t0);
 	kk_tsc_verdict();
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_multi", LUO_STAGES(stage1, stage2));
 }

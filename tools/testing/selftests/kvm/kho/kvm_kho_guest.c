@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: mem=2G timeout=900 */
 /*
  * The KVM guest of the Live Update tests, without a kexec: a VM with an
  * in-kernel irqchip, 258 MiB of shmem memfd at GPA 0 and two vCPUs. vCPU 0
@@ -12,7 +11,7 @@
  * Under QEMU TCG the guest is a nested SVM guest of the test kernel, so it
  * is slow; the figures it prints are for comparing, not absolute.
  */
-#include "kvm_kho_test.h"
+#include "kvm_kho_util.h"
 
 #define MIN_REPORTS	4
 #define MIN_PASSES	2
@@ -25,7 +24,8 @@ static bool guest_done(struct kk_vm *vm, void *arg)
 	       vm->vcpu[1].passes >= MIN_PASSES;
 }
 
-int main(int argc, char **argv)
+/* A single stage: the guest, no kexec. */
+static int stage1(void)
 {
 	double t0, t_init, t_done, dt;
 	uint64_t h0;
@@ -33,19 +33,8 @@ int main(int argc, char **argv)
 	uint32_t host_sum;
 	int i;
 
-	(void)argc;
-	(void)argv;
 	kk_vm_init(&vm, "guest.log");
-	vm.kvm_fd = kk_open_kvm();
-	vm.tsc_hz = kk_tsc_hz();
-	msg("# host TSC %.0f MHz", vm.tsc_hz / 1e6);
-
-	kk_create_mem(&vm, KK_MEM_SIZE, false);
-	kk_create_vm(&vm);
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(&vm, i, true);
-	msg("ok: VM with irqchip, %" PRIu64 " MiB shmem memfd at GPA 0, %d vCPUs",
-	    vm.mem_size >> 20, vm.nr_vcpus);
+	kk_create_guest(&vm, KK_REGION_SIZE);
 
 	t0 = kk_now();
 	h0 = kk_rdtsc();
@@ -79,21 +68,17 @@ int main(int argc, char **argv)
 	if (*kk_ctl32(&vm, KK_CTL_CSUM) != vm.init_csum)
 		fail("checksum in the control page %#x, reported %#x",
 		     *kk_ctl32(&vm, KK_CTL_CSUM), vm.init_csum);
-	host_sum = kk_host_verify(&vm, "after the run");
+	host_sum = kk_host_verify_region(&vm, "after the run");
 	if (host_sum != vm.init_csum)
 		fail("host-side checksum %#x, the guest's %#x", host_sum,
 		     vm.init_csum);
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x as the guest's",
 	    KK_REGION_SIZE >> 20, host_sum);
-	for (i = 0; i < vm.nr_vcpus; i++) {
-		struct kk_slot *s = kk_slot(&vm, i);
-
-		if (s->count != s->copy ||
-		    (int32_t)(s->count - vm.vcpu[i].last_count) < 0)
-			fail("vCPU %d: counter in guest RAM %u (copy %u), last reported %u",
-			     i, s->count, s->copy, vm.vcpu[i].last_count);
-		msg("ok: vCPU %d: counter in guest RAM %u >= last reported %u",
-		    i, s->count, vm.vcpu[i].last_count);
-	}
+	kk_check_counters(&vm);
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_guest", LUO_STAGES(stage1));
 }

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * Three live updates in a row with the same memfd: stages 2 and 3 retrieve
  * it, check it and write the next generation in place, and preserve it
@@ -8,17 +6,15 @@
  * stay at the same PFNs over every hop, and a finished session is not
  * handed over again.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE		(16ULL << 20)
-#define NR_PAGES	(SIZE / 4096)
 #define TOKEN_1		7
+#define LAST_STAGE	4
 
 static int stage1(void)
 {
 	int dev, session, fd;
-	uint64_t *pfns;
-	void *map;
 
 	dev = luo_open();
 	session = expect_ok("create session chain-1",
@@ -26,13 +22,7 @@ static int stage1(void)
 	fd = memfd_create("luo-chain", 0);
 	if (fd < 0 || ftruncate(fd, SIZE))
 		fail("memfd: %s", strerror(errno));
-	map = luo_map(fd, SIZE);
-	luo_fill(map, SIZE, luo_seed(), 1, TOKEN_1);
-	expect_ok("preserve", luo_preserve_fd(session, fd, TOKEN_1));
-	pfns = luo_pfns(map, SIZE);
-	luo_save("pfns", pfns, NR_PAGES * sizeof(*pfns));
-	free(pfns);
-	munmap(map, SIZE);
+	luo_preserve_memfd(session, fd, SIZE, TOKEN_1, NULL, false);
 	close(fd);
 	close(dev);
 	return luo_keep_and_kexec();
@@ -44,19 +34,17 @@ static void session_name(char *buf, size_t len, int gen)
 }
 
 /*
- * Stage @stage: take back generation stage - 1, check it stayed in place,
- * then (before the last stage) write the next generation in place and hand
+ * Stages 2 to LAST_STAGE: take back generation stage - 1, check it stayed
+ * in place, then (before the last stage) write the next generation in place and hand
  * the same file on in a new session.
  */
-static int chain_stage(int stage, int last)
+static int chain_stage(void)
 {
-	int gen = stage - 1, dev, in, out, fd;
+	int stage = luo_test_stage(), gen = stage - 1, dev, in, out, fd;
 	uint64_t token = TOKEN_1 + gen - 1;
-	uint64_t *want, *got;
 	char name[32], what[32];
 	void *map;
 
-	want = luo_load("pfns", NR_PAGES * sizeof(*want));
 	dev = luo_open();
 	if (gen > 1) {
 		session_name(name, sizeof(name), gen - 1);
@@ -70,12 +58,10 @@ static int chain_stage(int stage, int last)
 	map = luo_map(fd, SIZE);
 	snprintf(what, sizeof(what), "hop %d", gen);
 	luo_verify(what, map, SIZE, gen, token);
-	got = luo_pfns(map, SIZE);
-	luo_compare_pfns(what, want, got, NR_PAGES);
-	free(got);
+	luo_check_pfns(what, map, SIZE);
 	expect_ok("finish", luo_finish(in));
 	close(in);
-	if (stage == last) {
+	if (stage == LAST_STAGE) {
 		munmap(map, SIZE);
 		close(fd);
 		close(dev);
@@ -97,11 +83,6 @@ static int chain_stage(int stage, int last)
 
 int main(int argc, char **argv)
 {
-	int stage = luo_stage(argc, argv);
-
-	if (stage == 1)
-		return stage1();
-	if (stage >= 2 && stage <= 4)
-		return chain_stage(stage, 4);
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_chained",
+			LUO_STAGES(stage1, chain_stage, chain_stage, chain_stage));
 }

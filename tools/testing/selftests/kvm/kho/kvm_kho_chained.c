@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=500 */
 /*
  * One running VM through three kexecs in a row.
  *
@@ -30,7 +28,7 @@
  * A guest TSC off after a hop is noted as it is seen and fails the test
  * at the end, so that the other hops are still checked.
  */
-#include "kvm_kho_test.h"
+#include "kvm_kho_util.h"
 
 #define REGION		(64U << 20)
 #define TAG		0x6e696863	/* "chin" */
@@ -46,15 +44,9 @@ static void name_of(char *buf, size_t len, const char *what, int stage)
 static void new_guest(struct kk_vm *vm)
 {
 	uint64_t want[KK_MAX_VCPUS + 1] = { 2, 2, 1 };
-	int i;
 
-	vm->kvm_fd = kk_open_kvm();
-	vm->tsc_hz = kk_tsc_hz();
-	kk_create_mem(vm, kk_mem_size_for(REGION), false);
-	kk_create_vm_sized(vm, REGION);
+	kk_create_guest(vm, REGION);
 	*kk_ctl32(vm, KK_CTL_TAG) = TAG;
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(vm, i, true);
 	kk_start(vm);
 	kk_wait(vm, 120, "the guest to run", kk_reached, want);
 	msg("ok: guest running on %" PRIu64 " MiB: counters %u and %u, checksum %#x",
@@ -89,9 +81,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	    rname, rec.seq, rec.count[0], rec.count[1], rec.passes);
 
 	name_of(sname, sizeof(sname), "chain", stage - 1);
-	session = luo_retrieve_session(dev, sname);
-	if (session < 0)
-		fail("retrieve session \"%s\": %s", sname, strerror(-session));
+	session = luo_open_session(dev, sname, false);
 	snprintf(what, sizeof(what), "hop %d", stage - 1);
 	kk_restore_vm(vm, what, session, TOKEN_MEM, TOKEN_VM, &rec);
 	if (kk_dmesg_count("kvm-kho: VM rebuilt") != 1)
@@ -101,9 +91,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	/* carried and not finished: not to be preserved yet */
 	if (stage < LAST_STAGE) {
 		name_of(sname, sizeof(sname), "chain", stage);
-		*next = luo_create_session(dev, sname);
-		if (*next < 0)
-			fail("create session \"%s\": %s", sname, strerror(-*next));
+		*next = luo_open_session(dev, sname, true);
 		ret = luo_preserve_fd(*next, vm->vm_fd, TOKEN_VM);
 		if (ret != -EBUSY)
 			fail("preserve the carried VM before its session is finished: %s, expected EBUSY",
@@ -112,7 +100,7 @@ static void restore_guest(struct kk_vm *vm, int dev, int stage, int *next)
 	}
 
 	kk_start(vm);
-	kk_check_resumed(vm, what, &rec);
+	kk_check_resumed(vm, what, &rec, 300);
 	ret = luo_finish(session);
 	if (ret)
 		fail("finish the incoming session: %s", strerror(-ret));
@@ -193,9 +181,7 @@ static void vmm(void *arg, int status_fd)
 
 	name_of(sname, sizeof(sname), "chain", stage);
 	if (next < 0) {
-		next = luo_create_session(dev, sname);
-		if (next < 0)
-			fail("create session \"%s\": %s", sname, strerror(-next));
+		next = luo_open_session(dev, sname, true);
 	}
 	close(dev);
 	ret = luo_preserve_fd(next, vm.mem_fd, TOKEN_MEM);
@@ -226,23 +212,23 @@ static void vmm(void *arg, int status_fd)
 	}
 }
 
-int main(int argc, char **argv)
+/* Every stage: the VMM runs in a child, which outlives all but the last. */
+static int run_vmm(void)
 {
-	struct kk_child c;
-	int stage, rc;
+	int stage = luo_test_stage(), rc;
 	double t0 = kk_now();
+	struct kk_child c;
 
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	stage = atoi(argv[1]);
-	if (stage < 1 || stage > LAST_STAGE)
-		fail("unexpected stage %s", argv[1]);
 	kk_child_start(&c, "VMM", vmm, (void *)(intptr_t)stage);
 	rc = kk_child_wait(&c);
 	msg("# stage %d: %.1f s", stage, kk_now() - t0);
-	if (stage < LAST_STAGE)
-		return rc == EXIT_PASS ? EXIT_FAIL : rc;
-	if (rc == EXIT_PASS)
+	if (stage == LAST_STAGE && rc == EXIT_PASS)
 		kk_tsc_verdict();
-	return rc == EXIT_KEXEC ? EXIT_FAIL : rc;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_chained",
+			LUO_STAGES(run_vmm, run_vmm, run_vmm, run_vmm));
 }

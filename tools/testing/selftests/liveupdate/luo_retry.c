@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * A retrieve that fails for lack of memory loses nothing. Stage 2 turns on
  * strict overcommit accounting with room for only part of a memfd, so
@@ -13,10 +11,9 @@
  * Also: a size seal the user adds while the memfd is preserved is handed
  * over as the user's.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE		(64ULL << 20)
-#define NR_PAGES	(SIZE / 4096)
 #define HEADROOM_KB	(16 << 10)	/* well under SIZE, well over slack */
 #define TOKEN_A		1		/* retried until it succeeds */
 #define TOKEN_C		2		/* fails, then left to finish */
@@ -26,24 +23,6 @@
 #define OVERCOMMIT	"/proc/sys/vm/overcommit_memory"
 #define OVERCOMMIT_KB	"/proc/sys/vm/overcommit_kbytes"
 #define OVERCOMMIT_PCT	"/proc/sys/vm/overcommit_ratio"
-
-static long read_meminfo(const char *key)
-{
-	size_t len = strlen(key);
-	char line[256];
-	long val = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		fail("open /proc/meminfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':')
-			val = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	if (val < 0)
-		fail("no %s in /proc/meminfo", key);
-	return val;
-}
 
 /* No stdio: this must work under the limit, from an exit handler too. */
 static int write_sysctl(const char *path, long val)
@@ -77,13 +56,13 @@ static long saved_ratio = -1;
 /* Strict overcommit with HEADROOM_KB left above what is committed now. */
 static void limit_overcommit(void)
 {
-	long committed = read_meminfo("Committed_AS");
+	long committed = luo_meminfo("Committed_AS");
 
 	if (write_sysctl(OVERCOMMIT_KB, committed + HEADROOM_KB) ||
 	    write_sysctl(OVERCOMMIT, 2))
 		fail("cannot set strict overcommit: %s", strerror(errno));
 	printf("# strict overcommit: %ld kB committed, limit %ld kB\n",
-	       committed, read_meminfo("CommitLimit"));
+	       committed, luo_meminfo("CommitLimit"));
 }
 
 /* Also at exit: the test init must not be left unable to fork. */
@@ -113,7 +92,6 @@ static int make_memfd(const char *name, unsigned int flags, uint64_t size,
 static int stage1(void)
 {
 	int dev, session, a, c, sealed;
-	uint64_t *pfns;
 	void *map;
 
 	dev = luo_open();
@@ -123,9 +101,7 @@ static int stage1(void)
 	a = make_memfd("luo-retry-a", 0, SIZE, TOKEN_A);
 	expect_ok("preserve a", luo_preserve_fd(session, a, TOKEN_A));
 	map = luo_map(a, SIZE);
-	pfns = luo_pfns(map, SIZE);
-	luo_save("pfns", pfns, NR_PAGES * sizeof(*pfns));
-	free(pfns);
+	luo_save_pfns(map, SIZE, false);
 	munmap(map, SIZE);
 
 	c = make_memfd("luo-retry-c", 0, SIZE, TOKEN_C);
@@ -148,12 +124,12 @@ static int stage1(void)
 /* C: fails half way, again, and is then left for the session's finish. */
 static long retrieve_c_partly(int session)
 {
-	long before = read_meminfo("Shmem"), partial;
+	long before = luo_meminfo("Shmem"), partial;
 
 	limit_overcommit();
 	expect_err("retrieve c over the overcommit limit",
 		   luo_retrieve_fd(session, TOKEN_C), ENOSPC);
-	partial = read_meminfo("Shmem") - before;
+	partial = luo_meminfo("Shmem") - before;
 	if (partial <= 0 || partial >= (long)(SIZE >> 10))
 		fail("retrieve c: expected it to stop part way, %ld of %llu kB went in",
 		     partial, SIZE >> 10);
@@ -166,11 +142,9 @@ static long retrieve_c_partly(int session)
 
 static int retrieve_a(int session)
 {
-	uint64_t *want, *got;
 	void *map;
 	int a;
 
-	want = luo_load("pfns", NR_PAGES * sizeof(*want));
 	limit_overcommit();
 	expect_err("retrieve a over the overcommit limit",
 		   luo_retrieve_fd(session, TOKEN_A), ENOSPC);
@@ -180,11 +154,8 @@ static int retrieve_a(int session)
 	expect_u64("size of a", SIZE, luo_fd_size(a));
 	map = luo_map(a, SIZE);
 	luo_verify("a", map, SIZE, 1, TOKEN_A);
-	got = luo_pfns(map, SIZE);
-	luo_compare_pfns("a", want, got, NR_PAGES);
+	luo_check_pfns("a", map, SIZE);
 	munmap(map, SIZE);
-	free(got);
-	free(want);
 	return a;
 }
 
@@ -223,9 +194,9 @@ static int stage2(void)
 	sealed = retrieve_sealed(session);
 
 	/* a and sealed stay open: all finish frees is c's half-built file */
-	before = read_meminfo("Shmem");
+	before = luo_meminfo("Shmem");
 	expect_ok("finish", luo_finish(session));
-	freed = before - read_meminfo("Shmem");
+	freed = before - luo_meminfo("Shmem");
 	if (freed < partial - 1024 || freed > partial + 1024)
 		fail("finish: expected c's %ld kB to be freed, %ld kB were",
 		     partial, freed);
@@ -241,11 +212,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_retry", LUO_STAGES(stage1, stage2));
 }

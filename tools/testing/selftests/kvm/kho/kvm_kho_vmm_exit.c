@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=300 */
 /*
  * A VMM that goes away before the kexec takes its VM out of the handover,
  * and nothing it preserved stays behind.
@@ -24,7 +22,11 @@
  * as stage 1 preserved nothing before its VMMs, no preserved memory came
  * over ("KHO: incoming map: 0 blocks").
  */
-#include "kvm_kho_test.h"
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "kvm_kho_util.h"
 
 #define TOKEN_MEM	1
 #define TOKEN_VM	2
@@ -134,7 +136,7 @@ static void vmm_wait_preserved(struct vmm *m)
 	}
 }
 
-static void stage1(void)
+static int stage1(void)
 {
 	uint64_t free0, free1, free2, shmem0, shmem1, shmem2, vm_kb = 0;
 	long pages0, pages1, pages2, min;
@@ -142,15 +144,11 @@ static void stage1(void)
 	FILE *f;
 	double t;
 
-	dev = kk_luo_open();
-	if (dev == -ENOENT)
-		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
-	if (dev < 0)
-		fail("open /dev/liveupdate: %s", strerror(-dev));
+	dev = luo_open();
 	close(dev);
 	pages0 = kk_kho_count_preserved();
-	free0 = kk_meminfo("MemFree");
-	shmem0 = kk_meminfo("Shmem");
+	free0 = luo_meminfo("MemFree");
+	shmem0 = luo_meminfo("Shmem");
 	msg("# before the VMMs: the handover preserves %ld pages, MemFree %" PRIu64
 	    " MiB, Shmem %" PRIu64 " MiB", pages0, free0 >> 10, shmem0 >> 10);
 
@@ -161,8 +159,8 @@ static void stage1(void)
 		vm_kb += vmms[i].mem_size >> 10;
 	}
 
-	free1 = kk_meminfo("MemFree");
-	shmem1 = kk_meminfo("Shmem");
+	free1 = luo_meminfo("MemFree");
+	shmem1 = luo_meminfo("Shmem");
 	if (shmem1 < shmem0 + vm_kb * 9 / 10)
 		fail("with both guests running Shmem is %" PRIu64 " MiB, %" PRIu64
 		     " MiB before: their %" PRIu64 " MiB of memfd do not show",
@@ -198,11 +196,11 @@ static void stage1(void)
 
 	/* guest RAM goes back to the page allocator */
 	t = kk_now();
-	while (((shmem2 = kk_meminfo("Shmem")) > shmem0 + SHMEM_SLACK_KB ||
-		(free2 = kk_meminfo("MemFree")) + SLACK_KB < free0) &&
+	while (((shmem2 = luo_meminfo("Shmem")) > shmem0 + SHMEM_SLACK_KB ||
+		(free2 = luo_meminfo("MemFree")) + SLACK_KB < free0) &&
 	       kk_now() - t < 10)
 		kk_sleep_ms(100);
-	free2 = kk_meminfo("MemFree");
+	free2 = luo_meminfo("MemFree");
 	if (shmem2 > shmem0 + SHMEM_SLACK_KB)
 		fail("10 s after the VMMs went Shmem is %" PRIu64 " MiB, %" PRIu64
 		     " MiB before them: guest RAM not freed", shmem2 >> 10,
@@ -242,9 +240,10 @@ static void stage1(void)
 	f = fopen("pages0", "w");
 	if (!f || fprintf(f, "%ld\n", pages0) < 0 || fclose(f))
 		fail("writing pages0: %s", strerror(errno));
+	return EXIT_KEXEC;
 }
 
-static void stage2(void)
+static int stage2(void)
 {
 	unsigned long blocks, meta;
 	int dev, s, i;
@@ -288,19 +287,10 @@ static void stage2(void)
 	msg("ok: the handover brought %lu preserved blocks (stage 1 preserved %ld pages before its VMMs)",
 	    blocks, pages0);
 	msg("# and %lu pages of the preserve map's tables", meta);
+	return EXIT_PASS;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	switch (atoi(argv[1])) {
-	case 1:
-		stage1();
-		return EXIT_KEXEC;
-	case 2:
-		stage2();
-		return EXIT_PASS;
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "kvm_kho_vmm_exit", LUO_STAGES(stage1, stage2));
 }

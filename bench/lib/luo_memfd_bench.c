@@ -1,15 +1,21 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
- * Benchmark body for bench/luo-shmem.c and bench/luo-hugetlb.c: preserve a
- * 1 GiB memfd (BENCH_HUGETLB: of 2 MiB huge pages), freeze it through KHO
- * finalize, kexec, retrieve it. Prints "bench:" lines; asserts no timing.
+ * Benchmark body for bench/luo_shmem.c and bench/luo_hugetlb.c: preserve a
+ * 1 GiB memfd (of 2 MiB huge pages for the hugetlb one), freeze it through
+ * KHO finalize, kexec, retrieve it. Prints "bench:" lines; asserts no
+ * timing.
  */
-#include "luo_test.h"
+#define _GNU_SOURCE
 #include <time.h>
+
+#include "luo_test_utils.h"
+#include "luo_memfd_bench.h"
 
 #define SIZE	(1ULL << 30)
 #define TOKEN	0xbe
 #define HPAGES	(SIZE >> 21)
+
+static bool hugetlb;
 
 static double now_us(void)
 {
@@ -38,7 +44,7 @@ static int stage1(void)
 	FILE *f;
 	void *map;
 
-	if (BENCH_HUGETLB) {
+	if (hugetlb) {
 		f = fopen("/proc/sys/vm/nr_hugepages", "w");
 		if (!f || fprintf(f, "%llu\n", HPAGES) < 0 || fclose(f))
 			skip("cannot size the huge page pool");
@@ -63,7 +69,7 @@ static int stage1(void)
 		fail("finalize: %s", strerror(errno));
 	t3 = now_us();
 	printf("bench: %s 1 GiB: preserve ioctl %.0f us, freeze (KHO finalize) %.0f us\n",
-	       BENCH_HUGETLB ? "hugetlb-2M" : "shmem", t1 - t0, t3 - t2);
+	       hugetlb ? "hugetlb-2M" : "shmem", t1 - t0, t3 - t2);
 	print_dmesg("", "KHO: finalized in");
 	close(fd);
 	close(dev);
@@ -87,13 +93,8 @@ static int stage2(void)
 	return EXIT_PASS;
 }
 
-int main(int argc, char **argv)
+int luo_memfd_bench(int argc, char **argv, const char *name, bool huge)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	hugetlb = huge;
+	return luo_test(argc, argv, name, LUO_STAGES(stage1, stage2));
 }

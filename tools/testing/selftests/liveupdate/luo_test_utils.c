@@ -1,60 +1,45 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
- * Helpers for the Live Update tests. Each test runs as `prog STAGE` in a
- * kho-v QEMU guest, in a working directory that survives the kexec; it
- * exits 0 (pass), 4 (skip), 10 (kexec, then run stage STAGE + 1) or 1
- * (fail, after a "FAIL: ..." line).
- *
- * Sessions must still be open when the kexec happens, but the test exits
- * before the harness kexecs: luo_keep_and_kexec() leaves a child behind
- * that holds every fd the test had.
+ * The Live Update test library: see luo_test_utils.h. Linked into every
+ * test of this directory, and into the KVM Live Update tests, the demo
+ * VMM and the benchmarks.
  */
-#ifndef LUO_TEST_H
-#define LUO_TEST_H
-
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <linux/liveupdate.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
-#define EXIT_PASS	0
-#define EXIT_FAIL	1
-#define EXIT_SKIP	4
-#define EXIT_KEXEC	10
+#include "luo_test_utils.h"
 
-#define LUO_DEV		"/dev/liveupdate"
-#define KHO_DEBUGFS	"/sys/kernel/debug/kho"
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
 
-/* Magic at the start of every memfd the tests preserve. */
-#define LUO_TEST_MAGIC	0x747365746f756c21ULL
+/* The test and stage luo_test() runs, for the verdict of fail()/skip(). */
+static const char *stage_name;
+static int stage_nr;
+static pid_t stage_pid;
 
-/* Where the expectations about contents live: inside the memfd itself. */
-struct luo_test_header {
-	uint64_t magic;
-	uint64_t seed;		/* pattern of the bytes after the header page */
-	uint64_t size;		/* the memfd size when written */
-	uint64_t gen;		/* bumped each time a test rewrites it */
-	uint64_t token;		/* the token it was preserved under */
-	uint64_t checksum;	/* of the pattern, as written */
-};
+/* "ok"/"not ok" for the stage, once, from the test process only. */
+static void stage_verdict(int rc)
+{
+	if (stage_name && getpid() == stage_pid) {
+		if (rc == EXIT_KEXEC)
+			printf("ok %d %s: stage %d # kexec for stage %d\n",
+			       stage_nr, stage_name, stage_nr, stage_nr + 1);
+		else if (rc == EXIT_PASS)
+			printf("ok %d %s: stage %d\n", stage_nr, stage_name,
+			       stage_nr);
+		else if (rc == EXIT_SKIP)
+			printf("ok %d %s: stage %d # SKIP\n", stage_nr,
+			       stage_name, stage_nr);
+		else
+			printf("not ok %d %s: stage %d\n", stage_nr,
+			       stage_name, stage_nr);
+		stage_name = NULL;
+	}
+	fflush(stdout);
+}
 
-#define LUO_TEST_DATA_OFF	4096
-
-static inline void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,12 +48,11 @@ fail(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	fflush(stdout);
+	stage_verdict(EXIT_FAIL);
 	exit(EXIT_FAIL);
 }
 
-static inline void __attribute__((noreturn, format(printf, 1, 2)))
-skip(const char *fmt, ...)
+void skip(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,12 +61,12 @@ skip(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	fflush(stdout);
+	stage_verdict(EXIT_SKIP);
 	exit(EXIT_SKIP);
 }
 
 /* ret is 0/-errno style (or an fd): check it is the expected -errno. */
-static inline void expect_err(const char *what, long ret, int err)
+void expect_err(const char *what, long ret, int err)
 {
 	if (ret != -err)
 		fail("%s: expected %s (%d), got %ld (%s)", what, strerror(err),
@@ -90,7 +74,7 @@ static inline void expect_err(const char *what, long ret, int err)
 	printf("ok: %s -> %s\n", what, strerror(err));
 }
 
-static inline long expect_ok(const char *what, long ret)
+long expect_ok(const char *what, long ret)
 {
 	if (ret < 0)
 		fail("%s: expected success, got %s", what,
@@ -99,7 +83,7 @@ static inline long expect_ok(const char *what, long ret)
 	return ret;
 }
 
-static inline void expect_u64(const char *what, uint64_t want, uint64_t got)
+void expect_u64(const char *what, uint64_t want, uint64_t got)
 {
 	if (want != got)
 		fail("%s: expected %#" PRIx64 ", got %#" PRIx64, what, want,
@@ -109,9 +93,9 @@ static inline void expect_u64(const char *what, uint64_t want, uint64_t got)
 
 /* ----- raw ioctls, 0 or an fd on success, -errno on failure ----- */
 
-static inline int luo_open(void)
+int luo_open(void)
 {
-	int fd = open(LUO_DEV, O_RDWR);
+	int fd = open(LUO_DEV, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOENT)
 		skip("no %s: kernel without CONFIG_LIVEUPDATE or kho=off",
@@ -121,12 +105,12 @@ static inline int luo_open(void)
 	return fd;
 }
 
-static inline int luo_ioctl(int fd, unsigned long cmd, void *arg)
+int luo_ioctl(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
 }
 
-static inline int luo_create_session(int dev, const char *name)
+int luo_create_session(int dev, const char *name)
 {
 	struct liveupdate_ioctl_create_session arg = {
 		.size = sizeof(arg),
@@ -139,7 +123,7 @@ static inline int luo_create_session(int dev, const char *name)
 	return ret ? ret : arg.fd;
 }
 
-static inline int luo_retrieve_session(int dev, const char *name)
+int luo_retrieve_session(int dev, const char *name)
 {
 	struct liveupdate_ioctl_retrieve_session arg = {
 		.size = sizeof(arg),
@@ -152,7 +136,18 @@ static inline int luo_retrieve_session(int dev, const char *name)
 	return ret ? ret : arg.fd;
 }
 
-static inline int luo_preserve_fd(int session, int fd, uint64_t token)
+int luo_open_session(int dev, const char *name, bool create)
+{
+	int fd = create ? luo_create_session(dev, name) :
+			  luo_retrieve_session(dev, name);
+
+	if (fd < 0)
+		fail("%s session \"%s\": %s", create ? "create" : "retrieve",
+		     name, strerror(-fd));
+	return fd;
+}
+
+int luo_preserve_fd(int session, int fd, uint64_t token)
 {
 	struct liveupdate_session_preserve_fd arg = {
 		.size = sizeof(arg),
@@ -163,7 +158,7 @@ static inline int luo_preserve_fd(int session, int fd, uint64_t token)
 	return luo_ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &arg);
 }
 
-static inline int luo_retrieve_fd(int session, uint64_t token)
+int luo_retrieve_fd(int session, uint64_t token)
 {
 	struct liveupdate_session_retrieve_fd arg = {
 		.size = sizeof(arg),
@@ -176,7 +171,7 @@ static inline int luo_retrieve_fd(int session, uint64_t token)
 	return ret ? ret : arg.fd;
 }
 
-static inline int luo_finish(int session)
+int luo_finish(int session)
 {
 	struct liveupdate_session_finish arg = { .size = sizeof(arg) };
 
@@ -185,7 +180,7 @@ static inline int luo_finish(int session)
 
 /* ----- memfd contents ----- */
 
-static inline uint64_t luo_rand(uint64_t *state)
+static uint64_t luo_rand(uint64_t *state)
 {
 	/* xorshift64*: fast enough to fill a GiB under TCG */
 	*state ^= *state >> 12;
@@ -194,7 +189,7 @@ static inline uint64_t luo_rand(uint64_t *state)
 	return *state * 0x2545f4914f6cdd1dULL;
 }
 
-static inline uint64_t luo_checksum_step(uint64_t sum, uint64_t word)
+static uint64_t luo_checksum_step(uint64_t sum, uint64_t word)
 {
 	return (sum ^ word) * 0x100000001b3ULL;
 }
@@ -203,8 +198,8 @@ static inline uint64_t luo_checksum_step(uint64_t sum, uint64_t word)
  * Fill @map (the whole memfd of @size bytes, mapped) with a header and a
  * pattern from @seed; the header carries what stage 2 checks against.
  */
-static inline void luo_fill(void *map, uint64_t size, uint64_t seed,
-			    uint64_t gen, uint64_t token)
+void luo_fill(void *map, uint64_t size, uint64_t seed, uint64_t gen,
+	      uint64_t token)
 {
 	struct luo_test_header *h = map;
 	uint64_t *w = (uint64_t *)((char *)map + LUO_TEST_DATA_OFF);
@@ -224,8 +219,8 @@ static inline void luo_fill(void *map, uint64_t size, uint64_t seed,
 }
 
 /* Check what luo_fill() wrote; fails the test on any difference. */
-static inline void luo_verify(const char *what, const void *map,
-			      uint64_t size, uint64_t gen, uint64_t token)
+void luo_verify(const char *what, const void *map, uint64_t size,
+		uint64_t gen, uint64_t token)
 {
 	const struct luo_test_header *h = map;
 	const uint64_t *w;
@@ -259,7 +254,7 @@ static inline void luo_verify(const char *what, const void *map,
 	       ")\n", what, size, gen);
 }
 
-static inline void *luo_map(int fd, uint64_t size)
+void *luo_map(int fd, uint64_t size)
 {
 	void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			 0);
@@ -269,7 +264,7 @@ static inline void *luo_map(int fd, uint64_t size)
 	return map;
 }
 
-static inline uint64_t luo_fd_size(int fd)
+uint64_t luo_fd_size(int fd)
 {
 	struct stat st;
 
@@ -278,7 +273,7 @@ static inline uint64_t luo_fd_size(int fd)
 	return st.st_size;
 }
 
-static inline uint64_t luo_seed(void)
+uint64_t luo_seed(void)
 {
 	uint64_t seed = 0;
 	int fd = open("/dev/urandom", O_RDONLY);
@@ -295,24 +290,27 @@ static inline uint64_t luo_seed(void)
 #define PM_PRESENT	(1ULL << 63)
 #define PM_PFN_MASK	((1ULL << 55) - 1)
 
-/* The PFN of each page of [map, map + size); touches every page first. */
-static inline uint64_t *luo_pfns(const void *map, uint64_t size)
+void luo_read_pfns(const void *map, uint64_t size, uint64_t *pfns)
 {
-	uint64_t n = size / 4096, i, *pfns;
+	uint64_t n = size / 4096, i, done = 0;
 	volatile const char *p = map;
+	ssize_t r;
 	int fd;
 
 	for (i = 0; i < n; i++)
 		(void)p[i * 4096];
-	pfns = calloc(n, sizeof(*pfns));
-	if (!pfns)
-		fail("out of memory for %" PRIu64 " PFNs", n);
-	fd = open("/proc/self/pagemap", O_RDONLY);
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fail("open /proc/self/pagemap: %s", strerror(errno));
-	if (pread(fd, pfns, n * 8, (uintptr_t)map / 4096 * 8) !=
-	    (ssize_t)(n * 8))
-		fail("read /proc/self/pagemap: %s", strerror(errno));
+	/* a GiB of PFNs may come in more than one read */
+	while (done < n) {
+		r = pread(fd, pfns + done, (n - done) * 8,
+			  ((uintptr_t)map / 4096 + done) * 8);
+		if (r <= 0)
+			fail("read /proc/self/pagemap: %s",
+			     r ? strerror(errno) : "EOF");
+		done += r / 8;
+	}
 	close(fd);
 	for (i = 0; i < n; i++) {
 		if (!(pfns[i] & PM_PRESENT))
@@ -322,10 +320,73 @@ static inline uint64_t *luo_pfns(const void *map, uint64_t size)
 		if (!pfns[i])
 			fail("pagemap hides PFNs (not root?)");
 	}
+}
+
+uint64_t *luo_pfns(const void *map, uint64_t size)
+{
+	uint64_t n = size / 4096, *pfns = calloc(n, sizeof(*pfns));
+
+	if (!pfns)
+		fail("out of memory for %" PRIu64 " PFNs", n);
+	luo_read_pfns(map, size, pfns);
 	return pfns;
 }
 
-static inline void luo_save(const char *path, const void *buf, size_t len)
+void luo_save_pfns(const void *map, uint64_t size, bool scratch)
+{
+	uint64_t *pfns = luo_pfns(map, size);
+
+	if (scratch)
+		luo_check_not_scratch(pfns, size / 4096);
+	luo_save("pfns", pfns, size / 4096 * sizeof(*pfns));
+	free(pfns);
+}
+
+void luo_check_pfns(const char *what, const void *map, uint64_t size)
+{
+	uint64_t n = size / 4096;
+	uint64_t *want = luo_load("pfns", n * sizeof(*want));
+	uint64_t *got = luo_pfns(map, size);
+
+	luo_compare_pfns(what, want, got, n);
+	free(got);
+	free(want);
+}
+
+void luo_preserve_memfd(int session, int fd, uint64_t size, uint64_t token,
+			const char *what, bool scratch)
+{
+	void *map = luo_map(fd, size);
+	char step[64];
+
+	luo_fill(map, size, luo_seed(), 1, token);
+	snprintf(step, sizeof(step), "preserve%s%s", what ? " " : "",
+		 what ? what : "");
+	expect_ok(step, luo_preserve_fd(session, fd, token));
+	/* after preserve: pages may have been migrated out of scratch */
+	luo_save_pfns(map, size, scratch);
+	munmap(map, size);
+}
+
+long luo_meminfo(const char *key)
+{
+	size_t len = strlen(key);
+	char line[256];
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		fail("open /proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			val = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	if (val < 0)
+		fail("no %s in /proc/meminfo", key);
+	return val;
+}
+
+void luo_save(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "w");
 
@@ -333,7 +394,7 @@ static inline void luo_save(const char *path, const void *buf, size_t len)
 		fail("writing %s: %s", path, strerror(errno));
 }
 
-static inline void *luo_load(const char *path, size_t len)
+void *luo_load(const char *path, size_t len)
 {
 	void *buf = malloc(len);
 	FILE *f = fopen(path, "r");
@@ -345,8 +406,8 @@ static inline void *luo_load(const char *path, size_t len)
 	return buf;
 }
 
-static inline void luo_compare_pfns(const char *what, const uint64_t *want,
-				    const uint64_t *got, uint64_t n)
+void luo_compare_pfns(const char *what, const uint64_t *want,
+		      const uint64_t *got, uint64_t n)
 {
 	uint64_t i;
 
@@ -359,7 +420,7 @@ static inline void luo_compare_pfns(const char *what, const uint64_t *want,
 }
 
 /* Fail if any PFN lies in a KHO scratch area (they cannot be preserved). */
-static inline void luo_check_not_scratch(const uint64_t *pfns, uint64_t n)
+void luo_check_not_scratch(const uint64_t *pfns, uint64_t n)
 {
 	unsigned long long base[16], len[16];
 	FILE *fb, *fl;
@@ -395,7 +456,7 @@ out:
  * kexec, and tell the harness to kexec. The child lets go of stdout and
  * stderr so the harness does not wait for it.
  */
-static inline int luo_keep_and_kexec(void)
+int luo_keep_and_kexec(void)
 {
 	pid_t pid;
 	int null;
@@ -423,11 +484,43 @@ static inline int luo_keep_and_kexec(void)
 	return EXIT_KEXEC;
 }
 
-static inline int luo_stage(int argc, char **argv)
+
+void msg(const char *fmt, ...)
 {
-	if (argc != 2)
-		fail("usage: %s STAGE", argv[0]);
-	return atoi(argv[1]);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
 }
 
-#endif /* LUO_TEST_H */
+int luo_test_stage(void)
+{
+	return stage_nr;
+}
+
+int luo_test(int argc, char **argv, const char *name,
+	     const luo_stage_fn *stages, int nr_stages)
+{
+	int stage, rc;
+
+	if (argc != 2)
+		fail("usage: %s STAGE (1 to %d)", argv[0], nr_stages);
+	stage = atoi(argv[1]);
+	if (stage < 1 || stage > nr_stages)
+		fail("unexpected stage %s: %s has %d", argv[1], name,
+		     nr_stages);
+	stage_name = name;
+	stage_nr = stage;
+	stage_pid = getpid();
+	rc = stages[stage - 1]();
+	if (rc == EXIT_PASS && stage < nr_stages)
+		fail("stage %d passed without asking for the kexec to stage %d",
+		     stage, stage + 1);
+	if (rc == EXIT_KEXEC && stage == nr_stages)
+		fail("stage %d, the last, asked for a kexec", stage);
+	stage_verdict(rc);
+	return rc;
+}

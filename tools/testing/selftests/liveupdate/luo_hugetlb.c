@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=3G timeout=900 */
 /*
  * A hugetlbfs memfd of 2 MiB pages across kexec without a copy: same
  * pattern and PFN checks as the 1 GiB shmem test. In the new kernel the
@@ -8,7 +6,7 @@
  * file needs no free huge page, and once the file is gone the pool is as
  * it was (no surplus, no reservation left behind).
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #ifndef MFD_HUGE_2MB
 #define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
@@ -17,27 +15,8 @@
 #define HPAGE		(2ULL << 20)
 #define NR_HPAGES	512	/* 1 GiB */
 #define SIZE		(NR_HPAGES * HPAGE)
-#define NR_PAGES	(SIZE / 4096)
 #define POOL		(NR_HPAGES + 16)
 #define TOKEN		0x2000
-
-static long read_meminfo(const char *key)
-{
-	char line[256];
-	size_t len = strlen(key);
-	long val = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		fail("open /proc/meminfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':')
-			val = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	if (val < 0)
-		fail("no %s in /proc/meminfo", key);
-	return val;
-}
 
 static void set_nr_hugepages(long nr)
 {
@@ -50,15 +29,13 @@ static void set_nr_hugepages(long nr)
 static int stage1(void)
 {
 	int dev, session, fd;
-	uint64_t *pfns;
-	void *map;
 
-	if (read_meminfo("Hugepagesize") != 2048)
+	if (luo_meminfo("Hugepagesize") != 2048)
 		skip("default huge page size is not 2 MiB");
 	set_nr_hugepages(POOL);
-	if (read_meminfo("HugePages_Total") < NR_HPAGES)
+	if (luo_meminfo("HugePages_Total") < NR_HPAGES)
 		skip("only %ld huge pages in the pool",
-		     read_meminfo("HugePages_Total"));
+		     luo_meminfo("HugePages_Total"));
 
 	dev = luo_open();
 	session = expect_ok("create session", luo_create_session(dev, "huge"));
@@ -67,15 +44,7 @@ static int stage1(void)
 		fail("memfd_create(MFD_HUGETLB): %s", strerror(errno));
 	if (ftruncate(fd, SIZE))
 		fail("ftruncate: %s", strerror(errno));
-	map = luo_map(fd, SIZE);
-	luo_fill(map, SIZE, luo_seed(), 1, TOKEN);
-	expect_ok("preserve hugetlb memfd", luo_preserve_fd(session, fd, TOKEN));
-
-	pfns = luo_pfns(map, SIZE);
-	luo_check_not_scratch(pfns, NR_PAGES);
-	luo_save("pfns", pfns, NR_PAGES * sizeof(*pfns));
-	free(pfns);
-	munmap(map, SIZE);
+	luo_preserve_memfd(session, fd, SIZE, TOKEN, "hugetlb memfd", true);
 	close(fd);
 	close(dev);
 	return luo_keep_and_kexec();
@@ -83,28 +52,25 @@ static int stage1(void)
 
 static int stage2(void)
 {
-	uint64_t *want, *got;
 	int dev, session, fd;
 	void *map;
 
-	want = luo_load("pfns", NR_PAGES * sizeof(*want));
 	expect_u64("persistent huge pages before retrieve", 0,
-		   read_meminfo("HugePages_Total"));
+		   luo_meminfo("HugePages_Total"));
 
 	dev = luo_open();
 	session = expect_ok("retrieve session", luo_retrieve_session(dev, "huge"));
 	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN));
 	expect_u64("size", SIZE, luo_fd_size(fd));
 	expect_u64("surplus huge pages while held", NR_HPAGES,
-		   read_meminfo("HugePages_Surp"));
+		   luo_meminfo("HugePages_Surp"));
 
 	/* fully populated: mapping it needs no reservation from the pool */
 	map = luo_map(fd, SIZE);
 	luo_verify("hugetlb memfd", map, SIZE, 1, TOKEN);
-	got = luo_pfns(map, SIZE);
-	luo_compare_pfns("hugetlb memfd", want, got, NR_PAGES);
+	luo_check_pfns("hugetlb memfd", map, SIZE);
 	expect_u64("reserved huge pages while mapped", 0,
-		   read_meminfo("HugePages_Rsvd"));
+		   luo_meminfo("HugePages_Rsvd"));
 
 	/* still an ordinary hugetlb memfd: writable */
 	((char *)map)[SIZE - 1] = 1;
@@ -116,21 +82,15 @@ static int stage2(void)
 	close(session);		/* finishes: the session's reference goes */
 	close(dev);
 	expect_u64("huge pages after the file is gone", 0,
-		   read_meminfo("HugePages_Total"));
+		   luo_meminfo("HugePages_Total"));
 	expect_u64("surplus huge pages after the file is gone", 0,
-		   read_meminfo("HugePages_Surp"));
+		   luo_meminfo("HugePages_Surp"));
 	expect_u64("reserved huge pages after the file is gone", 0,
-		   read_meminfo("HugePages_Rsvd"));
+		   luo_meminfo("HugePages_Rsvd"));
 	return EXIT_PASS;
 }
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_hugetlb", LUO_STAGES(stage1, stage2));
 }

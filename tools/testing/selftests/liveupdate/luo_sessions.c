@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * Two sessions with three memfds across one kexec: sizes, file positions,
  * seals and contents come back; retrieving a token twice gives the same
@@ -8,7 +6,7 @@
  * and a non-zero reserved field are refused; finish and closing a session
  * end it.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE_A		((1 << 20) + 100)	/* not a page multiple */
 #define POS_A		4242
@@ -195,11 +193,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_sessions", LUO_STAGES(stage1, stage2));
 }

@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=300 */
 /*
  * A preserved VM through a finalization that is undone: no kexec.
  *
- * The two-vCPU guest of kvm_kho_test.h runs on 66 MiB of memfd; its memfd
+ * The two-vCPU guest of kvm_kho_util.h runs on 66 MiB of memfd; its memfd
  * and VM fd are preserved in a session, and the handover is finalized
  * through debugfs as an orchestrator does before a kexec. Then:
  *
@@ -26,7 +24,10 @@
  * guest still runs, the handover preserves as many pages as before the
  * test, and the VM can be preserved again.
  */
-#include "kvm_kho_test.h"
+#define _GNU_SOURCE
+#include <sys/ioctl.h>
+
+#include "kvm_kho_util.h"
 
 #define REGION		(64U << 20)
 #define TAG		0x61626f72	/* "abor" */
@@ -214,7 +215,8 @@ static void unfreeze(int na)
 	msg("ok: unfrozen; kernel log: \"%s\"", aborted);
 }
 
-int main(int argc, char **argv)
+/* A single stage: no kexec. */
+static int stage1(void)
 {
 	struct kvm_userspace_memory_region slot1;
 	uint32_t frozen[KK_MAX_VCPUS], sum;
@@ -225,36 +227,22 @@ int main(int argc, char **argv)
 	struct kk_vm vm;
 	double t0 = kk_now();
 
-	if (argc != 2 || atoi(argv[1]) != 1)
-		fail("usage: %s 1 (a single stage)", argv[0]);
-
-	dev = kk_luo_open();
-	if (dev == -ENOENT)
-		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
-	if (dev < 0)
-		fail("open /dev/liveupdate: %s", strerror(-dev));
+	dev = luo_open();
 	pages0 = kk_kho_count_preserved();
 	msg("# before the test the handover preserves %ld pages", pages0);
 	nq = kk_dmesg_count(quiesced);
 	na = kk_dmesg_count(aborted);
 
 	kk_vm_init(&vm, "guest.log");
-	vm.kvm_fd = kk_open_kvm();
-	vm.tsc_hz = kk_tsc_hz();
-	kk_create_mem(&vm, kk_mem_size_for(REGION), false);
-	kk_create_vm_sized(&vm, REGION);
+	kk_create_guest(&vm, REGION);
 	*kk_ctl32(&vm, KK_CTL_TAG) = TAG;
-	for (i = 0; i < KK_MAX_VCPUS; i++)
-		kk_add_vcpu(&vm, i, true);
 	kk_start(&vm);
 	kk_wait(&vm, 120, "the guest to run", kk_reached, want);
 	msg("ok: guest running on %" PRIu64 " MiB: counters %u and %u, checksum %#x, %u pass(es)",
 	    vm.mem_size >> 20, vm.vcpu[0].last_count, vm.vcpu[1].last_count,
 	    vm.init_csum, vm.vcpu[1].passes);
 
-	session = luo_create_session(dev, "kvm-abort");
-	if (session < 0)
-		fail("create session: %s", strerror(-session));
+	session = luo_open_session(dev, "kvm-abort", true);
 	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
 	if (ret)
 		fail("preserve the guest RAM memfd: %s", strerror(-ret));
@@ -364,14 +352,7 @@ int main(int argc, char **argv)
 	sum = kk_host_verify_region(&vm, "at the end");
 	if (sum != vm.init_csum)
 		fail("host-side checksum %#x, the guest's %#x", sum, vm.init_csum);
-	for (i = 0; i < vm.nr_vcpus; i++) {
-		struct kk_slot *s = kk_slot(&vm, i);
-
-		if (s->count != s->copy ||
-		    (int32_t)(s->count - vm.vcpu[i].last_count) < 0)
-			fail("vCPU %d: counter in guest RAM %u (copy %u), last reported %u",
-			     i, s->count, s->copy, vm.vcpu[i].last_count);
-	}
+	kk_check_counters(&vm);
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x; %u checksum passes, counters %u and %u",
 	    REGION >> 20, sum, vm.vcpu[1].passes, vm.vcpu[0].last_count,
 	    vm.vcpu[1].last_count);
@@ -379,4 +360,9 @@ int main(int argc, char **argv)
 	close(memfd2);
 	close(dev);
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_abort", LUO_STAGES(stage1));
 }

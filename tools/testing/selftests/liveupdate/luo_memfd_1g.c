@@ -1,39 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=3G timeout=1500 */
 /*
  * A 1 GiB shmem memfd across kexec without a copy: stage 1 fills it with a
  * seeded pattern (seed and checksum in its first page), preserves it and
  * records the PFN of every page; stage 2 checks the pattern and that every
  * page is at the same PFN.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #define SIZE		(1ULL << 30)
 #define TOKEN		0x1000
-#define NR_PAGES	(SIZE / 4096)
 
 static int stage1(void)
 {
 	int dev, session, fd;
-	uint64_t *pfns;
-	void *map;
 
 	dev = luo_open();
 	session = expect_ok("create session", luo_create_session(dev, "big"));
 	fd = memfd_create("luo-1g", 0);
 	if (fd < 0 || ftruncate(fd, SIZE))
 		fail("memfd of 1 GiB: %s", strerror(errno));
-	map = luo_map(fd, SIZE);
-	luo_fill(map, SIZE, luo_seed(), 1, TOKEN);
-	expect_ok("preserve 1 GiB memfd", luo_preserve_fd(session, fd, TOKEN));
-
-	/* after preserve: pages may have been migrated out of scratch */
-	pfns = luo_pfns(map, SIZE);
-	luo_check_not_scratch(pfns, NR_PAGES);
-	luo_save("pfns", pfns, NR_PAGES * sizeof(*pfns));
-	free(pfns);
-	munmap(map, SIZE);
+	luo_preserve_memfd(session, fd, SIZE, TOKEN, "1 GiB memfd", true);
 	close(fd);
 	close(dev);
 	return luo_keep_and_kexec();
@@ -41,19 +27,16 @@ static int stage1(void)
 
 static int stage2(void)
 {
-	uint64_t *want, *got;
 	int dev, session, fd;
 	void *map;
 
-	want = luo_load("pfns", NR_PAGES * sizeof(*want));
 	dev = luo_open();
 	session = expect_ok("retrieve session", luo_retrieve_session(dev, "big"));
 	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN));
 	expect_u64("size", SIZE, luo_fd_size(fd));
 	map = luo_map(fd, SIZE);
 	luo_verify("1 GiB memfd", map, SIZE, 1, TOKEN);
-	got = luo_pfns(map, SIZE);
-	luo_compare_pfns("1 GiB memfd", want, got, NR_PAGES);
+	luo_check_pfns("1 GiB memfd", map, SIZE);
 	expect_ok("finish", luo_finish(session));
 	munmap(map, SIZE);
 	close(fd);
@@ -64,11 +47,5 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	switch (luo_stage(argc, argv)) {
-	case 1:
-		return stage1();
-	case 2:
-		return stage2();
-	}
-	fail("unexpected stage %s", argv[1]);
+	return luo_test(argc, argv, "luo_memfd_1g", LUO_STAGES(stage1, stage2));
 }

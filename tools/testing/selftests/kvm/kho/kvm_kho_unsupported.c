@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G timeout=300 */
 /*
  * What Live Update refuses to carry, and that a refusal spoils nothing.
  * No kexec: one session, fds preserved and refused, then a finalize and
@@ -23,7 +21,10 @@
  *    is closed, finalizing works and captures only the good VM, whose
  *    guest then runs after the abort.
  */
-#include "kvm_kho_test.h"
+#define _GNU_SOURCE
+#include <sys/ioctl.h>
+
+#include "kvm_kho_util.h"
 
 #define REGION		(8U << 20)
 #define TOKEN_MEM	1
@@ -32,32 +33,13 @@
 static const char *const nested_msg =
 	"offers nested virtualization, which is not carried";
 
-static struct kvm_cpuid2 *supported_cpuid(int kvm)
-{
-	struct kvm_cpuid2 *c = NULL;
-	uint32_t n = 64;
-
-	for (;;) {
-		c = realloc(c, sizeof(*c) + (n + 1) * sizeof(c->entries[0]));
-		if (!c)
-			fail("out of memory for CPUID");
-		memset(c, 0, sizeof(*c) + (n + 1) * sizeof(c->entries[0]));
-		c->nent = n;
-		if (!ioctl(kvm, KVM_GET_SUPPORTED_CPUID, c))
-			return c;
-		if (errno != E2BIG || n > 4096)
-			fail("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		n *= 2;
-	}
-}
-
 /*
  * CPUID as KVM supports it with SVM and VMX as asked; a missing leaf
  * 0x80000001 is added for SVM. 0 or -errno of KVM_SET_CPUID2.
  */
 static int set_cpuid(struct kk_vcpu *v, bool svm, bool vmx)
 {
-	struct kvm_cpuid2 *c = supported_cpuid(v->vm->kvm_fd);
+	struct kvm_cpuid2 *c = kk_supported_cpuid(v->vm->kvm_fd);
 	bool ext = false;
 	uint32_t i;
 	int ret;
@@ -130,7 +112,8 @@ static void expect_refused(int session, int fd, uint64_t token, int want,
 	    log ? "; kernel log: \"" : "", log ? log : "", log ? "\"" : "");
 }
 
-int main(int argc, char **argv)
+/* A single stage: no kexec. */
+static int stage1(void)
 {
 	struct kk_vm good, svm, vmx, split, dirty, late;
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
@@ -141,8 +124,6 @@ int main(int argc, char **argv)
 	long pages;
 	uint32_t sum;
 
-	if (argc != 2 || atoi(argv[1]) != 1)
-		fail("usage: %s 1 (a single stage)", argv[0]);
 	dev = kk_luo_open();
 	if (dev == -ENOENT)
 		skip("no /dev/liveupdate: kernel without CONFIG_LIVEUPDATE or kho=off");
@@ -316,4 +297,9 @@ int main(int argc, char **argv)
 	close(session);
 	close(dev);
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "kvm_kho_unsupported", LUO_STAGES(stage1));
 }

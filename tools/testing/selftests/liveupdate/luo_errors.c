@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-test: cmdline=kho=on */
-/* kho-test: mem=1G */
 /*
  * What /dev/liveupdate refuses, in one kernel: a second opener, argument
  * sizes, unknown ioctls, bad names, duplicate names and tokens, bad fds,
@@ -12,7 +10,7 @@
  * user adds while preserved stays the user's; and that holes cannot be
  * punched in a preserved memfd.
  */
-#include "luo_test.h"
+#include "luo_test_utils.h"
 
 #include <linux/falloc.h>
 
@@ -359,12 +357,10 @@ static void check_frozen(int dev)
 	close(m2);
 }
 
-int main(int argc, char **argv)
+/* A single stage: every error, no kexec. */
+static int stage1(void)
 {
 	int dev, again;
-
-	if (luo_stage(argc, argv) != 1)
-		fail("single-stage test run at stage %s", argv[1]);
 
 	if (geteuid())
 		skip("needs root");
@@ -387,4 +383,9 @@ int main(int argc, char **argv)
 		  again < 0 ? -errno : again);
 	close(again);
 	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "luo_errors", LUO_STAGES(stage1));
 }
