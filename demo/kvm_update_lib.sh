@@ -4,7 +4,7 @@
 # its own kexec (the init's would come too late: a VMM must be running until
 # then), so it packs the root filesystem itself, as the init would.
 
-VMM=/tests/kvm-demo-vmm
+VMM=/tests/kvm_demo_vmm
 
 # kexec_cmdline STAGE: this kernel's command line, for stage STAGE
 kexec_cmdline() {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Benchmark body for bench/luo_shmem.c and bench/luo_hugetlb.c: preserve a
+ * Benchmark body for bench/luo_shmem_bench.c and bench/luo_hugetlb_bench.c: preserve a
  * 1 GiB memfd (of 2 MiB huge pages for the hugetlb one), freeze it through
  * KHO finalize, kexec, retrieve it. Prints "bench:" lines; asserts no
  * timing.

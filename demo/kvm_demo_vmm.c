@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvm-demo-vmm: the VMM of `make demo` and of bench/kvm-blackout, built on
+ * kvm_demo_vmm: the VMM of `make demo` and of bench/kvm_blackout, built on
  * the tiny VMM library of the KVM Live Update selftests (kvm_kho_util.h).
  *
- *   kvm-demo-vmm run [options]       start VMs, preserve them in a Live
+ *   kvm_demo_vmm run [options]       start VMs, preserve them in a Live
  *                                    Update session, run them until the kexec
- *   kvm-demo-vmm restore [options]   in the next kernel: take them back, run
+ *   kvm_demo_vmm restore [options]   in the next kernel: take them back, run
  *                                    them on, check and report
- *   kvm-demo-vmm plan FILE MS        note in FILE a host TSC MS ms from now
- *   kvm-demo-vmm reboot-at FILE      wait for that TSC, then reboot into the
+ *   kvm_demo_vmm plan FILE MS        note in FILE a host TSC MS ms from now
+ *   kvm_demo_vmm reboot-at FILE      wait for that TSC, then reboot into the
  *                                    loaded kernel (exit 3 if it is past)
- *   kvm-demo-vmm since FILE          ms from that TSC to now
+ *   kvm_demo_vmm since FILE          ms from that TSC to now
  *
  * plan/reboot-at/since time a plain kexec reboot: the TSC at which the old
  * kernel's userspace calls reboot() is fixed in advance and written into
@@ -467,7 +467,7 @@ static void state_create(uint64_t pfn_bytes)
 {
 	uint64_t size = DV_HDR + ((pfn_bytes + 4095) & ~4095ULL);
 
-	state_fd = memfd_create("kvm-demo-vmm-state", MFD_CLOEXEC);
+	state_fd = memfd_create("kvm_demo_vmm-state", MFD_CLOEXEC);
 	if (state_fd < 0 || ftruncate(state_fd, size))
 		fail("VMM state memfd of %" PRIu64 " KiB: %s", size >> 10,
 		     strerror(errno));
@@ -823,10 +823,10 @@ static int cmd_since(const char *file)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-		"usage: kvm-demo-vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin|--hlt]\n"
+		"usage: kvm_demo_vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin|--hlt]\n"
 		"                        [--session NAME] [--ready FILE] [--quiet] [--prefix WORD]\n"
-		"       kvm-demo-vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet] [--prefix WORD]\n"
-		"       kvm-demo-vmm plan FILE MS | reboot-at FILE | since FILE\n");
+		"       kvm_demo_vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet] [--prefix WORD]\n"
+		"       kvm_demo_vmm plan FILE MS | reboot-at FILE | since FILE\n");
 	exit(2);
 }
 
