@@ -11,8 +11,9 @@
  *              compare every byte; prints "ok ..." or "FAIL ..." lines
  *   add_node   write NAME: add an empty node under the root (errors are
  *              returned to the writer, e.g. EBUSY after finalize)
- *   corrupt    write fdt|handover|memmap|scratch after finalize: damage
- *              the handover so the next kernel must refuse it
+ *   corrupt    write fdt|handover|memmap|memmap-interior|memmap-loop|
+ *              memmap-other|scratch after finalize: damage the handover
+ *              so the next kernel must refuse it
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -394,12 +395,66 @@ static const struct file_operations kho_test_add_node_fops = {
 	.write = kho_test_add_node_write,
 };
 
+/* The first used slot of a map table, or NULL. */
+static u64 *kho_test_first_slot(u64 *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < KHO_TABLE_ENTRIES; i++)
+		if (table[i])
+			return &table[i];
+	return NULL;
+}
+
+/*
+ * Damage the memory map's tables, not the handover page: the checksum
+ * still holds, so only the map walk can catch it. Works on the highest
+ * order in use, whose tables the checks of every lower order's blocks
+ * look up, so it needs two orders in use.
+ */
+static int kho_test_corrupt_map(struct kho_handover *h, const char *how)
+{
+	int lo = -1, hi = -1, order;
+	u64 *slot;
+
+	for (order = 0; order < KHO_NR_ORDERS; order++) {
+		if (!h->mem_root[order])
+			continue;
+		if (lo < 0)
+			lo = order;
+		hi = order;
+	}
+	if (lo == hi)
+		return -ENOENT;
+	/* the root's first child, then that table's first child slot */
+	slot = kho_test_first_slot(phys_to_virt(h->mem_root[hi]));
+	if (slot)
+		slot = kho_test_first_slot(phys_to_virt(*slot));
+	if (!slot)
+		return -ENOENT;
+
+	if (!strcmp(how, "interior")) {
+		/* far beyond the RAM of any test VM, and not mapped */
+		*slot = 1ULL << 46;
+	} else if (!strcmp(how, "loop")) {
+		/* back up to the root it hangs from */
+		*slot = h->mem_root[hi];
+	} else if (!strcmp(how, "other")) {
+		/* one order's root inside another order's map */
+		h->mem_root[lo] = h->mem_root[hi];
+		kho_handover_seal(h);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static ssize_t kho_test_corrupt_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)
 {
 	struct kho_handover *h = kho_handover_page();
-	char what[16];
+	char what[24];
 
 	if (!len || len >= sizeof(what))
 		return -EINVAL;
@@ -420,6 +475,11 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 		/* a map root inside scratch, with a valid checksum */
 		h->mem_root[0] = h->scratch[0].base;
 		kho_handover_seal(h);
+	} else if (!strncmp(what, "memmap-", 7)) {
+		int err = kho_test_corrupt_map(h, what + 7);
+
+		if (err)
+			return err;
 	} else if (!strcmp(what, "scratch")) {
 		h->scratch[0].base = 1ULL << 46;
 		kho_handover_seal(h);
