@@ -14,6 +14,10 @@
  *   corrupt    write fdt|handover|memmap|memmap-interior|memmap-loop|
  *              memmap-other|scratch after finalize: damage the handover
  *              so the next kernel must refuse it
+ *   luo_data   (with Live Update) write "SESSION TOKEN DATA" after
+ *              finalize: make file TOKEN of session SESSION hand over
+ *              DATA as its record, for tests of records the next kernel
+ *              must not trust
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -36,6 +40,10 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#ifdef CONFIG_LIVEUPDATE
+#include <linux/kho/abi/luo.h>
+#include <linux/liveupdate.h>
+#endif
 
 #define KHO_TEST_SUBTREE	"kho-test"
 #define KHO_TEST_TREE		"kho-test-tree"
@@ -494,6 +502,86 @@ static const struct file_operations kho_test_corrupt_fops = {
 	.write = kho_test_corrupt_write,
 };
 
+/* ----- a damaged Live Update record ----- */
+
+#ifdef CONFIG_LIVEUPDATE
+
+/* The file node of @token in session @name of the outgoing Live Update tree. */
+static int kho_test_luo_file(void *luo, const char *name, u64 token)
+{
+	const fdt64_t *val;
+	const char *sname;
+	int snode, fnode, len;
+
+	fdt_for_each_subnode(snode, luo, 0) {
+		sname = fdt_getprop(luo, snode, LUO_FDT_NAME_PROP, NULL);
+		if (!sname || strcmp(sname, name))
+			continue;
+		fdt_for_each_subnode(fnode, luo, snode) {
+			val = fdt_getprop(luo, fnode, LUO_FDT_TOKEN_PROP, &len);
+			if (val && len == sizeof(*val) &&
+			    fdt64_to_cpu(*val) == token)
+				return fnode;
+		}
+	}
+	return -ENOENT;
+}
+
+static_assert(LIVEUPDATE_SESSION_NAME_LENGTH == 64);	/* the %63s below */
+
+static ssize_t kho_test_luo_data_write(struct file *file,
+				       const char __user *ubuf, size_t len,
+				       loff_t *ppos)
+{
+	struct kho_handover *h = kho_handover_page();
+	char buf[LIVEUPDATE_SESSION_NAME_LENGTH + 64];
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH], val[32];
+	const u64 *addr;
+	u64 token, data;
+	void *fdt, *luo;
+	int node, plen;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%63s %llu %31s", name, &token, val) != 3)
+		return -EINVAL;
+	if (!h || h->magic != KHO_HANDOVER_MAGIC)
+		return -ENOENT;	/* finalize first */
+
+	/* the Live Update blob is linked from the state tree by address */
+	fdt = phys_to_virt(h->fdt_phys);
+	node = fdt_subnode_offset(fdt, 0, LUO_FDT_NAME);
+	addr = node < 0 ? NULL : fdt_getprop(fdt, node, "fdt", &plen);
+	if (!addr || plen != sizeof(*addr))
+		return -ENOENT;
+	luo = phys_to_virt(*addr);
+	if (kstrtoull(val, 0, &data))
+		return -EINVAL;
+	node = kho_test_luo_file(luo, name, token);
+	if (node < 0)
+		return node;
+	if (fdt_setprop_inplace_u64(luo, node, LUO_FDT_DATA_PROP, data))
+		return -EINVAL;
+	pr_warn("session %s: file %llu now hands over record %#llx, on request\n",
+		name, token, data);
+	return len;
+}
+
+static const struct file_operations kho_test_luo_data_fops = {
+	.write = kho_test_luo_data_write,
+};
+
+static void kho_test_luo_init(struct dentry *dir)
+{
+	debugfs_create_file("luo_data", 0200, dir, NULL, &kho_test_luo_data_fops);
+}
+#else
+static void kho_test_luo_init(struct dentry *dir) { }
+#endif
+
 /* ----- benchmark: preserve and restore cost ----- */
 
 #define KHO_BENCH_SUBTREE	"kho-bench"
@@ -643,6 +731,7 @@ static int __init kho_test_init(void)
 	debugfs_create_file("add_node", 0200, dir, NULL, &kho_test_add_node_fops);
 	debugfs_create_file("corrupt", 0200, dir, NULL, &kho_test_corrupt_fops);
 	debugfs_create_file("bench", 0600, dir, NULL, &kho_bench_fops);
+	kho_test_luo_init(dir);
 	return 0;
 }
 late_initcall(kho_test_init);
