@@ -16,8 +16,9 @@
  *              so the next kernel must refuse it
  *   luo_data   (with Live Update) write "SESSION TOKEN DATA" after
  *              finalize: make file TOKEN of session SESSION hand over
- *              DATA as its record, for tests of records the next kernel
- *              must not trust
+ *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
+ *              the same session) as its record, for tests of records
+ *              the next kernel must not trust
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -536,6 +537,7 @@ static ssize_t kho_test_luo_data_write(struct file *file,
 	struct kho_handover *h = kho_handover_page();
 	char buf[LIVEUPDATE_SESSION_NAME_LENGTH + 64];
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH], val[32];
+	const fdt64_t *other;
 	const u64 *addr;
 	u64 token, data;
 	void *fdt, *luo;
@@ -558,8 +560,19 @@ static ssize_t kho_test_luo_data_write(struct file *file,
 	if (!addr || plen != sizeof(*addr))
 		return -ENOENT;
 	luo = phys_to_virt(*addr);
-	if (kstrtoull(val, 0, &data))
+	if (val[0] == '@') {
+		if (kstrtoull(val + 1, 0, &data))
+			return -EINVAL;
+		node = kho_test_luo_file(luo, name, data);
+		if (node < 0)
+			return node;
+		other = fdt_getprop(luo, node, LUO_FDT_DATA_PROP, &plen);
+		if (!other || plen != sizeof(*other))
+			return -ENOENT;
+		data = fdt64_to_cpu(*other);
+	} else if (kstrtoull(val, 0, &data)) {
 		return -EINVAL;
+	}
 	node = kho_test_luo_file(luo, name, token);
 	if (node < 0)
 		return node;
