@@ -11,8 +11,14 @@
  *              compare every byte; prints "ok ..." or "FAIL ..." lines
  *   add_node   write NAME: add an empty node under the root (errors are
  *              returned to the writer, e.g. EBUSY after finalize)
- *   corrupt    write fdt|handover|memmap|scratch after finalize: damage
- *              the handover so the next kernel must refuse it
+ *   corrupt    write fdt|handover|memmap|memmap-interior|memmap-loop|
+ *              memmap-other|scratch after finalize: damage the handover
+ *              so the next kernel must refuse it
+ *   luo_data   (with Live Update) write "SESSION TOKEN DATA" after
+ *              finalize: make file TOKEN of session SESSION hand over
+ *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
+ *              the same session) as its record, for tests of records
+ *              the next kernel must not trust
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -35,6 +41,10 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#ifdef CONFIG_LIVEUPDATE
+#include <linux/kho/abi/luo.h>
+#include <linux/liveupdate.h>
+#endif
 
 #define KHO_TEST_SUBTREE	"kho-test"
 #define KHO_TEST_TREE		"kho-test-tree"
@@ -394,12 +404,66 @@ static const struct file_operations kho_test_add_node_fops = {
 	.write = kho_test_add_node_write,
 };
 
+/* The first used slot of a map table, or NULL. */
+static u64 *kho_test_first_slot(u64 *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < KHO_TABLE_ENTRIES; i++)
+		if (table[i])
+			return &table[i];
+	return NULL;
+}
+
+/*
+ * Damage the memory map's tables, not the handover page: the checksum
+ * still holds, so only the map walk can catch it. Works on the highest
+ * order in use, whose tables the checks of every lower order's blocks
+ * look up, so it needs two orders in use.
+ */
+static int kho_test_corrupt_map(struct kho_handover *h, const char *how)
+{
+	int lo = -1, hi = -1, order;
+	u64 *slot;
+
+	for (order = 0; order < KHO_NR_ORDERS; order++) {
+		if (!h->mem_root[order])
+			continue;
+		if (lo < 0)
+			lo = order;
+		hi = order;
+	}
+	if (lo == hi)
+		return -ENOENT;
+	/* the root's first child, then that table's first child slot */
+	slot = kho_test_first_slot(phys_to_virt(h->mem_root[hi]));
+	if (slot)
+		slot = kho_test_first_slot(phys_to_virt(*slot));
+	if (!slot)
+		return -ENOENT;
+
+	if (!strcmp(how, "interior")) {
+		/* far beyond the RAM of any test VM, and not mapped */
+		*slot = 1ULL << 46;
+	} else if (!strcmp(how, "loop")) {
+		/* back up to the root it hangs from */
+		*slot = h->mem_root[hi];
+	} else if (!strcmp(how, "other")) {
+		/* one order's root inside another order's map */
+		h->mem_root[lo] = h->mem_root[hi];
+		kho_handover_seal(h);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static ssize_t kho_test_corrupt_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)
 {
 	struct kho_handover *h = kho_handover_page();
-	char what[16];
+	char what[24];
 
 	if (!len || len >= sizeof(what))
 		return -EINVAL;
@@ -420,6 +484,11 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 		/* a map root inside scratch, with a valid checksum */
 		h->mem_root[0] = h->scratch[0].base;
 		kho_handover_seal(h);
+	} else if (!strncmp(what, "memmap-", 7)) {
+		int err = kho_test_corrupt_map(h, what + 7);
+
+		if (err)
+			return err;
 	} else if (!strcmp(what, "scratch")) {
 		h->scratch[0].base = 1ULL << 46;
 		kho_handover_seal(h);
@@ -433,6 +502,98 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 static const struct file_operations kho_test_corrupt_fops = {
 	.write = kho_test_corrupt_write,
 };
+
+/* ----- a damaged Live Update record ----- */
+
+#ifdef CONFIG_LIVEUPDATE
+
+/* The file node of @token in session @name of the outgoing Live Update tree. */
+static int kho_test_luo_file(void *luo, const char *name, u64 token)
+{
+	const fdt64_t *val;
+	const char *sname;
+	int snode, fnode, len;
+
+	fdt_for_each_subnode(snode, luo, 0) {
+		sname = fdt_getprop(luo, snode, LUO_FDT_NAME_PROP, NULL);
+		if (!sname || strcmp(sname, name))
+			continue;
+		fdt_for_each_subnode(fnode, luo, snode) {
+			val = fdt_getprop(luo, fnode, LUO_FDT_TOKEN_PROP, &len);
+			if (val && len == sizeof(*val) &&
+			    fdt64_to_cpu(*val) == token)
+				return fnode;
+		}
+	}
+	return -ENOENT;
+}
+
+static_assert(LIVEUPDATE_SESSION_NAME_LENGTH == 64);	/* the %63s below */
+
+static ssize_t kho_test_luo_data_write(struct file *file,
+				       const char __user *ubuf, size_t len,
+				       loff_t *ppos)
+{
+	struct kho_handover *h = kho_handover_page();
+	char buf[LIVEUPDATE_SESSION_NAME_LENGTH + 64];
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH], val[32];
+	const fdt64_t *other;
+	const u64 *addr;
+	u64 token, data;
+	void *fdt, *luo;
+	int node, plen;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%63s %llu %31s", name, &token, val) != 3)
+		return -EINVAL;
+	if (!h || h->magic != KHO_HANDOVER_MAGIC)
+		return -ENOENT;	/* finalize first */
+
+	/* the Live Update blob is linked from the state tree by address */
+	fdt = phys_to_virt(h->fdt_phys);
+	node = fdt_subnode_offset(fdt, 0, LUO_FDT_NAME);
+	addr = node < 0 ? NULL : fdt_getprop(fdt, node, "fdt", &plen);
+	if (!addr || plen != sizeof(*addr))
+		return -ENOENT;
+	luo = phys_to_virt(*addr);
+	if (val[0] == '@') {
+		if (kstrtoull(val + 1, 0, &data))
+			return -EINVAL;
+		node = kho_test_luo_file(luo, name, data);
+		if (node < 0)
+			return node;
+		other = fdt_getprop(luo, node, LUO_FDT_DATA_PROP, &plen);
+		if (!other || plen != sizeof(*other))
+			return -ENOENT;
+		data = fdt64_to_cpu(*other);
+	} else if (kstrtoull(val, 0, &data)) {
+		return -EINVAL;
+	}
+	node = kho_test_luo_file(luo, name, token);
+	if (node < 0)
+		return node;
+	if (fdt_setprop_inplace_u64(luo, node, LUO_FDT_DATA_PROP, data))
+		return -EINVAL;
+	pr_warn("session %s: file %llu now hands over record %#llx, on request\n",
+		name, token, data);
+	return len;
+}
+
+static const struct file_operations kho_test_luo_data_fops = {
+	.write = kho_test_luo_data_write,
+};
+
+static void kho_test_luo_init(struct dentry *dir)
+{
+	debugfs_create_file("luo_data", 0200, dir, NULL, &kho_test_luo_data_fops);
+}
+#else
+static void kho_test_luo_init(struct dentry *dir) { }
+#endif
 
 /* ----- benchmark: preserve and restore cost ----- */
 
@@ -583,6 +744,7 @@ static int __init kho_test_init(void)
 	debugfs_create_file("add_node", 0200, dir, NULL, &kho_test_add_node_fops);
 	debugfs_create_file("corrupt", 0200, dir, NULL, &kho_test_corrupt_fops);
 	debugfs_create_file("bench", 0600, dir, NULL, &kho_bench_fops);
+	kho_test_luo_init(dir);
 	return 0;
 }
 late_initcall(kho_test_init);

@@ -796,26 +796,35 @@ static void memfd_luo_in_release(struct memfd_luo_in *in)
 }
 
 /*
- * Claim the header page at @phys and check it and the chain it starts,
- * setting up an empty @in to go through the chain. If anything is wrong,
- * the rest stays reserved: nothing the header points to can be trusted.
+ * Check the header page at @phys and the chain it starts in place, then
+ * claim the header, setting up an empty @in to go through the chain. The
+ * record is the previous kernel's word only: until it all checks out,
+ * nothing is claimed, so a record that names a page of another file (or of
+ * anything else preserved) takes nothing from its owner. If anything is
+ * wrong, every page stays reserved.
  */
 static int memfd_luo_in_start(struct memfd_luo_in *in, phys_addr_t phys)
 {
-	struct memfd_luo_ser *ser;
+	const struct memfd_luo_ser *ser;
 	struct folio *folio;
 
-	folio = kho_restore_folio(phys);
-	if (!folio) {
-		pr_err("no preserved memfd at %pa\n", &phys);
+	/* a header is a preserved page of its own, not part of a larger block */
+	if (!kho_is_preserved(phys, 0)) {
+		pr_err("no preserved memfd at %pa: not a preserved page of its own, or claimed already\n",
+		       &phys);
 		return -EINVAL;
 	}
-	ser = folio_address(folio);
-	if (folio_test_large(folio) || memfd_luo_check_ser(ser) ||
-	    memfd_luo_check_chain(ser)) {
-		pr_err("preserved memfd at %pa: bad header or folio list, its pages stay reserved\n",
+	ser = phys_to_virt(phys);
+	if (memfd_luo_check_ser(ser) || memfd_luo_check_chain(ser)) {
+		pr_err("preserved memfd at %pa: bad header or folio list, nothing claimed\n",
 		       &phys);
-		folio_put(folio);
+		return -EINVAL;
+	}
+	/* order 0 first: the page checked above, unless claimed since */
+	folio = kho_restore_folio(phys);
+	if (!folio) {
+		pr_err("preserved memfd at %pa: claimed while being checked\n",
+		       &phys);
 		return -EINVAL;
 	}
 	in->ser_folio = folio;

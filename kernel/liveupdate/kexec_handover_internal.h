@@ -38,6 +38,7 @@ struct kho_in_state {
 	u32 fdt_size;
 	u32 fdt_crc;
 	u64 mem_root[KHO_NR_ORDERS];
+	bool map_checked;		/* every pointer of the map checked */
 	const char *rejected;		/* why it was refused, for dmesg */
 };
 

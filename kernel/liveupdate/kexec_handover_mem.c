@@ -412,11 +412,27 @@ EXPORT_SYMBOL_GPL(kho_unpreserve_phys);
 
 /* ----- incoming: validate and reserve the previous kernel's map ----- */
 
+/*
+ * Nothing in the incoming map can be trusted, not even its table pages, and
+ * a lookup (kho_map_test() and the like) follows pointers without a check.
+ * So the first pass follows each pointer only after checking it, and
+ * reserves each page it accepts at once: a page met again (a loop, or one
+ * page with two parents) is then found reserved and refused. Lookups run
+ * only on a map that passed it: the block checks of the second pass, and
+ * everything after boot (kho_in_map()).
+ */
+enum kho_in_pass {
+	KHO_IN_TABLES,		/* check and reserve every map page */
+	KHO_IN_BLOCKS,		/* check every block */
+	KHO_IN_RESERVE,		/* reserve every block */
+	KHO_IN_UNDO,		/* give back what the passes before reserved */
+};
+
 struct kho_in_walk {
 	struct kho_map_walk w;
-	int pass;		/* 1: validate, 2: reserve, 3: undo */
-	unsigned long done;	/* pass 2: reservations made */
-	unsigned long todo;	/* pass 3: reservations to undo */
+	enum kho_in_pass pass;
+	unsigned long meta_done;	/* map pages reserved */
+	unsigned long blocks_done;	/* blocks reserved */
 };
 
 static bool __init kho_in_ram(phys_addr_t phys, phys_addr_t size)
@@ -424,12 +440,17 @@ static bool __init kho_in_ram(phys_addr_t phys, phys_addr_t size)
 	return phys + size > phys && memblock_is_region_memory(phys, size);
 }
 
-/* Is [phys, phys + size) inside any block of order > @order? */
+/*
+ * Is [phys, phys + size) inside any block of order > @order? Only once
+ * every pointer of the map was checked.
+ */
 static bool __init kho_in_covered_above(phys_addr_t phys, unsigned int order)
 {
 	struct kho_mem_map map;
 	unsigned int o;
 
+	if (WARN_ON_ONCE(!kho_in.map_checked))
+		return true;
 	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
 	for (o = order + 1; o < KHO_NR_ORDERS; o++) {
 		unsigned long pfn = ALIGN_DOWN(PHYS_PFN(phys), 1UL << o);
@@ -440,52 +461,65 @@ static bool __init kho_in_covered_above(phys_addr_t phys, unsigned int order)
 	return false;
 }
 
-static bool __init kho_in_is_block(phys_addr_t phys)
+/* Check a table or leaf pointer before the walk follows it, and take it. */
+static int __init kho_in_take_meta(struct kho_in_walk *iw, phys_addr_t phys)
 {
-	struct kho_mem_map map;
-
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
-	return kho_map_test(&map, PHYS_PFN(phys), 0);
+	if (!PAGE_ALIGNED(phys) || !kho_in_ram(phys, PAGE_SIZE) ||
+	    kho_overlaps_scratch(phys, PAGE_SIZE)) {
+		kho_in_reject("memory map page outside usable memory or in scratch");
+		return -EINVAL;
+	}
+	/* the kernel, the handover page and FDT, and the map pages so far */
+	if (memblock_is_region_reserved(phys, PAGE_SIZE)) {
+		kho_in_reject("memory map page reached twice (a loop?) or in memory in use");
+		return -EINVAL;
+	}
+	if (memblock_reserve(phys, PAGE_SIZE)) {
+		kho_in_reject("out of memblock space reserving the memory map");
+		return -ENOMEM;
+	}
+	iw->meta_done++;
+	return 0;
 }
 
 static int __init kho_in_check_ptr(struct kho_map_walk *w, phys_addr_t phys)
 {
 	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
 
-	if (iw->pass != 1)
+	switch (iw->pass) {
+	case KHO_IN_TABLES:
+		return kho_in_take_meta(iw, phys);
+	case KHO_IN_UNDO:
+		/* no further than the first pass got: the next one is unchecked */
+		if (!iw->meta_done)
+			return -ECANCELED;
+		memblock_phys_free(phys, PAGE_SIZE);
+		iw->meta_done--;
 		return 0;
-	if (!PAGE_ALIGNED(phys) || !kho_in_ram(phys, PAGE_SIZE) ||
-	    kho_overlaps_scratch(phys, PAGE_SIZE) ||
-	    kho_in_covered_above(phys, 0) || kho_in_is_block(phys) ||
-	    memblock_is_region_reserved(phys, PAGE_SIZE)) {
-		kho_in_reject("memory map page outside usable memory or overlapping other data");
+	default:
+		return 0;
+	}
+}
+
+static int __init kho_in_check_block(phys_addr_t phys, unsigned int order)
+{
+	phys_addr_t size = PAGE_SIZE << order;
+
+	if (!kho_in_ram(phys, size) || kho_overlaps_scratch(phys, size) ||
+	    phys < SZ_1M) {
+		kho_in_reject("preserved block outside usable memory or in scratch");
+		return -EINVAL;
+	}
+	if (kho_in_covered_above(phys, order)) {
+		kho_in_reject("preserved blocks overlap");
+		return -EINVAL;
+	}
+	/* the map's own pages are reserved by now: a block over one is caught */
+	if (memblock_is_region_reserved(phys, size)) {
+		kho_in_reject("preserved block overlaps memory in use");
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static int __init kho_in_reserve(struct kho_in_walk *iw, phys_addr_t phys,
-				 phys_addr_t size)
-{
-	if (iw->pass == 2) {
-		if (memblock_reserve(phys, size)) {
-			kho_in_reject("out of memblock space reserving preserved memory");
-			return -ENOMEM;
-		}
-		iw->done++;
-	} else if (iw->pass == 3) {
-		if (!iw->todo)
-			return -ECANCELED;
-		memblock_phys_free(phys, size);
-		iw->todo--;
-	}
-	return 0;
-}
-
-static int __init kho_in_meta(struct kho_map_walk *w, phys_addr_t phys)
-{
-	return kho_in_reserve(container_of(w, struct kho_in_walk, w), phys,
-			      PAGE_SIZE);
 }
 
 static int __init kho_in_block(struct kho_map_walk *w, phys_addr_t phys,
@@ -494,32 +528,46 @@ static int __init kho_in_block(struct kho_map_walk *w, phys_addr_t phys,
 	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
 	phys_addr_t size = PAGE_SIZE << order;
 
-	if (iw->pass == 1) {
-		if (!kho_in_ram(phys, size) || kho_overlaps_scratch(phys, size) ||
-		    phys < SZ_1M) {
-			kho_in_reject("preserved block outside usable memory or in scratch");
-			return -EINVAL;
+	switch (iw->pass) {
+	case KHO_IN_BLOCKS:
+		return kho_in_check_block(phys, order);
+	case KHO_IN_RESERVE:
+		if (memblock_reserve(phys, size)) {
+			kho_in_reject("out of memblock space reserving preserved memory");
+			return -ENOMEM;
 		}
-		if (kho_in_covered_above(phys, order)) {
-			kho_in_reject("preserved blocks overlap");
-			return -EINVAL;
-		}
-		if (memblock_is_region_reserved(phys, size)) {
-			kho_in_reject("preserved block overlaps memory in use");
-			return -EINVAL;
+		iw->blocks_done++;
+		return 0;
+	case KHO_IN_UNDO:
+		if (iw->blocks_done) {
+			memblock_phys_free(phys, size);
+			iw->blocks_done--;
 		}
 		return 0;
+	default:
+		return 0;
 	}
-	return kho_in_reserve(iw, phys, size);
+}
+
+static int __init kho_in_mem_pass(struct kho_in_walk *iw, enum kho_in_pass pass)
+{
+	iw->pass = pass;
+	iw->w.nr_meta = 0;
+	iw->w.nr_blocks = 0;
+	return kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw->w);
 }
 
 /**
  * kho_in_mem_reserve - validate the incoming map and reserve what it names
  *
  * Called from kho_memory_init() while memblock still allocates only from
- * scratch. Pass 1 checks every pointer and block without changing anything;
- * pass 2 reserves; if pass 2 fails part way, pass 3 gives back what it took,
- * so a rejected handover leaves memblock as it was.
+ * scratch. The first pass checks every table and leaf pointer before it is
+ * followed (page aligned, in memory, not in scratch, not in memory already
+ * reserved, which includes the handover page, the FDT and every map page
+ * met before it) and reserves the map's pages; the second checks every
+ * block; the third reserves the blocks. If any fails, what the passes
+ * before reserved is given back, so a rejected handover leaves memblock as
+ * it was.
  *
  * Return: 0 or a negative errno (and kho_in.rejected says why).
  */
@@ -528,7 +576,6 @@ int __init kho_in_mem_reserve(void)
 	struct kho_in_walk iw = {
 		.w = {
 			.block = kho_in_block,
-			.meta = kho_in_meta,
 			.check_ptr = kho_in_check_ptr,
 			/* a map can't have more pages than there is memory */
 			.max_meta = PHYS_PFN(memblock_phys_mem_size()),
@@ -538,23 +585,18 @@ int __init kho_in_mem_reserve(void)
 	u64 start = local_clock();
 	int err;
 
-	iw.pass = 1;
-	err = kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
-	if (err) {
-		if (err == -E2BIG)
-			kho_in_reject("memory map larger than memory (a loop?)");
-		return err;
+	err = kho_in_mem_pass(&iw, KHO_IN_TABLES);
+	if (err == -E2BIG)
+		kho_in_reject("memory map larger than memory (a loop?)");
+	if (!err) {
+		kho_in.map_checked = true;
+		err = kho_in_mem_pass(&iw, KHO_IN_BLOCKS);
 	}
-
-	iw.pass = 2;
-	iw.w.nr_meta = 0;
-	iw.w.nr_blocks = 0;
-	err = kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
+	if (!err)
+		err = kho_in_mem_pass(&iw, KHO_IN_RESERVE);
 	if (err) {
-		iw.pass = 3;
-		iw.todo = iw.done;
-		iw.w.nr_meta = 0;
-		kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw.w);
+		kho_in.map_checked = false;
+		kho_in_mem_pass(&iw, KHO_IN_UNDO);
 		return err;
 	}
 	pr_info("incoming map: %lu blocks in %lu metadata pages, checked and reserved in %lld us\n",
@@ -567,6 +609,18 @@ int __init kho_in_mem_reserve(void)
 
 static DEFINE_SPINLOCK(kho_restore_lock);
 
+/*
+ * The incoming map, for a lookup: only a map whose every pointer
+ * kho_in_mem_reserve() checked, in a handover that was accepted.
+ */
+static bool kho_in_map(struct kho_mem_map *map)
+{
+	if (!kho_in.active || !kho_in.map_checked)
+		return false;
+	memcpy(map->root, kho_in.mem_root, sizeof(map->root));
+	return true;
+}
+
 /* Find and claim the incoming block that starts at @phys. */
 static int kho_claim_block(phys_addr_t phys, phys_addr_t max_size)
 {
@@ -574,9 +628,8 @@ static int kho_claim_block(phys_addr_t phys, phys_addr_t max_size)
 	unsigned int order;
 	int claimed = -ENOENT;
 
-	if (!kho_in.active || !PAGE_ALIGNED(phys))
+	if (!PAGE_ALIGNED(phys) || !kho_in_map(&map))
 		return -ENOENT;
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
 	spin_lock(&kho_restore_lock);
 	for (order = 0; order < KHO_NR_ORDERS; order++) {
 		if ((PAGE_SIZE << order) > max_size)
@@ -640,9 +693,8 @@ bool kho_in_range_preserved(phys_addr_t phys, size_t size)
 	struct kho_mem_map map;
 	unsigned int order;
 
-	if (!kho_in.active)
+	if (!kho_in_map(&map))
 		return false;
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
 	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
 		order = kho_block_order(pos, end);
 		if (!kho_map_test(&map, PHYS_PFN(pos), order))
@@ -668,9 +720,8 @@ bool kho_is_preserved(phys_addr_t phys, unsigned int order)
 {
 	struct kho_mem_map map;
 
-	if (!kho_in.active || !PAGE_ALIGNED(phys) || order > MAX_PAGE_ORDER)
+	if (!PAGE_ALIGNED(phys) || order > MAX_PAGE_ORDER || !kho_in_map(&map))
 		return false;
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
 	return kho_map_test(&map, PHYS_PFN(phys), order);
 }
 EXPORT_SYMBOL_GPL(kho_is_preserved);

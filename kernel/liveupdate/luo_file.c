@@ -451,6 +451,11 @@ int luo_file_retrieve(struct luo_session *session, u64 token,
 	lf = luo_file_find(session, token);
 	if (!lf)
 		return -ENOENT;
+	if (lf->refused) {
+		pr_err("session %s: file %llu: refused, its record is another file's too\n",
+		       session->name, token);
+		return -EINVAL;
+	}
 
 	if (!lf->file) {
 		if (!luo_file_bind(lf)) {
@@ -495,7 +500,7 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 	if (!force) {
 		list_for_each_entry(lf, &session->files, list) {
 			fh = luo_file_bind(lf);
-			if (!fh || !fh->ops->can_finish)
+			if (lf->refused || !fh || !fh->ops->can_finish)
 				continue;
 			luo_file_args(lf, &args);
 			if (!fh->ops->can_finish(&args))
@@ -505,7 +510,10 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 
 	list_for_each_entry_safe(lf, tmp, &session->files, list) {
 		fh = luo_file_bind(lf);
-		if (fh) {
+		if (lf->refused) {
+			pr_warn("session %s: file %llu: refused, its memory stays reserved\n",
+				session->name, lf->token);
+		} else if (fh) {
 			luo_file_args(lf, &args);
 			fh->ops->finish(&args);
 		} else {

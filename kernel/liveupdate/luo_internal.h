@@ -59,6 +59,8 @@ struct luo_session {
  * @private_data: the handler's private_data: outgoing, from preserve();
  *	incoming, what the last retrieve() left, successful or not
  * @compatible: incoming: the handler format the previous kernel recorded
+ * @refused: incoming: another incoming file hands over the same record,
+ *	so neither is given to its handler
  */
 struct luo_file {
 	struct list_head list;
@@ -68,6 +70,7 @@ struct luo_file {
 	u64 data;
 	void *private_data;
 	char *compatible;
+	bool refused;
 };
 
 /* ----- ioctl dispatch (luo_core.c) ----- */

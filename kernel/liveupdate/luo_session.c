@@ -18,7 +18,9 @@
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/libfdt.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 
 #include "luo_internal.h"
@@ -424,6 +426,64 @@ int luo_session_serialize_all(void *fdt)
 	return 0;
 }
 
+static int luo_file_record_cmp(const void *a, const void *b)
+{
+	const struct luo_file *x = *(const struct luo_file * const *)a;
+	const struct luo_file *y = *(const struct luo_file * const *)b;
+
+	if (x->data != y->data)
+		return x->data < y->data ? -1 : 1;
+	return strcmp(x->compatible, y->compatible);
+}
+
+/*
+ * A handler claims what its record names. Two incoming files that hand over
+ * the same record would both claim the same memory, and nothing tells
+ * which one is right: both are refused, and what the record names stays
+ * reserved.
+ */
+static void luo_session_refuse_shared(void)
+{
+	struct luo_session *session;
+	struct luo_file *lf, **all;
+	unsigned int i, n = 0;
+
+	list_for_each_entry(session, &luo_sessions_in, list)
+		n += session->nr_files;
+	if (n < 2)
+		return;
+	all = kvmalloc_array(n, sizeof(*all), GFP_KERNEL);
+	n = 0;
+	list_for_each_entry(session, &luo_sessions_in, list) {
+		list_for_each_entry(lf, &session->files, list) {
+			/* unchecked: safe only to refuse them all */
+			if (!all)
+				lf->refused = true;
+			else
+				all[n++] = lf;
+		}
+	}
+	if (!all) {
+		pr_err("no memory to check incoming files for shared records: all refused\n");
+		return;
+	}
+	sort(all, n, sizeof(*all), luo_file_record_cmp, NULL);
+	for (i = 1; i < n; i++) {
+		if (!luo_file_record_cmp(&all[i - 1], &all[i])) {
+			all[i - 1]->refused = true;
+			all[i]->refused = true;
+		}
+	}
+	kvfree(all);
+
+	list_for_each_entry(session, &luo_sessions_in, list)
+		list_for_each_entry(lf, &session->files, list)
+			if (lf->refused)
+				pr_err("incoming session %s: file %llu: another file hands over the same %s record %#llx: refused\n",
+				       session->name, lf->token, lf->compatible,
+				       lf->data);
+}
+
 /**
  * luo_session_deserialize_all - read the incoming sessions
  * @fdt: the subtree the previous kernel handed over
@@ -488,6 +548,7 @@ int luo_session_deserialize_all(const void *fdt)
 		pr_info("incoming session %s: %u files\n", session->name,
 			session->nr_files);
 	}
+	luo_session_refuse_shared();
 	if (node != -FDT_ERR_NOTFOUND)
 		return -EINVAL;
 	return ret;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 
 #include "luo_test_utils.h"
 
@@ -366,6 +367,42 @@ void luo_preserve_memfd(int session, int fd, uint64_t size, uint64_t token,
 	/* after preserve: pages may have been migrated out of scratch */
 	luo_save_pfns(map, size, scratch);
 	munmap(map, size);
+}
+
+void luo_write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fail("open %s: %s", path, strerror(errno));
+	if (write(fd, val, strlen(val)) < 0)
+		fail("write '%s' to %s: %s", val, path, strerror(errno));
+	close(fd);
+}
+
+void luo_expect_log(const char *text)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf, *line, *end;
+
+	if (len <= 0)
+		fail("kernel log size: %s", strerror(errno));
+	buf = calloc(1, len + 1);
+	if (!buf)
+		fail("out of memory for the kernel log");
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (len < 0)
+		fail("read the kernel log: %s", strerror(errno));
+	line = strstr(buf, text);
+	if (!line)
+		fail("no '%s' in the kernel log", text);
+	end = strchr(line, '\n');
+	if (end)
+		*end = 0;
+	while (line > buf && line[-1] != '\n')
+		line--;
+	msg("kernel: %s", line);
+	free(buf);
 }
 
 long luo_meminfo(const char *key)

@@ -150,6 +150,13 @@ void luo_save_pfns(const void *map, uint64_t size, bool scratch);
 /* Fail unless [map, map + size) is at the PFNs the last stage saved. */
 void luo_check_pfns(const char *what, const void *map, uint64_t size);
 
+/* ----- the kernel's side ----- */
+
+/* Write @val to the file @path (debugfs, sysfs), or fail. */
+void luo_write_file(const char *path, const char *val);
+/* Fail unless a kernel log line holds @text; print that line. */
+void luo_expect_log(const char *text);
+
 /* A /proc/meminfo value (in kB, or pages for the HugePages_ counts). */
 long luo_meminfo(const char *key);
 
