@@ -395,24 +395,39 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	unsigned long i;
 	int err;
 
-	/* A vCPU half created would be missed: refuse, the VMM can retry. */
+	/*
+	 * A vCPU half created would be missed: refuse, the VMM can retry.
+	 * Under kvm->lock, which KVM_CREATE_VCPU takes to count a new vCPU
+	 * and, seeing the VM frozen, to refuse it: from here on the VM has
+	 * exactly nr_vcpus vCPUs, and the walks below stop there anyway.
+	 */
 	mutex_lock(&kvm->lock);
 	nr_vcpus = atomic_read(&kvm->online_vcpus);
 	err = kvm->created_vcpus != nr_vcpus ? -EBUSY : 0;
 	mutex_unlock(&kvm->lock);
-	if (err)
+	if (err) {
+		pr_err("VM %s: a vCPU is being created: finalize refused, retry\n",
+		       kvm->stats_id);
 		return err;
+	}
 	if (nr_vcpus > KVM_KHO_MAX_VCPUS)
 		return -E2BIG;
 
-	kvm_for_each_vcpu(i, vcpu, kvm)
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu = kvm_get_vcpu(kvm, i);
+		if (WARN_ON_ONCE(!vcpu))
+			return -EBUSY;
 		kvm_kho_kick(vcpu);
+	}
 
 	vm->vcpu_folios = kcalloc(nr_vcpus ?: 1, sizeof(*vm->vcpu_folios),
 				  GFP_KERNEL);
 	if (!vm->vcpu_folios)
 		return -ENOMEM;
-	kvm_for_each_vcpu(i, vcpu, kvm) {
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu = kvm_get_vcpu(kvm, i);
+		if (WARN_ON_ONCE(!vcpu))
+			return -EBUSY;
 		err = kvm_kho_lock_settled(vcpu);
 		if (err)
 			return err;

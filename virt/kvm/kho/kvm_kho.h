@@ -67,6 +67,17 @@ static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 	return 0;
 }
 
+/*
+ * Under kvm->lock, before KVM_CREATE_VCPU counts a new vCPU: refuses it
+ * on a quiesced VM. The check at the ioctl's start can come before a
+ * freeze that the capture, which counts the vCPUs under that lock, misses.
+ */
+static inline int kvm_kho_vcpu_create(struct kvm *kvm)
+{
+	lockdep_assert_held(&kvm->lock);
+	return kvm_kho_vm_ioctl(kvm, KVM_CREATE_VCPU);
+}
+
 #else /* !CONFIG_KVM_KHO */
 
 static inline int kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
@@ -87,6 +98,11 @@ static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 {
 	return false;
+}
+
+static inline int kvm_kho_vcpu_create(struct kvm *kvm)
+{
+	return 0;
 }
 
 static inline int kvm_kho_init(void) { return 0; }
