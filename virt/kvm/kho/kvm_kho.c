@@ -3,8 +3,9 @@
  * KVM Live Update: carry a VM across a kexec ("kvm-vm-v1" file handler).
  *
  * A VMM preserves its VM fd in a Live Update session, next to the memfds
- * that back guest RAM. Nothing happens to the VM until the handover is
- * finalized. Then freeze():
+ * that back guest RAM. What the preserve refuses is checked again at
+ * freeze, for a VMM may change it meanwhile. Nothing else happens to the
+ * VM until the handover is finalized. Then freeze():
  *
  *  - marks the VM quiesced: from now on KVM_RUN sleeps before taking the
  *    vCPU mutex, any other vCPU ioctl and every VM ioctl fail with EBUSY;
@@ -187,7 +188,7 @@ static int kvm_kho_check_vm(struct kvm *kvm)
 	int i, bkt, err = 0;
 
 	if (kvm->dirty_ring_size) {
-		pr_warn("VM with a dirty ring: not carried\n");
+		pr_warn("VM %s: a dirty ring is not carried\n", kvm->stats_id);
 		return -EOPNOTSUPP;
 	}
 	err = kvm_kho_arch_check_vm(kvm);
@@ -201,8 +202,8 @@ static int kvm_kho_check_vm(struct kvm *kvm)
 			if (slot->id >= KVM_USER_MEM_SLOTS)
 				continue;	/* KVM's own, made again by it */
 			if (slot->flags & KVM_KHO_SLOT_REFUSED) {
-				pr_warn("memslot %d: dirty logging or guest_memfd: not carried\n",
-					slot->id);
+				pr_warn("VM %s: memslot %d: dirty logging or guest_memfd: not carried\n",
+					kvm->stats_id, slot->id);
 				err = -EOPNOTSUPP;
 			}
 			nr++;
@@ -307,6 +308,12 @@ static int kvm_kho_save_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser,
 				continue;
 			if (nr == max)
 				return -EBUSY;
+			/* changed by an ioctl that began before the freeze */
+			if (slot->flags & KVM_KHO_SLOT_REFUSED) {
+				pr_err("VM %s: memslot %d: dirty logging or guest_memfd: not carried\n",
+				       kvm->stats_id, slot->id);
+				return -EOPNOTSUPP;
+			}
 			rec[nr].id = (u32)i << 16 | slot->id;
 			rec[nr].flags = slot->flags;
 			rec[nr].gpa = gfn_to_gpa(slot->base_gfn);
@@ -394,6 +401,14 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	struct folio *folio;
 	unsigned long i;
 	int err;
+
+	/* What was refused at preserve may have been set up since. */
+	err = kvm->vm_dead ? -EIO : kvm_kho_check_vm(kvm);
+	if (err) {
+		pr_err("VM %s can no longer be carried (%d): finalize refused\n",
+		       kvm->stats_id, err);
+		return err;
+	}
 
 	/*
 	 * A vCPU half created would be missed: refuse, the VMM can retry.
