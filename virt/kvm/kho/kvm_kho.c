@@ -3,9 +3,11 @@
  * KVM Live Update: carry a VM across a kexec ("kvm-vm-v1" file handler).
  *
  * A VMM preserves its VM fd in a Live Update session, next to the memfds
- * that back guest RAM. What the preserve refuses is checked again at
- * freeze, for a VMM may change it meanwhile. Nothing else happens to the
- * VM until the handover is finalized. Then freeze():
+ * that back guest RAM. The preserve checks the vCPUs, each under its
+ * mutex, kicking them out of KVM_RUN for that moment as freeze does; what
+ * it checks is checked again at freeze, for a VMM may change it meanwhile.
+ * Nothing else happens to the VM until the handover is finalized. Then
+ * freeze():
  *
  *  - marks the VM quiesced: from now on KVM_RUN sleeps before taking the
  *    vCPU mutex, any other vCPU ioctl and every VM ioctl fail with EBUSY;
@@ -58,7 +60,11 @@ DEFINE_STATIC_KEY_FALSE(kvm_kho_active);
  * its struct kvm. Entries are added and removed under kvm_kho_mutex and
  * freed after an RCU grace period, so the fast checks only need RCU.
  *
- * Lock order: luo_mutex, then vcpu->mutex, then kvm_kho_mutex.
+ * Lock order: luo_mutex, then vcpu->mutex or kvm->lock or kvm->slots_lock,
+ * then kvm_kho_mutex. An entry's @frozen and @held are written only by the
+ * Live Update ops, which luo_mutex serializes, and read under RCU; a
+ * KVM_RUN that reads them before taking its vCPU mutex reads them again
+ * under it, so one that could miss them is kicked out or waited for.
  */
 static DEFINE_XARRAY(kvm_kho_vms);
 static DEFINE_MUTEX(kvm_kho_mutex);
@@ -70,6 +76,7 @@ static DECLARE_WAIT_QUEUE_HEAD(kvm_kho_wq);
  * @kvm: the VM
  * @rcu: to free the entry
  * @frozen: outgoing: quiesced, its state captured
+ * @held: outgoing, while being preserved: KVM_RUN kept out of the guest
  * @ser_folio: outgoing, while frozen: the VM record
  * @vcpu_folios: outgoing, while frozen: the vCPU records
  * @nr_vcpu_folios: how many
@@ -82,6 +89,7 @@ struct kvm_kho_vm {
 	struct kvm *kvm;
 	struct rcu_head rcu;
 	bool frozen;
+	bool held;
 	struct folio *ser_folio;
 	struct folio **vcpu_folios;
 	unsigned int nr_vcpu_folios;
@@ -130,6 +138,19 @@ static bool kvm_kho_frozen(struct kvm *kvm)
 	frozen = vm && READ_ONCE(vm->frozen);
 	rcu_read_unlock();
 	return frozen;
+}
+
+/* Must KVM_RUN stay out of the guest: frozen, or being preserved? */
+static bool kvm_kho_stopped(struct kvm *kvm)
+{
+	struct kvm_kho_vm *vm;
+	bool stopped;
+
+	rcu_read_lock();
+	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
+	stopped = vm && (READ_ONCE(vm->frozen) || READ_ONCE(vm->held));
+	rcu_read_unlock();
+	return stopped;
 }
 
 /* ----- preserved blocks ----- */
@@ -221,46 +242,6 @@ static bool kvm_kho_can_preserve(struct liveupdate_file_handler *handler,
 	return file_is_kvm(file);
 }
 
-static int kvm_kho_preserve(struct liveupdate_file_op_args *args)
-{
-	struct kvm *kvm = args->file->private_data;
-	struct kvm_vcpu *vcpu;
-	struct kvm_kho_vm *vm;
-	unsigned long i;
-	int err;
-
-	if (kvm->vm_dead)
-		return -EIO;
-	err = kvm_kho_check_vm(kvm);
-	if (err)
-		return err;
-	if (atomic_read(&kvm->online_vcpus) > KVM_KHO_MAX_VCPUS)
-		return -E2BIG;
-	kvm_for_each_vcpu(i, vcpu, kvm) {
-		mutex_lock(&vcpu->mutex);
-		err = kvm_kho_arch_check_vcpu(vcpu);
-		mutex_unlock(&vcpu->mutex);
-		if (err)
-			return err;
-	}
-
-	/* EBUSY too for a rebuilt VM whose handover is not finished yet */
-	vm = kvm_kho_add(kvm);
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
-	args->private_data = vm;
-	args->serialized_data = 0;
-	return 0;
-}
-
-static void kvm_kho_unpreserve(struct liveupdate_file_op_args *args)
-{
-	struct kvm_kho_vm *vm = args->private_data;
-
-	kvm_kho_release_out(vm);
-	kvm_kho_del(vm);
-}
-
 static void kvm_kho_kick_done(struct callback_head *cb)
 {
 	kfree(cb);
@@ -289,6 +270,73 @@ static void kvm_kho_kick(struct kvm_vcpu *vcpu)
 	}
 	put_task_struct(task);
 	kvm_vcpu_kick(vcpu);
+}
+
+/*
+ * Check the vCPUs the VM has now, each under its mutex. A vCPU thread
+ * holds that mutex for as long as it is in KVM_RUN, which is for good
+ * with a guest halted with interrupts off: so keep KVM_RUN out of the
+ * guest (@held, as a freeze does), kick the threads out of it, check, and
+ * let them go on. They see EINTR once, as for a signal.
+ */
+static int kvm_kho_check_vcpus(struct kvm_kho_vm *vm)
+{
+	unsigned int i, nr = atomic_read(&vm->kvm->online_vcpus);
+	struct kvm_vcpu *vcpu;
+	int err = 0;
+
+	/* ordered before KVM_RUN's check by the vCPU mutex, as for freeze */
+	WRITE_ONCE(vm->held, true);
+	for (i = 0; i < nr; i++)
+		kvm_kho_kick(kvm_get_vcpu(vm->kvm, i));
+	for (i = 0; i < nr && !err; i++) {
+		vcpu = kvm_get_vcpu(vm->kvm, i);
+		if (mutex_lock_killable(&vcpu->mutex)) {
+			err = -EINTR;
+			break;
+		}
+		err = kvm_kho_arch_check_vcpu(vcpu);
+		mutex_unlock(&vcpu->mutex);
+	}
+	WRITE_ONCE(vm->held, false);
+	wake_up_all(&kvm_kho_wq);
+	return err;
+}
+
+static int kvm_kho_preserve(struct liveupdate_file_op_args *args)
+{
+	struct kvm *kvm = args->file->private_data;
+	struct kvm_kho_vm *vm;
+	int err;
+
+	if (kvm->vm_dead)
+		return -EIO;
+	err = kvm_kho_check_vm(kvm);
+	if (err)
+		return err;
+	if (atomic_read(&kvm->online_vcpus) > KVM_KHO_MAX_VCPUS)
+		return -E2BIG;
+
+	/* EBUSY too for a rebuilt VM whose handover is not finished yet */
+	vm = kvm_kho_add(kvm);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	err = kvm_kho_check_vcpus(vm);
+	if (err) {
+		kvm_kho_del(vm);
+		return err;
+	}
+	args->private_data = vm;
+	args->serialized_data = 0;
+	return 0;
+}
+
+static void kvm_kho_unpreserve(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+
+	kvm_kho_release_out(vm);
+	kvm_kho_del(vm);
 }
 
 static int kvm_kho_save_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser,
@@ -742,7 +790,7 @@ int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
 	if (ioctl != KVM_RUN)
 		return 0;
 	/* only the vCPU's own KVM_RUN changes what is pending */
-	if (wait_event_killable(kvm_kho_wq, !kvm_kho_frozen(vcpu->kvm) ||
+	if (wait_event_killable(kvm_kho_wq, !kvm_kho_stopped(vcpu->kvm) ||
 				kvm_kho_arch_exit_pending(vcpu)))
 		return -EINTR;
 	return 0;
@@ -750,7 +798,7 @@ int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
 
 bool __kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 {
-	return kvm_kho_frozen(vcpu->kvm);
+	return kvm_kho_stopped(vcpu->kvm);
 }
 
 /* Do the memslots of a rebuilt VM match the carried ones? */
@@ -822,18 +870,19 @@ static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
 
 int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 {
+	bool frozen, held, pending;
 	struct kvm_kho_vm *vm;
-	bool frozen, pending;
 	int err = 0;
 
 	/* the common case, every KVM_RUN of every VM: no lock */
 	rcu_read_lock();
 	vm = xa_load(&kvm_kho_vms, (unsigned long)vcpu->kvm);
 	frozen = vm && READ_ONCE(vm->frozen);
+	held = vm && READ_ONCE(vm->held);
 	pending = vm && READ_ONCE(vm->nr_pending);
 	rcu_read_unlock();
 
-	if (frozen) {
+	if (frozen || (held && ioctl == KVM_RUN)) {
 		if (ioctl != KVM_RUN)
 			return -EBUSY;
 		/*

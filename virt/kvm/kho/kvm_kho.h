@@ -49,8 +49,9 @@ static inline int kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 }
 
 /*
- * For KVM_RUN on a quiesced vCPU: complete the exit to userspace it may
- * have pending, then return EINTR without entering the guest.
+ * For KVM_RUN on a quiesced vCPU, or one of a VM being preserved: complete
+ * the exit to userspace it may have pending, then return EINTR without
+ * entering the guest.
  */
 static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 {
