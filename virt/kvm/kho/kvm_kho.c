@@ -587,6 +587,7 @@ static int kvm_kho_check_ser(struct kvm_kho_vm_ser *ser, size_t size)
 	    ser->nr_vcpus > KVM_KHO_MAX_VCPUS ||
 	    kvm_kho_vm_ser_size(ser->nr_slots, ser->nr_vcpus) > size)
 		return -EINVAL;
+	/* address space 1 is SMM's, where KVM has it (2 spaces, else 1) */
 	rec = kvm_kho_vm_slots(ser);
 	for (i = 0; i < ser->nr_slots; i++) {
 		if ((rec[i].id >> 16) >= KVM_MAX_NR_ADDRESS_SPACES ||
@@ -595,7 +596,7 @@ static int kvm_kho_check_ser(struct kvm_kho_vm_ser *ser, size_t size)
 		    !rec[i].size)
 			return -EINVAL;
 	}
-	return 0;
+	return kvm_kho_arch_check_vm_ser(ser);
 }
 
 /* The order of the unclaimed preserved block at @phys, or -1. */

@@ -187,6 +187,22 @@ out:
 	return err;
 }
 
+/*
+ * A carried VM is rebuilt with the type its record names: accept only the
+ * type kvm_kho_arch_check_vm() lets a kernel carry. KVM would create some
+ * other types (KVM_X86_SW_PROTECTED_VM) and hand the VMM a VM of a kind
+ * nobody preserved. Memslot address spaces are bounded by the caller.
+ */
+int kvm_kho_arch_check_vm_ser(struct kvm_kho_vm_ser *s)
+{
+	if (s->vm_type != KVM_X86_DEFAULT_VM) {
+		pr_err("carried VM of type %u: only default VMs are carried\n",
+		       s->vm_type);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int kvm_kho_arch_check_vcpu_ser(struct kvm_kho_vcpu_ser *s, size_t size)
 {
 	struct kvm_msr_entry *msrs;
