@@ -23,10 +23,14 @@ struct resource;
  *	Returning an error aborts finalization.
  * @KEXEC_KHO_UNFREEZE: finalization was undone (aborted update); undo what
  *	FINALIZE did and resume. Preserved memory stays preserved.
+ * @KEXEC_KHO_IN_USE: a kexec that cannot carry a handover is about to be
+ *	loaded or booted; return notifier_from_errno(-EBUSY) to refuse it if
+ *	you hold state that only a finalize would add to the handover.
  */
 enum kho_event {
 	KEXEC_KHO_FINALIZE = 0,
 	KEXEC_KHO_UNFREEZE = 1,
+	KEXEC_KHO_IN_USE = 2,
 };
 
 /**
@@ -87,6 +91,7 @@ int kho_locate_mem_hole(struct kexec_buf *kbuf,
 			int (*func)(struct resource *, void *));
 phys_addr_t kho_handover_phys(void);
 int kho_kexec_finalize(struct kimage *image);
+int kho_kexec_load_check(void);
 
 #else /* !CONFIG_KEXEC_HANDOVER */
 
@@ -139,6 +144,7 @@ static inline int kho_locate_mem_hole(struct kexec_buf *kbuf,
 { return 0; }
 static inline phys_addr_t kho_handover_phys(void) { return 0; }
 static inline int kho_kexec_finalize(struct kimage *image) { return 0; }
+static inline int kho_kexec_load_check(void) { return 0; }
 
 #endif /* CONFIG_KEXEC_HANDOVER */
 

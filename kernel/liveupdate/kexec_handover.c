@@ -869,12 +869,52 @@ int kho_set_finalized(bool on)
 	return err;
 }
 
+/*
+ * Is there state that only a handover carries: preserved memory, nodes in
+ * the tree, a finalized handover, or a notifier (Live Update with its
+ * sessions) that would add some at finalize?
+ */
+static bool kho_out_in_use(void)
+{
+	bool used;
+	int err;
+
+	mutex_lock(&kho_out.lock);
+	used = kho_out.state != KHO_OPEN ||
+	       !list_empty(&kho_out.root.children) ||
+	       !list_empty(&kho_out.root.props);
+	mutex_unlock(&kho_out.lock);
+	if (used || kho_mem_nr_preserved_pages())
+		return true;
+	err = blocking_notifier_call_chain(&kho_out.chain, KEXEC_KHO_IN_USE,
+					   NULL);
+	return notifier_to_errno(err) != 0;
+}
+
+/**
+ * kho_kexec_load_check - may a kernel be loaded with kexec_load()?
+ *
+ * Called by kexec_load() for a kernel to reboot into (not a crash kernel).
+ * Only kexec_file_load() passes the handover to the next kernel: refuse
+ * the other loader while there is preserved state it would drop.
+ *
+ * Return: 0, or -EBUSY while KHO holds preserved state.
+ */
+int kho_kexec_load_check(void)
+{
+	if (!kho_enable || !kho_out.handover || !kho_out_in_use())
+		return 0;
+	pr_err("kexec_load() refused: preserved state would be lost, the kernel it loads gets no handover; load it with kexec_file_load (kexec -s)\n");
+	return -EBUSY;
+}
+
 /**
  * kho_kexec_finalize - finalize, if userspace did not, before kexec reboots
  * @image: the image about to be booted
  *
  * Called from kernel_kexec(). An error aborts the kexec. Once it succeeds
- * the handover can no longer be unfrozen.
+ * the handover can no longer be unfrozen. An image loaded with kexec_load()
+ * cannot take the handover: the kexec is refused if there is one to take.
  *
  * Return: 0 or a negative errno.
  */
@@ -885,8 +925,10 @@ int kho_kexec_finalize(struct kimage *image)
 	if (!kho_enable || !kho_out.handover)
 		return 0;
 	if (!image->file_mode) {
-		pr_warn("kernel loaded with kexec_load(), which carries no handover: preserved state is lost; load with kexec_file_load (kexec -s)\n");
-		return 0;
+		if (!kho_out_in_use())
+			return 0;
+		pr_err("kexec refused: the kernel was loaded with kexec_load(), which cannot pass the handover, and preserved state would be lost; load it with kexec_file_load (kexec -s) and kexec again\n");
+		return -EBUSY;
 	}
 	mutex_lock(&kho_out.finalize_lock);
 	if (kho_out.state != KHO_FROZEN)

@@ -290,6 +290,18 @@ out_unlock:
 	mutex_unlock(&luo_mutex);
 }
 
+/* Would a finalize hand over anything? */
+static bool luo_in_use(void)
+{
+	unsigned int nr_files;
+	bool used;
+
+	mutex_lock(&luo_mutex);
+	used = luo_frozen || luo_session_count_out(&nr_files);
+	mutex_unlock(&luo_mutex);
+	return used;
+}
+
 static int luo_kho_notifier(struct notifier_block *nb, unsigned long event,
 			    void *data)
 {
@@ -299,6 +311,8 @@ static int luo_kho_notifier(struct notifier_block *nb, unsigned long event,
 	case KEXEC_KHO_UNFREEZE:
 		luo_unfreeze();
 		return NOTIFY_OK;
+	case KEXEC_KHO_IN_USE:
+		return notifier_from_errno(luo_in_use() ? -EBUSY : 0);
 	default:
 		return NOTIFY_DONE;
 	}

@@ -3,8 +3,11 @@
  * KVM Live Update: carry a VM across a kexec ("kvm-vm-v1" file handler).
  *
  * A VMM preserves its VM fd in a Live Update session, next to the memfds
- * that back guest RAM. Nothing happens to the VM until the handover is
- * finalized. Then freeze():
+ * that back guest RAM. The preserve checks the vCPUs, each under its
+ * mutex, kicking them out of KVM_RUN for that moment as freeze does; what
+ * it checks is checked again at freeze, for a VMM may change it meanwhile.
+ * Nothing else happens to the VM until the handover is finalized. Then
+ * freeze():
  *
  *  - marks the VM quiesced: from now on KVM_RUN sleeps before taking the
  *    vCPU mutex, any other vCPU ioctl and every VM ioctl fail with EBUSY;
@@ -57,7 +60,11 @@ DEFINE_STATIC_KEY_FALSE(kvm_kho_active);
  * its struct kvm. Entries are added and removed under kvm_kho_mutex and
  * freed after an RCU grace period, so the fast checks only need RCU.
  *
- * Lock order: luo_mutex, then vcpu->mutex, then kvm_kho_mutex.
+ * Lock order: luo_mutex, then vcpu->mutex or kvm->lock or kvm->slots_lock,
+ * then kvm_kho_mutex. An entry's @frozen and @held are written only by the
+ * Live Update ops, which luo_mutex serializes, and read under RCU; a
+ * KVM_RUN that reads them before taking its vCPU mutex reads them again
+ * under it, so one that could miss them is kicked out or waited for.
  */
 static DEFINE_XARRAY(kvm_kho_vms);
 static DEFINE_MUTEX(kvm_kho_mutex);
@@ -69,6 +76,7 @@ static DECLARE_WAIT_QUEUE_HEAD(kvm_kho_wq);
  * @kvm: the VM
  * @rcu: to free the entry
  * @frozen: outgoing: quiesced, its state captured
+ * @held: outgoing, while being preserved: KVM_RUN kept out of the guest
  * @ser_folio: outgoing, while frozen: the VM record
  * @vcpu_folios: outgoing, while frozen: the vCPU records
  * @nr_vcpu_folios: how many
@@ -81,6 +89,7 @@ struct kvm_kho_vm {
 	struct kvm *kvm;
 	struct rcu_head rcu;
 	bool frozen;
+	bool held;
 	struct folio *ser_folio;
 	struct folio **vcpu_folios;
 	unsigned int nr_vcpu_folios;
@@ -129,6 +138,19 @@ static bool kvm_kho_frozen(struct kvm *kvm)
 	frozen = vm && READ_ONCE(vm->frozen);
 	rcu_read_unlock();
 	return frozen;
+}
+
+/* Must KVM_RUN stay out of the guest: frozen, or being preserved? */
+static bool kvm_kho_stopped(struct kvm *kvm)
+{
+	struct kvm_kho_vm *vm;
+	bool stopped;
+
+	rcu_read_lock();
+	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
+	stopped = vm && (READ_ONCE(vm->frozen) || READ_ONCE(vm->held));
+	rcu_read_unlock();
+	return stopped;
 }
 
 /* ----- preserved blocks ----- */
@@ -187,7 +209,7 @@ static int kvm_kho_check_vm(struct kvm *kvm)
 	int i, bkt, err = 0;
 
 	if (kvm->dirty_ring_size) {
-		pr_warn("VM with a dirty ring: not carried\n");
+		pr_warn("VM %s: a dirty ring is not carried\n", kvm->stats_id);
 		return -EOPNOTSUPP;
 	}
 	err = kvm_kho_arch_check_vm(kvm);
@@ -201,8 +223,8 @@ static int kvm_kho_check_vm(struct kvm *kvm)
 			if (slot->id >= KVM_USER_MEM_SLOTS)
 				continue;	/* KVM's own, made again by it */
 			if (slot->flags & KVM_KHO_SLOT_REFUSED) {
-				pr_warn("memslot %d: dirty logging or guest_memfd: not carried\n",
-					slot->id);
+				pr_warn("VM %s: memslot %d: dirty logging or guest_memfd: not carried\n",
+					kvm->stats_id, slot->id);
 				err = -EOPNOTSUPP;
 			}
 			nr++;
@@ -218,46 +240,6 @@ static bool kvm_kho_can_preserve(struct liveupdate_file_handler *handler,
 				 struct file *file)
 {
 	return file_is_kvm(file);
-}
-
-static int kvm_kho_preserve(struct liveupdate_file_op_args *args)
-{
-	struct kvm *kvm = args->file->private_data;
-	struct kvm_vcpu *vcpu;
-	struct kvm_kho_vm *vm;
-	unsigned long i;
-	int err;
-
-	if (kvm->vm_dead)
-		return -EIO;
-	err = kvm_kho_check_vm(kvm);
-	if (err)
-		return err;
-	if (atomic_read(&kvm->online_vcpus) > KVM_KHO_MAX_VCPUS)
-		return -E2BIG;
-	kvm_for_each_vcpu(i, vcpu, kvm) {
-		mutex_lock(&vcpu->mutex);
-		err = kvm_kho_arch_check_vcpu(vcpu);
-		mutex_unlock(&vcpu->mutex);
-		if (err)
-			return err;
-	}
-
-	/* EBUSY too for a rebuilt VM whose handover is not finished yet */
-	vm = kvm_kho_add(kvm);
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
-	args->private_data = vm;
-	args->serialized_data = 0;
-	return 0;
-}
-
-static void kvm_kho_unpreserve(struct liveupdate_file_op_args *args)
-{
-	struct kvm_kho_vm *vm = args->private_data;
-
-	kvm_kho_release_out(vm);
-	kvm_kho_del(vm);
 }
 
 static void kvm_kho_kick_done(struct callback_head *cb)
@@ -290,6 +272,73 @@ static void kvm_kho_kick(struct kvm_vcpu *vcpu)
 	kvm_vcpu_kick(vcpu);
 }
 
+/*
+ * Check the vCPUs the VM has now, each under its mutex. A vCPU thread
+ * holds that mutex for as long as it is in KVM_RUN, which is for good
+ * with a guest halted with interrupts off: so keep KVM_RUN out of the
+ * guest (@held, as a freeze does), kick the threads out of it, check, and
+ * let them go on. They see EINTR once, as for a signal.
+ */
+static int kvm_kho_check_vcpus(struct kvm_kho_vm *vm)
+{
+	unsigned int i, nr = atomic_read(&vm->kvm->online_vcpus);
+	struct kvm_vcpu *vcpu;
+	int err = 0;
+
+	/* ordered before KVM_RUN's check by the vCPU mutex, as for freeze */
+	WRITE_ONCE(vm->held, true);
+	for (i = 0; i < nr; i++)
+		kvm_kho_kick(kvm_get_vcpu(vm->kvm, i));
+	for (i = 0; i < nr && !err; i++) {
+		vcpu = kvm_get_vcpu(vm->kvm, i);
+		if (mutex_lock_killable(&vcpu->mutex)) {
+			err = -EINTR;
+			break;
+		}
+		err = kvm_kho_arch_check_vcpu(vcpu);
+		mutex_unlock(&vcpu->mutex);
+	}
+	WRITE_ONCE(vm->held, false);
+	wake_up_all(&kvm_kho_wq);
+	return err;
+}
+
+static int kvm_kho_preserve(struct liveupdate_file_op_args *args)
+{
+	struct kvm *kvm = args->file->private_data;
+	struct kvm_kho_vm *vm;
+	int err;
+
+	if (kvm->vm_dead)
+		return -EIO;
+	err = kvm_kho_check_vm(kvm);
+	if (err)
+		return err;
+	if (atomic_read(&kvm->online_vcpus) > KVM_KHO_MAX_VCPUS)
+		return -E2BIG;
+
+	/* EBUSY too for a rebuilt VM whose handover is not finished yet */
+	vm = kvm_kho_add(kvm);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	err = kvm_kho_check_vcpus(vm);
+	if (err) {
+		kvm_kho_del(vm);
+		return err;
+	}
+	args->private_data = vm;
+	args->serialized_data = 0;
+	return 0;
+}
+
+static void kvm_kho_unpreserve(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+
+	kvm_kho_release_out(vm);
+	kvm_kho_del(vm);
+}
+
 static int kvm_kho_save_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser,
 			      unsigned int max)
 {
@@ -307,6 +356,12 @@ static int kvm_kho_save_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser,
 				continue;
 			if (nr == max)
 				return -EBUSY;
+			/* changed by an ioctl that began before the freeze */
+			if (slot->flags & KVM_KHO_SLOT_REFUSED) {
+				pr_err("VM %s: memslot %d: dirty logging or guest_memfd: not carried\n",
+				       kvm->stats_id, slot->id);
+				return -EOPNOTSUPP;
+			}
 			rec[nr].id = (u32)i << 16 | slot->id;
 			rec[nr].flags = slot->flags;
 			rec[nr].gpa = gfn_to_gpa(slot->base_gfn);
@@ -395,24 +450,47 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	unsigned long i;
 	int err;
 
-	/* A vCPU half created would be missed: refuse, the VMM can retry. */
+	/* What was refused at preserve may have been set up since. */
+	err = kvm->vm_dead ? -EIO : kvm_kho_check_vm(kvm);
+	if (err) {
+		pr_err("VM %s can no longer be carried (%d): finalize refused\n",
+		       kvm->stats_id, err);
+		return err;
+	}
+
+	/*
+	 * A vCPU half created would be missed: refuse, the VMM can retry.
+	 * Under kvm->lock, which KVM_CREATE_VCPU takes to count a new vCPU
+	 * and, seeing the VM frozen, to refuse it: from here on the VM has
+	 * exactly nr_vcpus vCPUs, and the walks below stop there anyway.
+	 */
 	mutex_lock(&kvm->lock);
 	nr_vcpus = atomic_read(&kvm->online_vcpus);
 	err = kvm->created_vcpus != nr_vcpus ? -EBUSY : 0;
 	mutex_unlock(&kvm->lock);
-	if (err)
+	if (err) {
+		pr_err("VM %s: a vCPU is being created: finalize refused, retry\n",
+		       kvm->stats_id);
 		return err;
+	}
 	if (nr_vcpus > KVM_KHO_MAX_VCPUS)
 		return -E2BIG;
 
-	kvm_for_each_vcpu(i, vcpu, kvm)
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu = kvm_get_vcpu(kvm, i);
+		if (WARN_ON_ONCE(!vcpu))
+			return -EBUSY;
 		kvm_kho_kick(vcpu);
+	}
 
 	vm->vcpu_folios = kcalloc(nr_vcpus ?: 1, sizeof(*vm->vcpu_folios),
 				  GFP_KERNEL);
 	if (!vm->vcpu_folios)
 		return -ENOMEM;
-	kvm_for_each_vcpu(i, vcpu, kvm) {
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu = kvm_get_vcpu(kvm, i);
+		if (WARN_ON_ONCE(!vcpu))
+			return -EBUSY;
 		err = kvm_kho_lock_settled(vcpu);
 		if (err)
 			return err;
@@ -509,6 +587,7 @@ static int kvm_kho_check_ser(struct kvm_kho_vm_ser *ser, size_t size)
 	    ser->nr_vcpus > KVM_KHO_MAX_VCPUS ||
 	    kvm_kho_vm_ser_size(ser->nr_slots, ser->nr_vcpus) > size)
 		return -EINVAL;
+	/* address space 1 is SMM's, where KVM has it (2 spaces, else 1) */
 	rec = kvm_kho_vm_slots(ser);
 	for (i = 0; i < ser->nr_slots; i++) {
 		if ((rec[i].id >> 16) >= KVM_MAX_NR_ADDRESS_SPACES ||
@@ -517,7 +596,7 @@ static int kvm_kho_check_ser(struct kvm_kho_vm_ser *ser, size_t size)
 		    !rec[i].size)
 			return -EINVAL;
 	}
-	return 0;
+	return kvm_kho_arch_check_vm_ser(ser);
 }
 
 /* The order of the unclaimed preserved block at @phys, or -1. */
@@ -712,7 +791,7 @@ int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
 	if (ioctl != KVM_RUN)
 		return 0;
 	/* only the vCPU's own KVM_RUN changes what is pending */
-	if (wait_event_killable(kvm_kho_wq, !kvm_kho_frozen(vcpu->kvm) ||
+	if (wait_event_killable(kvm_kho_wq, !kvm_kho_stopped(vcpu->kvm) ||
 				kvm_kho_arch_exit_pending(vcpu)))
 		return -EINTR;
 	return 0;
@@ -720,7 +799,7 @@ int __kvm_kho_vcpu_wait(struct kvm_vcpu *vcpu, unsigned int ioctl)
 
 bool __kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 {
-	return kvm_kho_frozen(vcpu->kvm);
+	return kvm_kho_stopped(vcpu->kvm);
 }
 
 /* Do the memslots of a rebuilt VM match the carried ones? */
@@ -792,18 +871,19 @@ static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
 
 int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 {
+	bool frozen, held, pending;
 	struct kvm_kho_vm *vm;
-	bool frozen, pending;
 	int err = 0;
 
 	/* the common case, every KVM_RUN of every VM: no lock */
 	rcu_read_lock();
 	vm = xa_load(&kvm_kho_vms, (unsigned long)vcpu->kvm);
 	frozen = vm && READ_ONCE(vm->frozen);
+	held = vm && READ_ONCE(vm->held);
 	pending = vm && READ_ONCE(vm->nr_pending);
 	rcu_read_unlock();
 
-	if (frozen) {
+	if (frozen || (held && ioctl == KVM_RUN)) {
 		if (ioctl != KVM_RUN)
 			return -EBUSY;
 		/*

@@ -49,8 +49,9 @@ static inline int kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 }
 
 /*
- * For KVM_RUN on a quiesced vCPU: complete the exit to userspace it may
- * have pending, then return EINTR without entering the guest.
+ * For KVM_RUN on a quiesced vCPU, or one of a VM being preserved: complete
+ * the exit to userspace it may have pending, then return EINTR without
+ * entering the guest.
  */
 static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 {
@@ -65,6 +66,17 @@ static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 	if (static_branch_unlikely(&kvm_kho_active))
 		return __kvm_kho_vm_ioctl(kvm, ioctl);
 	return 0;
+}
+
+/*
+ * Under kvm->lock, before KVM_CREATE_VCPU counts a new vCPU: refuses it
+ * on a quiesced VM. The check at the ioctl's start can come before a
+ * freeze that the capture, which counts the vCPUs under that lock, misses.
+ */
+static inline int kvm_kho_vcpu_create(struct kvm *kvm)
+{
+	lockdep_assert_held(&kvm->lock);
+	return kvm_kho_vm_ioctl(kvm, KVM_CREATE_VCPU);
 }
 
 #else /* !CONFIG_KVM_KHO */
@@ -87,6 +99,11 @@ static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 {
 	return false;
+}
+
+static inline int kvm_kho_vcpu_create(struct kvm *kvm)
+{
+	return 0;
 }
 
 static inline int kvm_kho_init(void) { return 0; }

@@ -19,6 +19,7 @@ bool kvm_kho_arch_exit_pending(struct kvm_vcpu *vcpu);
 size_t kvm_kho_arch_vcpu_size(struct kvm_vcpu *vcpu);
 int kvm_kho_arch_save_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vcpu_ser *s,
 			   size_t size);
+int kvm_kho_arch_check_vm_ser(struct kvm_kho_vm_ser *s);
 int kvm_kho_arch_check_vcpu_ser(struct kvm_kho_vcpu_ser *s, size_t size);
 int kvm_kho_arch_load_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vm_ser *vm,
 			   struct kvm_kho_vcpu_ser *s);

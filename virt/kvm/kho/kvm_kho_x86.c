@@ -14,9 +14,10 @@
  * back and its TSC advanced by that time at that frequency, as if the
  * guest had run on; kvmclock is advanced by the same time.
  *
- * Refused at preserve time: protected VMs (SEV-ES/SNP, TDX), Xen and
- * Hyper-V emulation, a split irqchip, and vCPUs that expose SVM or VMX to
- * their guest (nested state is not carried).
+ * Refused at preserve time, and again when the handover is finalized:
+ * protected VMs (SEV-ES/SNP, TDX), Xen and Hyper-V emulation, a split
+ * irqchip, and vCPUs that expose SVM or VMX to their guest (nested state
+ * is not carried).
  */
 #define pr_fmt(fmt) "kvm-kho: " fmt
 
@@ -38,16 +39,17 @@ int kvm_kho_arch_check_vm(struct kvm *kvm)
 {
 	if (kvm->arch.vm_type != KVM_X86_DEFAULT_VM ||
 	    kvm->arch.has_protected_state) {
-		pr_warn("protected or confidential VMs are not carried\n");
+		pr_warn("VM %s: protected or confidential VMs are not carried\n",
+			kvm->stats_id);
 		return -EOPNOTSUPP;
 	}
 	if (irqchip_split(kvm)) {
-		pr_warn("a split irqchip is not carried\n");
+		pr_warn("VM %s: a split irqchip is not carried\n", kvm->stats_id);
 		return -EOPNOTSUPP;
 	}
 #ifdef CONFIG_KVM_XEN
 	if (kvm->arch.xen_hvm_config.msr || kvm->arch.xen_hvm_config.flags) {
-		pr_warn("Xen emulation is not carried\n");
+		pr_warn("VM %s: Xen emulation is not carried\n", kvm->stats_id);
 		return -EOPNOTSUPP;
 	}
 #endif
@@ -183,6 +185,22 @@ int kvm_kho_arch_save_vcpu(struct kvm_vcpu *vcpu, struct kvm_kho_vcpu_ser *s,
 out:
 	vcpu_put(vcpu);
 	return err;
+}
+
+/*
+ * A carried VM is rebuilt with the type its record names: accept only the
+ * type kvm_kho_arch_check_vm() lets a kernel carry. KVM would create some
+ * other types (KVM_X86_SW_PROTECTED_VM) and hand the VMM a VM of a kind
+ * nobody preserved. Memslot address spaces are bounded by the caller.
+ */
+int kvm_kho_arch_check_vm_ser(struct kvm_kho_vm_ser *s)
+{
+	if (s->vm_type != KVM_X86_DEFAULT_VM) {
+		pr_err("carried VM of type %u: only default VMs are carried\n",
+		       s->vm_type);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int kvm_kho_arch_check_vcpu_ser(struct kvm_kho_vcpu_ser *s, size_t size)
