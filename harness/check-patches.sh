@@ -49,6 +49,6 @@ for p in "${series[@]}"; do
 		echo "error: the series does not build after patch $i: $subject" >&2
 		exit 1
 	fi
-	echo "    builds ($(grep -c '^CONFIG_\(KEXEC_HANDOVER\|LIVEUPDATE\|KVM_KHO\)[A-Z_]*=y' "$work/obj/.config") kho-v options on)"
+	echo "    builds ($(grep -c '^CONFIG_\(KEXEC_HANDOVER\|TEST_KEXEC_HANDOVER\|LIVEUPDATE\|KVM_KHO\)[A-Z_]*=y' "$work/obj/.config") kho-v options on)"
 done
 echo "    all $n prefixes of the series apply and build: $work/obj/arch/x86/boot/bzImage"
