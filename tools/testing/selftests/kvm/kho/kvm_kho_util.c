@@ -857,7 +857,8 @@ long kk_kho_last_preserved_pages(void)
 
 	while ((p = strstr(p, "finalized in ")))
 		last = p++;
-	if (last && (p = strstr(last, "bytes, ")))
+	p = last ? strstr(last, "bytes, ") : NULL;
+	if (p)
 		pages = strtol(p + strlen("bytes, "), NULL, 10);
 	free(log);
 	if (pages < 0)
