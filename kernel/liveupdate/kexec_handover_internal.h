@@ -66,6 +66,7 @@ struct kho_map_walk {
 	/* checks each table/leaf pointer before it is followed; may be NULL */
 	int (*check_ptr)(struct kho_map_walk *w, phys_addr_t phys);
 	unsigned long nr_blocks;
+	unsigned long nr_pages;		/* in those blocks */
 	unsigned long nr_meta;
 	unsigned long max_meta;		/* bound on pages followed, 0: none */
 };

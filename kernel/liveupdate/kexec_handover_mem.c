@@ -196,6 +196,7 @@ static int kho_walk_level(struct kho_map_walk *w, u64 phys, int level,
 			unsigned long idx = base + bit;
 
 			w->nr_blocks++;
+			w->nr_pages += 1UL << order;
 			if (w->block) {
 				err = w->block(w, PFN_PHYS(idx << order), order);
 				if (err)
@@ -554,6 +555,7 @@ static int __init kho_in_mem_pass(struct kho_in_walk *iw, enum kho_in_pass pass)
 	iw->pass = pass;
 	iw->w.nr_meta = 0;
 	iw->w.nr_blocks = 0;
+	iw->w.nr_pages = 0;
 	return kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw->w);
 }
 
@@ -599,8 +601,8 @@ int __init kho_in_mem_reserve(void)
 		kho_in_mem_pass(&iw, KHO_IN_UNDO);
 		return err;
 	}
-	pr_info("incoming map: %lu blocks in %lu metadata pages, checked and reserved in %lld us\n",
-		iw.w.nr_blocks, iw.w.nr_meta,
+	pr_info("incoming map: %lu blocks (%lu pages) in %lu metadata pages, checked and reserved in %lld us\n",
+		iw.w.nr_blocks, iw.w.nr_pages, iw.w.nr_meta,
 		div_u64(local_clock() - start, NSEC_PER_USEC));
 	return 0;
 }

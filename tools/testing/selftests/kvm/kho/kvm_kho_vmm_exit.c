@@ -288,7 +288,7 @@ static int stage2(void)
 	fclose(f);
 	log = kk_dmesg();
 	p = strstr(log, "KHO: incoming map: ");
-	if (!p || sscanf(p, "KHO: incoming map: %lu blocks in %lu", &blocks,
+	if (!p || sscanf(p, "KHO: incoming map: %lu blocks (%*u pages) in %lu", &blocks,
 			 &meta) != 2)
 		fail("no \"KHO: incoming map: N blocks in N metadata pages\" in the kernel log");
 	free(log);
