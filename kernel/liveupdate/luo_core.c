@@ -376,6 +376,7 @@ static int __init luo_init(void)
 		pr_err("cannot register /dev/liveupdate: %d\n", err);
 		goto err_unregister_notifier;
 	}
+	luo_session_debugfs_init();
 	return 0;
 
 err_unregister_notifier:

@@ -11,6 +11,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/libfdt.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/xarray.h>
@@ -528,4 +529,34 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 		kfree(lf);
 	}
 	return 0;
+}
+
+/**
+ * luo_file_show_all - a line per file of @session, for debugfs
+ * @m: where to print
+ * @session: the session
+ * @dir: "out" or "in", as its session line says
+ *
+ * "file DIR NAME TOKEN HANDLER STATE": the handler's compatible string,
+ * and ok or refused (outgoing), pending or retrieved (incoming).
+ */
+void luo_file_show_all(struct seq_file *m, struct luo_session *session,
+		       const char *dir)
+{
+	struct luo_file *lf;
+
+	lockdep_assert_held(&luo_mutex);
+	list_for_each_entry(lf, &session->files, list) {
+		const char *handler = session->incoming ? lf->compatible :
+				      lf->fh->compatible;
+		const char *state;
+
+		if (session->incoming)
+			state = lf->file ? "retrieved" : "pending";
+		else
+			state = lf->refused ? "refused" : "ok";
+		seq_printf(m, "file %s ", dir);
+		seq_escape(m, session->name, " \t\n\\");
+		seq_printf(m, " %#llx %s %s\n", lf->token, handler ?: "-", state);
+	}
 }

@@ -15,6 +15,8 @@
 #include <linux/stddef.h>
 #include <linux/types.h>
 
+struct seq_file;
+
 /*
  * luo_mutex serializes everything Live Update does: the session lists,
  * each session's files, the handler list, the preserved-file index and
@@ -138,6 +140,7 @@ void luo_session_reap_orphans(void);
 int luo_session_serialize_all(void *fdt);
 int luo_session_deserialize_all(const void *fdt);
 bool luo_session_handler_in_use(struct liveupdate_file_handler *fh);
+void luo_session_debugfs_init(void);
 
 /* ----- files (luo_file.c) ----- */
 
@@ -154,5 +157,7 @@ int luo_file_retrieve(struct luo_session *session, u64 token,
 int luo_file_finish_all(struct luo_session *session, bool force);
 bool luo_file_handler_in_session(struct luo_session *session,
 				 struct liveupdate_file_handler *fh);
+void luo_file_show_all(struct seq_file *m, struct luo_session *session,
+		       const char *dir);
 
 #endif /* _KERNEL_LIVEUPDATE_LUO_INTERNAL_H */

@@ -13,12 +13,14 @@
 #define pr_fmt(fmt) "liveupdate: " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/debugfs.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/libfdt.h>
 #include <linux/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/string.h>
@@ -573,4 +575,46 @@ bool luo_session_handler_in_use(struct liveupdate_file_handler *fh)
 		if (luo_file_handler_in_session(session, fh))
 			return true;
 	return false;
+}
+
+/* ----- debugfs: what is preserved and what came in ----- */
+
+static void luo_session_show_list(struct seq_file *m, struct list_head *head,
+				  bool incoming)
+{
+	const char *dir = incoming ? "in" : "out";
+	struct luo_session *session;
+
+	list_for_each_entry(session, head, list) {
+		seq_printf(m, "session %s ", dir);
+		seq_escape(m, session->name, " \t\n\\");
+		seq_printf(m, " %u %s\n", session->nr_files,
+			   incoming ? (session->retrieved ? "retrieved" : "pending") :
+			   (luo_frozen ? "frozen" : "open"));
+		luo_file_show_all(m, session, dir);
+	}
+}
+
+static int luo_sessions_show(struct seq_file *m, void *unused)
+{
+	mutex_lock(&luo_mutex);
+	luo_session_show_list(m, &luo_sessions_out, false);
+	luo_session_show_list(m, &luo_sessions_in, true);
+	mutex_unlock(&luo_mutex);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(luo_sessions);
+
+/**
+ * luo_session_debugfs_init - create liveupdate/sessions in debugfs
+ *
+ * One line per session and one per file, outgoing then incoming, for
+ * operators and their tools (kho-update status); the format is documented
+ * in Documentation/kho/kho-update.rst. Nothing depends on it existing.
+ */
+void __init luo_session_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("liveupdate", NULL);
+
+	debugfs_create_file("sessions", 0400, dir, NULL, &luo_sessions_fops);
 }
