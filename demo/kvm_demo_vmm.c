@@ -39,7 +39,7 @@
  * first KVM_RUN. Then it checks the PFNs (pages copied: those that moved),
  * the guest memory against the pattern and the guest's own checksum, that
  * the ticks go on from where they were, and reports the blackout: the
- * kernel's ("vCPU N resumed, U us after it was stopped"), the guest's own
+ * kernel's ("kvm-PID: vCPU N resumed, U us after it was stopped"), the guest's own
  * (the pause its clock showed), and the gap in its serial output.
  */
 #define _GNU_SOURCE
@@ -586,18 +586,19 @@ static bool resumed(struct dv_vm *vm, void *arg)
 	       (vm->kk.nr_vcpus < 2 || vm->checks >= 1);
 }
 
-/* The kernel's "vCPU N resumed, U us after it was stopped", all of them. */
+/* The kernel's "VM: vCPU N resumed, U us after it was stopped", all of them. */
 static int kernel_blackouts(uint64_t *us, int max)
 {
 	char *log = kk_dmesg();
 	const char *p = log;
 	int nr = 0;
 
-	while (nr < max && (p = strstr(p, "kvm-kho: vCPU "))) {
+	/* "kvm-kho: kvm-PID: vCPU N resumed, U us after it was stopped" */
+	while (nr < max && (p = strstr(p, ": vCPU "))) {
 		unsigned int id;
 		unsigned long long u;
 
-		if (sscanf(p, "kvm-kho: vCPU %u resumed, %llu us", &id, &u) == 2)
+		if (sscanf(p, ": vCPU %u resumed, %llu us", &id, &u) == 2)
 			us[nr++] = u;
 		p++;
 	}

@@ -864,8 +864,9 @@ static int kvm_kho_load_vcpu(struct kvm_kho_vm *vm, struct kvm_vcpu *vcpu,
 	vm->in_vcpus[i] = NULL;
 	WRITE_ONCE(vm->nr_pending, vm->nr_pending - 1);
 	/* the blackout as the guest saw it: from capture to running again */
-	pr_info("vCPU %d resumed, %llu us after it was stopped\n",
-		vcpu->vcpu_id, kvm_kho_arch_blackout_us(ser));
+	pr_info("%s: vCPU %d resumed, %llu us after it was stopped\n",
+		vcpu->kvm->stats_id, vcpu->vcpu_id,
+		kvm_kho_arch_blackout_us(ser));
 	return 0;
 }
 
