@@ -6,7 +6,10 @@
  *   kvm_demo_vmm run [options]       start VMs, preserve them in a Live
  *                                    Update session, run them until the kexec
  *   kvm_demo_vmm restore [options]   in the next kernel: take them back, run
- *                                    them on, check and report
+ *                                    them on, check and report; with
+ *                                    --serve, preserve them again and run
+ *                                    on until the next kexec (a host that
+ *                                    is updated again and again)
  *   kvm_demo_vmm plan FILE MS        note in FILE a host TSC MS ms from now
  *   kvm_demo_vmm reboot-at FILE      wait for that TSC, then reboot into the
  *                                    loaded kernel (exit 3 if it is past)
@@ -480,32 +483,32 @@ static void state_create(uint64_t pfn_bytes)
 	st->size = size;
 }
 
-static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
-					      uint32_t fill_mib, int idle,
-					      const char *session_name,
-					      const char *ready)
+/*
+ * Say the VMs are ready (their pid in READY) and run them until the
+ * kexec, or for good if nothing was preserved.
+ */
+static void __attribute__((noreturn)) dv_serve(const char *ready)
+{
+	FILE *f = fopen(ready, "w");
+
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+		fail("write %s: %s", ready, strerror(errno));
+
+	/* run the guests until the kexec; the session stays open with us */
+	for (;;) {
+		dv_check();
+		kk_sleep_ms(100);
+	}
+}
+
+/*
+ * Preserve every VM (its RAM memfd and VM fd) and the VMM's own state in
+ * a new Live Update session, recording where guest RAM is page by page.
+ */
+static void dv_preserve(const char *session_name)
 {
 	uint64_t off = DV_HDR, total = 0, moved = 0, k, *before;
 	int dev, session, ret, i;
-	FILE *f;
-
-	if ((uint64_t)fill_mib + 1 > mem_mib || fill_mib < 1)
-		fail("--fill %u MiB does not fit %" PRIu64 " MiB of guest RAM after 1 MiB",
-		     fill_mib, mem_mib);
-	state_create(nr_vms * (mem_mib << 20) / 4096 * 8);
-	dv_wait_tsc_calibrated();
-	st->tsc_hz = kk_tsc_hz();
-	st->nr_vms = nr_vms;
-	for (i = 0; i < nr_vms; i++) {
-		vms[i].idx = i;
-		vms[i].st = &st->vm[i];
-		dv_create(&vms[i], mem_mib, nr_vcpus, fill_mib, idle);
-		kk_start(&vms[i].kk);
-	}
-	report("%d VM%s started: %d vCPU%s and %" PRIu64 " MiB of guest RAM (shmem memfd) each, the guest fills %u MiB",
-	       nr_vms, nr_vms > 1 ? "s" : "", nr_vcpus, nr_vcpus > 1 ? "s" : "",
-	       mem_mib, fill_mib);
-	dv_wait(600, "the guests to run", running, NULL);
 
 	/* where guest RAM is, page by page */
 	for (i = 0; i < nr_vms; i++) {
@@ -541,6 +544,7 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 			     ret == -EOPNOTSUPP ? " (the kernel log says why)" : "");
 	}
 	st->preserved_host = kk_rdtsc();
+	close(dev);	/* the session lives on its own fd */
 
 	/*
 	 * Preserving pins the memfd's pages, moving those that sit in KHO
@@ -561,19 +565,39 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	if (moved)
 		report("preserving moved %" PRIu64 " guest page%s out of KHO scratch memory (where the next kernel boots) first, while the guest ran",
 		       moved, moved > 1 ? "s" : "");
-	printf("%s-data: preserved_mib=%" PRIu64 " pages=%" PRIu64 " vms=%d vcpus=%d moved_at_preserve=%" PRIu64 "\n",
-	       prefix, total >> 8, total, nr_vms, nr_vcpus, moved);
+	printf("%s-data: preserved_mib=%" PRIu64 " pages=%" PRIu64 " vms=%d vcpus=%u moved_at_preserve=%" PRIu64 "\n",
+	       prefix, total >> 8, total, nr_vms, st->vm[0].nr_vcpus, moved);
 	fflush(stdout);
+}
 
-	f = fopen(ready, "w");
-	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
-		fail("write %s: %s", ready, strerror(errno));
+static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
+					      uint32_t fill_mib, int idle,
+					      const char *session_name,
+					      const char *ready)
+{
+	int i;
 
-	/* run the guests until the kexec; the session stays open with us */
-	for (;;) {
-		dv_check();
-		kk_sleep_ms(100);
+	if ((uint64_t)fill_mib + 1 > mem_mib || fill_mib < 1)
+		fail("--fill %u MiB does not fit %" PRIu64 " MiB of guest RAM after 1 MiB",
+		     fill_mib, mem_mib);
+	state_create(nr_vms * (mem_mib << 20) / 4096 * 8);
+	dv_wait_tsc_calibrated();
+	st->tsc_hz = kk_tsc_hz();
+	st->nr_vms = nr_vms;
+	for (i = 0; i < nr_vms; i++) {
+		vms[i].idx = i;
+		vms[i].st = &st->vm[i];
+		dv_create(&vms[i], mem_mib, nr_vcpus, fill_mib, idle);
+		kk_start(&vms[i].kk);
 	}
+	report("%d VM%s started: %d vCPU%s and %" PRIu64 " MiB of guest RAM (shmem memfd) each, the guest fills %u MiB",
+	       nr_vms, nr_vms > 1 ? "s" : "", nr_vcpus, nr_vcpus > 1 ? "s" : "",
+	       mem_mib, fill_mib);
+	dv_wait(600, "the guests to run", running, NULL);
+	if (!session_name)
+		dv_serve(ready);	/* --no-preserve: nothing carried */
+	dv_preserve(session_name);
+	dv_serve(ready);
 }
 
 /* ----- restore: the same VMs, in the next kernel ----- */
@@ -608,7 +632,8 @@ static int kernel_blackouts(uint64_t *us, int max)
 
 static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 						  uint32_t want_ticks,
-						  const char *plain_file)
+						  const char *plain_file,
+						  const char *serve_ready)
 {
 	uint64_t kus[DV_MAX_VMS * KK_MAX_VCPUS], kmax = 0, total = 0, copied = 0;
 	double plain_ms = 0, gap_max = 0, restore_ms, waited;
@@ -762,6 +787,14 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 	       gap_max, restore_ms, waited, plain_ms);
 	fflush(stdout);
 
+	if (serve_ready) {
+		/* --serve: carry the VMs again at the next update */
+		close(session);
+		close(dev);
+		dv_preserve(session_name);
+		dv_serve(serve_ready);
+	}
+
 	/* a few more ticks from the finished session, then stop */
 	want_ticks += 2;
 	dv_wait(120, "ticks after the finish", resumed, &want_ticks);
@@ -825,8 +858,10 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 		"usage: kvm_demo_vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin|--hlt]\n"
-		"                        [--session NAME] [--ready FILE] [--quiet] [--prefix WORD]\n"
-		"       kvm_demo_vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet] [--prefix WORD]\n"
+		"                        [--session NAME | --no-preserve] [--ready FILE] [--quiet]\n"
+		"                        [--prefix WORD]\n"
+		"       kvm_demo_vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet]\n"
+		"                            [--prefix WORD] [--serve [--ready FILE]]\n"
 		"       kvm_demo_vmm plan FILE MS | reboot-at FILE | since FILE\n");
 	exit(2);
 }
@@ -840,12 +875,14 @@ int main(int argc, char **argv)
 		{ "session", 1, NULL, 'S' },
 		{ "ready", 1, NULL, 'r' }, { "quiet", 0, NULL, 'q' },
 		{ "prefix", 1, NULL, 'p' }, { "ticks", 1, NULL, 't' },
-		{ "plain", 1, NULL, 'P' }, { NULL, 0, NULL, 0 },
+		{ "plain", 1, NULL, 'P' }, { "serve", 0, NULL, 'V' },
+		{ "no-preserve", 0, NULL, 'N' }, { NULL, 0, NULL, 0 },
 	};
 	uint64_t mem_mib = 258;
 	uint32_t fill_mib = 256, ticks = 4;
 	const char *session = "demo", *ready = "vmm.ready", *plain = NULL;
 	int vcpus = 2, idle = DG_IDLE_PORT, o;
+	bool serve = false;
 
 	t_main = kk_rdtsc();
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -873,6 +910,8 @@ int main(int argc, char **argv)
 		case 'p': prefix = optarg; break;
 		case 't': ticks = strtoul(optarg, NULL, 0); break;
 		case 'P': plain = optarg; break;
+		case 'V': serve = true; break;
+		case 'N': session = NULL; break;
 		default: usage();
 		}
 	}
@@ -881,8 +920,8 @@ int main(int argc, char **argv)
 		usage();
 	if (!strcmp(argv[1], "run"))
 		cmd_run(mem_mib, vcpus, fill_mib, idle, session, ready);
-	if (!strcmp(argv[1], "restore"))
-		cmd_restore(session, ticks, plain);
+	if (!strcmp(argv[1], "restore") && session)
+		cmd_restore(session, ticks, plain, serve ? ready : NULL);
 	usage();
 }
 
