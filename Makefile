@@ -3,6 +3,7 @@
 #   make demo     a VM-host kernel live-updates itself under QEMU, with a report
 #   make check    every test, under QEMU (T=<pattern> for a subset, DEBUG=1 for
 #                 the KASAN/lockdep/kmemleak kernel)
+#   make fleet    Ansible live-updates a fleet of three QEMU hosts, host by host
 #   make kernel / initramfs / patches / bench / clean
 #
 # Nothing generated is tracked: everything lands in $(BUILD).
@@ -25,6 +26,12 @@ FRAGS     := configs/qemu-host.config
 endif
 BZIMAGE   := $(OBJ)/arch/x86/boot/bzImage
 INITRAMFS := $(OBJ)/initramfs.cpio
+# The fleet: the kernel the hosts update to (the same one, another build
+# number), their initramfs, and the SSH keys of hosts and controller.
+NEXT_OBJ  := $(OBJ)-next
+NEXT_BZIMAGE := $(NEXT_OBJ)/arch/x86/boot/bzImage
+FLEET     := $(BUILD)/fleet$(if $(filter 1,$(DEBUG)),-debug)
+FLEET_IMAGE := $(FLEET)/fleet-initramfs.cpio
 LOGDIR    := $(BUILD)/logs$(if $(filter 1,$(DEBUG)),-debug)
 
 # ccache keyed on paths relative to the checkout, so a fresh clone in another
@@ -38,11 +45,12 @@ KMAKE = $(MAKE) -C $(TREE) O=$(OBJ) CC="ccache gcc" -j$(JOBS)
 # Debian packages the build and the QEMU runs need.
 PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev \
 	cpio xz-utils rsync ccache python3 qemu-system-x86 busybox-static \
-	kexec-tools libfdt-dev device-tree-compiler kmod
+	kexec-tools libfdt-dev device-tree-compiler kmod \
+	ansible-core dropbear-bin openssh-client python3-jsonschema
 PKG_STAMP := $(BUILD)/.packages
 
 .PHONY: all kernel initramfs check demo patches patches-check bench clean \
-	packages tree config FORCE
+	packages tree config fleet fleet-image next-kernel FORCE
 
 all: kernel initramfs
 
@@ -92,6 +100,8 @@ not_lib = $(sort $(filter-out $(SH_LIBS) $(C_LIBS),$(wildcard $(1))))
 TEST_SRCS := $(call not_lib,tools/testing/selftests/kho/*.sh \
 	tools/testing/selftests/liveupdate/luo_*.c tools/testing/selftests/kvm/kho/kvm_kho_*.c)
 DEMO_SRCS := $(call not_lib,demo/*.sh demo/*.c)
+# tests run from this machine against QEMU hosts (harness/fleet.py)
+FLEET_TESTS := $(wildcard tools/kho/ansible/tests/*.py)
 BENCH_SRCS := $(call not_lib,bench/*.sh bench/*.c)
 USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \
 	-I$(CURDIR)/tools/testing/selftests/liveupdate \
@@ -101,12 +111,35 @@ initramfs: kernel
 	@echo "==> Building the test initramfs"
 	@harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(SH_LIBS) $(TEST_SRCS) $(DEMO_SRCS) $(BENCH_SRCS)
 
+# --- the fleet: hosts for Ansible ---
+# The kernel to update to: a copy of the object directory relinked with
+# another build number, so that "the new kernel runs" can be told apart.
+next-kernel: kernel
+	@echo "==> Relinking the kernel as the fleet's next kernel in $(NEXT_OBJ)"
+	@mkdir -p $(NEXT_OBJ)
+	@rsync -a --delete --exclude initramfs-root --exclude initramfs-bin \
+		--exclude fleet-root --exclude initramfs.cpio $(OBJ)/ $(NEXT_OBJ)/
+	@$(MAKE) -C $(TREE) O=$(NEXT_OBJ) CC="ccache gcc" -j$(JOBS) -s \
+		KBUILD_BUILD_VERSION=$$(( $$(cat $(OBJ)/.version) + 1000 )) bzImage
+
+fleet-image: initramfs next-kernel
+	@echo "==> Building the fleet host initramfs (dropbear, Python, the demo VMM)"
+	@harness/mkfleetimage.sh $(OBJ) $(FLEET_IMAGE) $(FLEET)/keys
+
+FLEET_ARGS = --kernel $(BZIMAGE) --next-kernel $(NEXT_BZIMAGE) \
+	--image $(FLEET_IMAGE) --key $(FLEET)/keys/id_ed25519
+fleet: fleet-image
+	@echo "==> Rolling live update of 3 QEMU hosts with Ansible (tools/kho/ansible)"
+	@/usr/bin/python3 harness/fleet.py $(FLEET_ARGS) --logdir $(BUILD)/logs-fleet
+
 # --- running ---
-check: initramfs
+check: initramfs fleet-image
 	@echo "==> Running tests under QEMU TCG ($(if $(filter 1,$(DEBUG)),debug kernel,test kernel), $(JOBS) at a time)"
 	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(LOGDIR) --jobs $(JOBS) --timeout $(QEMU_TIMEOUT) \
-		$(if $(filter 1,$(DEBUG)),--debug) $(if $(T),--filter '$(T)') $(TEST_SRCS)
+		--fleet-args "$(FLEET_ARGS)" \
+		$(if $(filter 1,$(DEBUG)),--debug) $(if $(T),--filter '$(T)') $(TEST_SRCS) \
+		$(FLEET_TESTS)
 
 demo: initramfs
 	@python3 harness/demo.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \

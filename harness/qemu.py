@@ -8,6 +8,7 @@ init's `reboot -f` ends the QEMU run.
 """
 import os
 import shlex
+import signal
 import subprocess
 import time
 
@@ -33,25 +34,33 @@ def command(kernel, initrd, serial_log, append="", mem="1G", smp="2", extra=()):
             "-append", f"{BASE_CMDLINE} {append}".strip(), *extra]
 
 
-def run(cmd, serial_log, timeout):
+def run(cmd, serial_log, timeout, stdout_is_log=False):
     """Run the VM of command() until it exits, or kill it after timeout s.
 
-    QEMU's own output goes to SERIAL_LOG.qemu, after the command line.
+    QEMU's own output goes to SERIAL_LOG.qemu, after the command line; with
+    stdout_is_log, CMD is a program whose output is the log itself.
     Returns (exit status or None if killed, timed out, wall seconds).
     """
     start = time.monotonic()
-    with open(serial_log + ".qemu", "w") as qerr:
+    with open(serial_log if stdout_is_log else serial_log + ".qemu", "w") as qerr:
         qerr.write(shlex.join(cmd) + "\n")
         qerr.flush()
+        # a program of its own session, so that its VMs go with it
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                stdout=qerr, stderr=qerr)
+                                stdout=qerr, stderr=qerr,
+                                start_new_session=stdout_is_log)
         try:
             rc, timed_out = proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:
             rc, timed_out = None, True
         finally:
             # a timeout, or an interrupted runner: leave no VM behind
+            if stdout_is_log:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.wait()
     return rc, timed_out, time.monotonic() - start

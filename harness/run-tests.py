@@ -2,7 +2,10 @@
 """Run kho-v tests under QEMU, one VM per test, and report KTAP.
 
 Each test is a file (NAME.sh, or NAME.c built into NAME) in a test
-directory: tools/testing/selftests/{kho,liveupdate,kvm/kho}/ or bench/.
+directory: tools/testing/selftests/{kho,liveupdate,kvm/kho}/ or bench/;
+or a NAME.py (tools/kho/ansible/tests/) that runs on this machine and
+boots its own QEMU hosts through harness/fleet.py, which gets
+--fleet-args.
 What it needs from QEMU (memory, CPUs, timeout, kernel command line,
 machine options and devices, variants) is its line in that directory's
 vm.conf; see harness/vmconf.py. A test given here without a line there,
@@ -60,24 +63,51 @@ def test_timeout(args, entry):
     return timeout * 4 if args.debug else timeout
 
 
-def run_one(args, name, entry, variant, full):
+def controller_command(args, path, name, entry):
+    """A NAME.py test runs here and boots its own QEMU hosts
+    (harness/fleet.py); its output is its log, the hosts' serial logs go
+    in a directory beside it."""
+    mem = entry["mem"]
+    if args.debug:
+        mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
+    return ["/usr/bin/python3", path, *shlex.split(args.fleet_args),
+            "--logdir", os.path.join(args.logdir, name), "--result", name,
+            "--mem", mem, "--smp", entry["smp"]]
+
+
+def read_lines(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def run_one(args, path, name, entry, variant, full):
     timeout = test_timeout(args, entry)
     log = os.path.join(args.logdir, full + ".log")
-    rc, timed_out, wall = qemu.run(vm_command(args, name, entry, log, variant),
-                                   log, timeout)
-    try:
-        with open(log, errors="replace") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        lines = []
+    serials = []
+    if path.endswith(".py"):
+        cmd = controller_command(args, path, name, entry)
+        rc, timed_out, wall = qemu.run(cmd, log, timeout, stdout_is_log=True)
+        hostdir = os.path.join(args.logdir, name)
+        serials = sorted(os.path.join(hostdir, f) for f in os.listdir(hostdir)
+                         if f.endswith(".serial.log")) if os.path.isdir(hostdir) else []
+    else:
+        rc, timed_out, wall = qemu.run(vm_command(args, name, entry, log, variant),
+                                       log, timeout)
+    lines = read_lines(log)
+    # a kernel splat on any host fails the test too
+    host_lines = [l for s in serials for l in read_lines(s)]
 
     result, reason = None, ""
     for line in lines:
         m = re.search(r"kho-v: result (\S+) (ok|skip|fail)(.*)$", line)
         if m and m.group(1) == name:
             result, reason = m.group(2), m.group(3).strip()
-    boots = sum(1 for l in lines if "kho-v: boot " in l)
-    splats = [l for l in lines if SPLATS.search(l)]
+    boots = sum(1 for l in lines + host_lines
+                if "kho-v: boot " in l or re.search(r"kho-fleet: \S+: up", l))
+    splats = [l for l in (host_lines if serials else lines) if SPLATS.search(l)]
     # A test's own diagnostics start with "# "; the reason they failed is the
     # last FAIL line they printed.
     fails = [l.split("# ", 1)[1] for l in lines if "# FAIL:" in l]
@@ -106,6 +136,8 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--debug", action="store_true")
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--fleet-args", default="",
+                    help="harness/fleet.py's arguments, for NAME.py tests")
     ap.add_argument("--dry-run", action="store_true",
                     help="print each test's QEMU command line, run nothing")
     ap.add_argument("tests", nargs="*", help="test sources (NAME.sh, NAME.c)")
@@ -114,12 +146,12 @@ def main():
     found, problems = vmconf.lookup(args.tests)
     tests = []
     for path, name, entry in found:
-        tests.append((name, entry, None, name))
+        tests.append((path, name, entry, None, name))
         for v in entry["variants"]:
             if v not in VARIANT_CMDLINE:
                 problems.append(f"{path}: unknown variant {v} (known: "
                                 f"{', '.join(VARIANT_CMDLINE)})")
-            tests.append((name, entry, v, f"{name}@{v}"))
+            tests.append((path, name, entry, v, f"{name}@{v}"))
     if problems:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
@@ -129,15 +161,17 @@ def main():
         return 1
     if args.filter:
         pat = args.filter if any(c in args.filter for c in "*?[") else f"*{args.filter}*"
-        tests = [t for t in tests if fnmatch.fnmatch(t[3], pat)]
+        tests = [t for t in tests if fnmatch.fnmatch(t[4], pat)]
     if not tests:
         print(f"error: no test matches '{args.filter}'", file=sys.stderr)
         print("0 passed, 1 failed, 0 skipped")
         return 1
     if args.dry_run:
-        for name, entry, variant, full in tests:
+        for path, name, entry, variant, full in tests:
             log = os.path.join(args.logdir, full + ".log")
-            cmd = vm_command(args, name, entry, log, variant)
+            cmd = (controller_command(args, path, name, entry)
+                   if path.endswith(".py") else
+                   vm_command(args, name, entry, log, variant))
             print(f"{full}: timeout {test_timeout(args, entry)} s: {shlex.join(cmd)}")
         return 0
     os.makedirs(args.logdir, exist_ok=True)

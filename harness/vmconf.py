@@ -34,7 +34,7 @@ import shlex
 FILE = "vm.conf"
 KEYS = {"mem": "1G", "smp": "2", "timeout": None, "variants": "",
         "cmdline": "", "qemu": ""}
-SOURCE_EXTS = (".sh", ".c")
+SOURCE_EXTS = (".sh", ".c", ".py")
 
 
 class Error(Exception):
@@ -98,7 +98,7 @@ def load(directory):
                 raise Error(f"{where}: {name} is listed twice")
             if not any(os.path.exists(os.path.join(directory, name + ext))
                        for ext in SOURCE_EXTS):
-                raise Error(f"{where}: {name}: no {name}.sh or {name}.c in "
+                raise Error(f"{where}: {name}: no {name}.sh, .c or .py in "
                             f"{directory}")
             entries[name] = parse_entry(words[1:], where)
         except ValueError as e:
