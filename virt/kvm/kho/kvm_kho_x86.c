@@ -21,6 +21,7 @@
  */
 #define pr_fmt(fmt) "kvm-kho: " fmt
 
+#include <linux/error-injection.h>
 #include <linux/kvm_host.h>
 #include <linux/math64.h>
 #include <asm/msr-index.h>
@@ -439,3 +440,6 @@ int kvm_kho_arch_create_vm(struct file *file, struct kvm_kho_vm_ser *s)
 	kvm_kho_resume_clock(kvm, s);
 	return 0;
 }
+
+/* a failure here must leave the VM retrievable: tests inject one */
+ALLOW_ERROR_INJECTION(kvm_kho_arch_create_vm, ERRNO);
