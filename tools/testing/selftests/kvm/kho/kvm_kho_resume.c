@@ -12,8 +12,12 @@
  * the harness kexecs. The kernel quiesces the vCPUs as it hands over:
  * KVM_RUN returns EINTR (or EBUSY) and the VMM retries until the kexec.
  *
- * Stage 2, in the new kernel: retrieve the session, the memfd (mapped
- * again) and a new fd for the same VM; set memslot 0 over the new mapping
+ * Stage 2, in the new kernel: retrieve the session. A failed retrieve of
+ * the VM must not be final: with the rebuild of its devices made to fail
+ * (error injection, twice), the retrieve fails with ENOMEM and the
+ * carried records stay where they are, for the next try. Then retrieve
+ * the memfd (mapped again) and a new fd for the same VM; set memslot 0
+ * over the new mapping
  * and create the vCPUs with the same ids, nothing else: the first KVM_RUN
  * restores what the kernel carried. Then the guest must go on where it
  * was: counters past the last values recorded before the kexec, never
@@ -28,6 +32,8 @@
 #define TOKEN_MEM	1
 #define TOKEN_VM	2
 #define RECORD		"record"
+/* where the rebuild of a carried VM is made to fail */
+#define INJECT_AT	"kvm_kho_arch_create_vm"
 
 /* ----- stage 1 ----- */
 
@@ -100,7 +106,7 @@ static int stage2(void)
 {
 	struct kk_record rec;
 	struct kk_vm vm;
-	int dev, session, ret;
+	int dev, session, ret, i;
 
 	kk_record_load(RECORD, &rec);
 	msg("# stage 1 recorded (seq %" PRIu64 "): vCPU 0 counter %u, vCPU 1 counter %u, %u passes, checksum %#x",
@@ -113,6 +119,19 @@ static int stage2(void)
 		fail("open /dev/liveupdate in the new kernel: %s", strerror(-dev));
 	session = luo_open_session(dev, SESSION, false);
 	msg("ok: retrieved session \"%s\"", SESSION);
+
+	kk_inject_error(INJECT_AT, -ENOMEM, 2);
+	for (i = 1; i <= 2; i++) {
+		ret = luo_retrieve_fd(session, TOKEN_VM);
+		if (ret != -ENOMEM) {
+			kk_inject_clear();
+			fail("retrieve %d of the VM, with %s() made to fail: %s, expected ENOMEM",
+			     i, INJECT_AT, ret < 0 ? strerror(-ret) : "an fd");
+		}
+	}
+	kk_inject_clear();
+	msg("ok: two retrieves of the VM failed with ENOMEM as %s() was made to fail; the records stay for a retry",
+	    INJECT_AT);
 
 	kk_restore_vm(&vm, "the update", session, TOKEN_MEM, TOKEN_VM, &rec);
 	msg("ok: memslot 0 and vCPUs 0-%d on the restored VM", KK_MAX_VCPUS - 1);

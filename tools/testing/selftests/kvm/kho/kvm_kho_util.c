@@ -845,6 +845,48 @@ int kk_kho_finalized(void)
 	return atoi(buf);
 }
 
+/* ----- error injection ----- */
+
+#define KK_FAIL_FUNCTION	"/sys/kernel/debug/fail_function"
+
+static void kk_write_file(const char *path, const char *fmt, ...)
+{
+	char buf[128];
+	va_list ap;
+	int fd, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s: %s%s", path, strerror(errno), errno == ENOENT ?
+		     " (a kernel without CONFIG_FAIL_FUNCTION?)" : "");
+	if (write(fd, buf, n) != n)
+		fail("write \"%s\" to %s: %s", buf, path, strerror(errno));
+	close(fd);
+}
+
+void kk_inject_error(const char *func, int err, int times)
+{
+	char path[256];
+
+	kk_write_file(KK_FAIL_FUNCTION "/inject", "%s\n", func);
+	snprintf(path, sizeof(path), KK_FAIL_FUNCTION "/%s/retval", func);
+	/* an errno, as the unsigned long the function returns */
+	kk_write_file(path, "%#llx\n", (unsigned long long)(long long)err);
+	kk_write_file(KK_FAIL_FUNCTION "/probability", "100\n");
+	kk_write_file(KK_FAIL_FUNCTION "/interval", "1\n");
+	kk_write_file(KK_FAIL_FUNCTION "/times", "%d\n", times);
+	/* no stack dump per injection: that reads as a kernel splat */
+	kk_write_file(KK_FAIL_FUNCTION "/verbose", "0\n");
+}
+
+void kk_inject_clear(void)
+{
+	kk_write_file(KK_FAIL_FUNCTION "/inject", "\n");
+}
+
 /*
  * The number of pages preserved in the handover, from the message of the
  * last finalize: "kexec_handover: finalized in N us: FDT N bytes, N pages

@@ -283,6 +283,17 @@ long kk_kho_last_preserved_pages(void);
  */
 long kk_kho_count_preserved(void);
 
+/* ----- error injection (debugfs fail_function) ----- */
+
+/*
+ * Make the next @times calls of the kernel function @func, which the
+ * kernel allows errors to be injected into, return @err. The test fails
+ * when the kernel cannot inject (CONFIG_FAIL_FUNCTION).
+ */
+void kk_inject_error(const char *func, int err, int times);
+/* Stop injecting errors. */
+void kk_inject_clear(void);
+
 /* ----- VMM processes that outlive a stage ----- */
 
 /*
