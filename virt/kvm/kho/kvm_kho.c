@@ -690,35 +690,57 @@ static struct folio **kvm_kho_claim(phys_addr_t phys, struct folio **ser_folio)
 	return vcpus;
 }
 
+/*
+ * The records of a carried VM, claimed by a retrieve that then failed:
+ * kept in the file's private_data so that a retry, or finish(), takes
+ * them from there. They cannot be claimed twice.
+ */
+struct kvm_kho_claimed {
+	struct folio *ser_folio;
+	struct folio **vcpus;
+};
+
 static int kvm_kho_retrieve(struct liveupdate_file_op_args *args)
 {
 	static atomic_t nr_rebuilt = ATOMIC_INIT(0);
-	phys_addr_t phys = args->serialized_data;
+	struct kvm_kho_claimed *claimed = args->private_data;
 	struct kvm_kho_vm_ser *ser;
-	struct folio *ser_folio;
-	struct folio **vcpus;
 	struct kvm_kho_vm *vm;
 	char name[16];
 	struct file *file;
 	struct kvm *kvm;
 	int err;
 
-	vcpus = kvm_kho_claim(phys, &ser_folio);
-	if (IS_ERR(vcpus))
-		return PTR_ERR(vcpus);
-	ser = folio_address(ser_folio);
+	if (!claimed) {
+		struct folio **vcpus;
+
+		claimed = kzalloc(sizeof(*claimed), GFP_KERNEL);
+		if (!claimed)
+			return -ENOMEM;
+		vcpus = kvm_kho_claim(args->serialized_data,
+				      &claimed->ser_folio);
+		if (IS_ERR(vcpus)) {
+			kfree(claimed);
+			return PTR_ERR(vcpus);
+		}
+		claimed->vcpus = vcpus;
+		args->private_data = claimed;
+	}
+	ser = folio_address(claimed->ser_folio);
 
 	snprintf(name, sizeof(name), "kho%d", atomic_inc_return(&nr_rebuilt));
 	file = kvm_create_vm_file(ser->vm_type, name);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
-		pr_err("cannot create the VM: %d\n", err);
-		goto err_put;
+		pr_err("cannot create the VM: %d (the records are kept for a retry)\n",
+		       err);
+		return err;
 	}
 	kvm = file->private_data;
 	err = kvm_kho_arch_create_vm(file, ser);
 	if (err) {
-		pr_err("cannot rebuild the VM's devices: %d\n", err);
+		pr_err("cannot rebuild the VM's devices: %d (the records are kept for a retry)\n",
+		       err);
 		goto err_fput;
 	}
 
@@ -728,10 +750,12 @@ static int kvm_kho_retrieve(struct liveupdate_file_op_args *args)
 		goto err_fput;
 	}
 	mutex_lock(&kvm_kho_mutex);
-	vm->in_folio = ser_folio;
-	vm->in_vcpus = vcpus;
+	vm->in_folio = claimed->ser_folio;
+	vm->in_vcpus = claimed->vcpus;
 	WRITE_ONCE(vm->nr_pending, ser->nr_vcpus);
 	mutex_unlock(&kvm_kho_mutex);
+	kfree(claimed);
+	args->private_data = NULL;
 
 	args->file = file;
 	pr_info("VM rebuilt: %u vCPUs and %u memslots to attach\n",
@@ -740,8 +764,6 @@ static int kvm_kho_retrieve(struct liveupdate_file_op_args *args)
 
 err_fput:
 	fput(file);
-err_put:
-	kvm_kho_put_in(ser_folio, vcpus, ser->nr_vcpus);
 	return err;
 }
 
@@ -773,6 +795,18 @@ static void kvm_kho_finish(struct liveupdate_file_op_args *args)
 		WRITE_ONCE(vm->nr_pending, 0);
 		mutex_unlock(&kvm_kho_mutex);
 		kvm_kho_del(vm);
+		return;
+	}
+
+	/* a retrieve that failed claimed them already */
+	if (args->private_data) {
+		struct kvm_kho_claimed *claimed = args->private_data;
+
+		ser = folio_address(claimed->ser_folio);
+		kvm_kho_put_in(claimed->ser_folio, claimed->vcpus,
+			       ser->nr_vcpus);
+		kfree(claimed);
+		args->private_data = NULL;
 		return;
 	}
 
