@@ -19,6 +19,10 @@
  *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
  *              the same session) as its record, for tests of records
  *              the next kernel must not trust
+ *   luo_chunk  (with Live Update) write N after finalize: damage page N
+ *              of the Live Update records (no longer an FDT); or "dup":
+ *              make the index list its first page again, in place of
+ *              its last
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -612,9 +616,54 @@ static const struct file_operations kho_test_luo_data_fops = {
 	.write = kho_test_luo_data_write,
 };
 
+static ssize_t kho_test_luo_chunk_write(struct file *file,
+					const char __user *ubuf, size_t len,
+					loff_t *ppos)
+{
+	fdt64_t *chunks;
+	unsigned int n;
+	void *index;
+	char buf[16];
+	int plen, nr;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	strim(buf);
+	index = kho_test_luo_index();
+	chunks = index ? fdt_getprop_w(index, 0, LUO_FDT_CHUNKS_PROP, &plen) :
+			 NULL;
+	if (!chunks)
+		return -ENOENT;
+	nr = plen / sizeof(*chunks);
+
+	if (!strcmp(buf, "dup")) {
+		if (nr < 2)
+			return -ERANGE;
+		chunks[nr - 1] = chunks[0];
+		pr_warn("the Live Update index lists its first page twice, on request\n");
+		return len;
+	}
+	if (kstrtouint(buf, 0, &n))
+		return -EINVAL;
+	if (n >= nr)
+		return -ERANGE;
+	fdt_set_magic(phys_to_virt(fdt64_to_cpu(chunks[n])), ~FDT_MAGIC);
+	pr_warn("damaged page %u of the Live Update records, on request\n", n);
+	return len;
+}
+
+static const struct file_operations kho_test_luo_chunk_fops = {
+	.write = kho_test_luo_chunk_write,
+};
+
 static void kho_test_luo_init(struct dentry *dir)
 {
 	debugfs_create_file("luo_data", 0200, dir, NULL, &kho_test_luo_data_fops);
+	debugfs_create_file("luo_chunk", 0200, dir, NULL,
+			    &kho_test_luo_chunk_fops);
 }
 #else
 static void kho_test_luo_init(struct dentry *dir) { }
