@@ -19,6 +19,10 @@
  *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
  *              the same session) as its record, for tests of records
  *              the next kernel must not trust
+ *   luo_chunk  (with Live Update) write N after finalize: damage page N
+ *              of the Live Update records (no longer an FDT); or "dup":
+ *              make the index list its first page again, in place of
+ *              its last
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -507,25 +511,59 @@ static const struct file_operations kho_test_corrupt_fops = {
 
 #ifdef CONFIG_LIVEUPDATE
 
-/* The file node of @token in session @name of the outgoing Live Update tree. */
-static int kho_test_luo_file(void *luo, const char *name, u64 token)
+/*
+ * The file node of @token in session @name of the outgoing Live Update
+ * handover, whose index is @index; *@chunkp: the page of records it is in.
+ */
+static int kho_test_luo_file(const void *index, const char *name, u64 token,
+			     void **chunkp)
 {
-	const fdt64_t *val;
+	const fdt64_t *chunks, *val;
+	int i, nr, snode, fnode, len;
 	const char *sname;
-	int snode, fnode, len;
+	void *chunk;
 
-	fdt_for_each_subnode(snode, luo, 0) {
-		sname = fdt_getprop(luo, snode, LUO_FDT_NAME_PROP, NULL);
-		if (!sname || strcmp(sname, name))
-			continue;
-		fdt_for_each_subnode(fnode, luo, snode) {
-			val = fdt_getprop(luo, fnode, LUO_FDT_TOKEN_PROP, &len);
-			if (val && len == sizeof(*val) &&
-			    fdt64_to_cpu(*val) == token)
-				return fnode;
+	chunks = fdt_getprop(index, 0, LUO_FDT_CHUNKS_PROP, &len);
+	if (!chunks)
+		return -ENOENT;
+	nr = len / sizeof(*chunks);
+	for (i = 0; i < nr; i++) {
+		chunk = phys_to_virt(fdt64_to_cpu(chunks[i]));
+		fdt_for_each_subnode(snode, chunk, 0) {
+			sname = fdt_getprop(chunk, snode, LUO_FDT_NAME_PROP,
+					    NULL);
+			if (!sname || strcmp(sname, name))
+				continue;
+			fdt_for_each_subnode(fnode, chunk, snode) {
+				val = fdt_getprop(chunk, fnode,
+						  LUO_FDT_TOKEN_PROP, &len);
+				if (val && len == sizeof(*val) &&
+				    fdt64_to_cpu(*val) == token) {
+					*chunkp = chunk;
+					return fnode;
+				}
+			}
 		}
 	}
 	return -ENOENT;
+}
+
+/* The outgoing Live Update index, linked from the state tree by address. */
+static void *kho_test_luo_index(void)
+{
+	struct kho_handover *h = kho_handover_page();
+	const u64 *addr;
+	void *fdt;
+	int node, len;
+
+	if (!h || h->magic != KHO_HANDOVER_MAGIC)
+		return NULL;	/* finalize first */
+	fdt = phys_to_virt(h->fdt_phys);
+	node = fdt_subnode_offset(fdt, 0, LUO_FDT_NAME);
+	addr = node < 0 ? NULL : fdt_getprop(fdt, node, "fdt", &len);
+	if (!addr || len != sizeof(*addr))
+		return NULL;
+	return phys_to_virt(*addr);
 }
 
 static_assert(LIVEUPDATE_SESSION_NAME_LENGTH == 64);	/* the %63s below */
@@ -534,13 +572,11 @@ static ssize_t kho_test_luo_data_write(struct file *file,
 				       const char __user *ubuf, size_t len,
 				       loff_t *ppos)
 {
-	struct kho_handover *h = kho_handover_page();
 	char buf[LIVEUPDATE_SESSION_NAME_LENGTH + 64];
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH], val[32];
 	const fdt64_t *other;
-	const u64 *addr;
+	void *luo, *chunk;
 	u64 token, data;
-	void *fdt, *luo;
 	int node, plen;
 
 	if (!len || len >= sizeof(buf))
@@ -550,33 +586,26 @@ static ssize_t kho_test_luo_data_write(struct file *file,
 	buf[len] = 0;
 	if (sscanf(buf, "%63s %llu %31s", name, &token, val) != 3)
 		return -EINVAL;
-	if (!h || h->magic != KHO_HANDOVER_MAGIC)
-		return -ENOENT;	/* finalize first */
-
-	/* the Live Update blob is linked from the state tree by address */
-	fdt = phys_to_virt(h->fdt_phys);
-	node = fdt_subnode_offset(fdt, 0, LUO_FDT_NAME);
-	addr = node < 0 ? NULL : fdt_getprop(fdt, node, "fdt", &plen);
-	if (!addr || plen != sizeof(*addr))
+	luo = kho_test_luo_index();
+	if (!luo)
 		return -ENOENT;
-	luo = phys_to_virt(*addr);
 	if (val[0] == '@') {
 		if (kstrtoull(val + 1, 0, &data))
 			return -EINVAL;
-		node = kho_test_luo_file(luo, name, data);
+		node = kho_test_luo_file(luo, name, data, &chunk);
 		if (node < 0)
 			return node;
-		other = fdt_getprop(luo, node, LUO_FDT_DATA_PROP, &plen);
+		other = fdt_getprop(chunk, node, LUO_FDT_DATA_PROP, &plen);
 		if (!other || plen != sizeof(*other))
 			return -ENOENT;
 		data = fdt64_to_cpu(*other);
 	} else if (kstrtoull(val, 0, &data)) {
 		return -EINVAL;
 	}
-	node = kho_test_luo_file(luo, name, token);
+	node = kho_test_luo_file(luo, name, token, &chunk);
 	if (node < 0)
 		return node;
-	if (fdt_setprop_inplace_u64(luo, node, LUO_FDT_DATA_PROP, data))
+	if (fdt_setprop_inplace_u64(chunk, node, LUO_FDT_DATA_PROP, data))
 		return -EINVAL;
 	pr_warn("session %s: file %llu now hands over record %#llx, on request\n",
 		name, token, data);
@@ -587,9 +616,54 @@ static const struct file_operations kho_test_luo_data_fops = {
 	.write = kho_test_luo_data_write,
 };
 
+static ssize_t kho_test_luo_chunk_write(struct file *file,
+					const char __user *ubuf, size_t len,
+					loff_t *ppos)
+{
+	fdt64_t *chunks;
+	unsigned int n;
+	void *index;
+	char buf[16];
+	int plen, nr;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	strim(buf);
+	index = kho_test_luo_index();
+	chunks = index ? fdt_getprop_w(index, 0, LUO_FDT_CHUNKS_PROP, &plen) :
+			 NULL;
+	if (!chunks)
+		return -ENOENT;
+	nr = plen / sizeof(*chunks);
+
+	if (!strcmp(buf, "dup")) {
+		if (nr < 2)
+			return -ERANGE;
+		chunks[nr - 1] = chunks[0];
+		pr_warn("the Live Update index lists its first page twice, on request\n");
+		return len;
+	}
+	if (kstrtouint(buf, 0, &n))
+		return -EINVAL;
+	if (n >= nr)
+		return -ERANGE;
+	fdt_set_magic(phys_to_virt(fdt64_to_cpu(chunks[n])), ~FDT_MAGIC);
+	pr_warn("damaged page %u of the Live Update records, on request\n", n);
+	return len;
+}
+
+static const struct file_operations kho_test_luo_chunk_fops = {
+	.write = kho_test_luo_chunk_write,
+};
+
 static void kho_test_luo_init(struct dentry *dir)
 {
 	debugfs_create_file("luo_data", 0200, dir, NULL, &kho_test_luo_data_fops);
+	debugfs_create_file("luo_chunk", 0200, dir, NULL,
+			    &kho_test_luo_chunk_fops);
 }
 #else
 static void kho_test_luo_init(struct dentry *dir) { }

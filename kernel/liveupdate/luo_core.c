@@ -4,24 +4,20 @@
  * the sessions to the next kernel through KHO.
  *
  * When KHO finalizes (KEXEC_KHO_FINALIZE), every outgoing session's files
- * are frozen and the sessions are written to one KHO subtree, whose format
- * <linux/kho/abi/luo.h> describes. If finalization is undone
- * (KEXEC_KHO_UNFREEZE), the subtree is removed and the files unfrozen. The
- * next kernel reads the subtree at boot into incoming sessions and frees it.
+ * are frozen and the sessions are handed to KHO (luo_handover.c, in the
+ * format <linux/kho/abi/luo.h> describes). If finalization is undone
+ * (KEXEC_KHO_UNFREEZE), the handover is removed and the files unfrozen.
+ * The next kernel reads the handover at boot into incoming sessions.
  */
 #define pr_fmt(fmt) "liveupdate: " fmt
 
 #include <linux/atomic.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
-#include <linux/gfp.h>
 #include <linux/init.h>
-#include <linux/io.h>
 #include <linux/kexec_handover.h>
-#include <linux/libfdt.h>
 #include <linux/liveupdate.h>
 #include <linux/miscdevice.h>
-#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/uaccess.h>
@@ -32,16 +28,8 @@
 DEFINE_MUTEX(luo_mutex);
 bool luo_frozen;
 
-/* The outgoing subtree, from a successful freeze until unfreeze. */
-static struct folio *luo_fdt_folio;
-
 /* /dev/liveupdate has one opener at a time. */
 static atomic_t luo_dev_busy = ATOMIC_INIT(0);
-
-/* Generous estimates of the FDT bytes per session and per file. */
-#define LUO_FDT_OVERHEAD	1024
-#define LUO_FDT_PER_SESSION	(128 + LIVEUPDATE_SESSION_NAME_LENGTH)
-#define LUO_FDT_PER_FILE	(96 + LIVEUPDATE_HNDL_COMPAT_LENGTH)
 
 /**
  * liveupdate_enabled - can files be handed to the next kernel?
@@ -178,70 +166,22 @@ static struct miscdevice luo_miscdev = {
 
 /* ----- freeze and hand over ----- */
 
-/* Write the whole subtree into @fdt; -ENOSPC if @size is too small. */
-static int luo_fdt_write(void *fdt, size_t size)
-{
-	int err;
-
-	err = fdt_create(fdt, size);
-	if (!err)
-		err = fdt_finish_reservemap(fdt);
-	if (!err)
-		err = fdt_begin_node(fdt, "");
-	if (!err)
-		err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP,
-					  LUO_FDT_COMPATIBLE);
-	if (!err)
-		err = luo_session_serialize_all(fdt);
-	if (!err)
-		err = fdt_end_node(fdt);
-	if (!err)
-		err = fdt_finish(fdt);
-	if (err == -FDT_ERR_NOSPACE)
-		return -ENOSPC;
-	return err ? -EINVAL : 0;
-}
-
-/* Flatten the outgoing sessions and link them into the KHO tree. */
+/* Hand the outgoing sessions to KHO, if there are any. */
 static int luo_serialize(void)
 {
-	unsigned int nr_sessions, nr_files, order;
-	struct folio *folio = NULL;
-	size_t estimate;
-	int err = -E2BIG;
+	unsigned int nr_sessions, nr_files;
+	int err;
 
 	lockdep_assert_held(&luo_mutex);
 	nr_sessions = luo_session_count_out(&nr_files);
 	if (!nr_sessions)
 		return 0;
-
-	estimate = LUO_FDT_OVERHEAD + nr_sessions * LUO_FDT_PER_SESSION +
-		   nr_files * LUO_FDT_PER_FILE;
-	for (order = get_order(estimate); order <= MAX_PAGE_ORDER; order++) {
-		folio = folio_alloc(GFP_KERNEL | __GFP_NOWARN, order);
-		if (!folio)
-			return -ENOMEM;
-		err = luo_fdt_write(folio_address(folio), PAGE_SIZE << order);
-		if (err != -ENOSPC)
-			break;
-		folio_put(folio);
-		folio = NULL;
-	}
-	if (!folio)
-		return -E2BIG;
+	err = luo_handover_write();
 	if (err)
-		goto err_put_folio;
-	err = kho_add_subtree(LUO_FDT_NAME, folio_address(folio));
-	if (err)
-		goto err_put_folio;
-	luo_fdt_folio = folio;
+		return err;
 	pr_info("handing over %u sessions with %u files\n", nr_sessions,
 		nr_files);
 	return 0;
-
-err_put_folio:
-	folio_put(folio);
-	return err;
 }
 
 static int luo_freeze(void)
@@ -268,21 +208,10 @@ out_unlock:
 
 static void luo_unfreeze(void)
 {
-	int err;
-
 	mutex_lock(&luo_mutex);
 	if (!luo_frozen)
 		goto out_unlock;
-	if (luo_fdt_folio) {
-		err = kho_remove_subtree(LUO_FDT_NAME);
-		/* if KHO still holds the blob, leak it rather than free it */
-		if (err)
-			pr_warn("cannot remove the %s subtree: %d\n",
-				LUO_FDT_NAME, err);
-		else
-			folio_put(luo_fdt_folio);
-		luo_fdt_folio = NULL;
-	}
+	luo_handover_remove();
 	luo_session_unfreeze_all();
 	luo_frozen = false;
 	luo_session_reap_orphans();
@@ -322,42 +251,6 @@ static struct notifier_block luo_kho_nb = {
 	.notifier_call = luo_kho_notifier,
 };
 
-/* ----- incoming handover ----- */
-
-/* Read what the previous kernel handed over, then free its subtree. */
-static void __init luo_incoming_init(void)
-{
-	phys_addr_t phys;
-	const void *fdt;
-	size_t size;
-	int err;
-
-	fdt = kho_get_subtree(LUO_FDT_NAME, &phys);
-	if (!fdt)
-		return;
-	/* kho_add_subtree() preserved exactly these pages */
-	size = PAGE_ALIGN(fdt_totalsize(fdt));
-
-	if (fdt_node_check_compatible(fdt, 0, LUO_FDT_COMPATIBLE)) {
-		pr_err("incoming sessions are not %s: ignored\n",
-		       LUO_FDT_COMPATIBLE);
-	} else {
-		mutex_lock(&luo_mutex);
-		err = luo_session_deserialize_all(fdt);
-		mutex_unlock(&luo_mutex);
-		if (err)
-			pr_err("some incoming sessions were dropped: %d\n",
-			       err);
-	}
-
-	/* every string and value was copied: give the pages back */
-	if (!kho_restore_phys(phys, size))
-		free_pages_exact(phys_to_virt(phys), size);
-	else
-		pr_warn("cannot take back the incoming %s subtree\n",
-			LUO_FDT_NAME);
-}
-
 static int __init luo_init(void)
 {
 	int err;
@@ -365,7 +258,7 @@ static int __init luo_init(void)
 	if (!kho_is_enabled())
 		return 0;
 
-	luo_incoming_init();
+	luo_handover_read();
 	err = register_kho_notifier(&luo_kho_nb);
 	if (err) {
 		pr_err("cannot register the KHO notifier: %d\n", err);

@@ -10,7 +10,7 @@
 
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/libfdt.h>
+#include <linux/init.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -22,7 +22,6 @@ static LIST_HEAD(luo_file_handlers);
 
 /* Every file in an outgoing session, indexed by its struct file pointer. */
 static DEFINE_XARRAY(luo_preserved_files);
-static unsigned int luo_nr_files;
 
 /* ----- handler registry ----- */
 
@@ -173,7 +172,7 @@ bool luo_file_handler_in_session(struct luo_session *session,
  *
  * Return: 0; -EEXIST if @token is taken in @session; -EBADF for a bad @fd;
  * -EBUSY if the file is already in a session; -ENOENT if no handler can
- * preserve it; -ENOSPC past LUO_MAX_FILES; -ENOMEM; or the handler's error.
+ * preserve it; -ENOMEM; or the handler's error.
  */
 int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 {
@@ -189,10 +188,6 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 	file = fget(fd);
 	if (!file)
 		return -EBADF;
-	if (luo_nr_files >= LUO_MAX_FILES) {
-		err = -ENOSPC;
-		goto err_fput;
-	}
 	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
 	if (!lf) {
 		err = -ENOMEM;
@@ -222,7 +217,6 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 	lf->private_data = args.private_data;
 	list_add_tail(&lf->list, &session->files);
 	session->nr_files++;
-	luo_nr_files++;
 	return 0;
 
 err_erase:
@@ -251,7 +245,6 @@ void luo_file_unpreserve_all(struct luo_session *session)
 		fput(lf->file);
 		list_del(&lf->list);
 		session->nr_files--;
-		luo_nr_files--;
 		kfree(lf);
 	}
 }
@@ -313,32 +306,20 @@ void luo_file_unfreeze_all(struct luo_session *session)
 }
 
 /**
- * luo_file_serialize - write a session's files as FDT nodes
- * @session: the session
- * @fdt: an FDT being written, inside the session's node
+ * luo_file_serialize - write a session's files
+ * @session: the session, just written with luo_out_session()
+ * @out: the writer
  *
- * Return: 0 or a negative libfdt error.
+ * Return: 0 or a negative errno from the writer.
  */
-int luo_file_serialize(struct luo_session *session, void *fdt)
+int luo_file_serialize(struct luo_session *session, struct luo_out *out)
 {
 	struct luo_file *lf;
-	unsigned int i = 0;
-	char node[24];
 	int err;
 
 	lockdep_assert_held(&luo_mutex);
 	list_for_each_entry(lf, &session->files, list) {
-		snprintf(node, sizeof(node), "file-%u", i++);
-		err = fdt_begin_node(fdt, node);
-		if (!err)
-			err = fdt_property_u64(fdt, LUO_FDT_TOKEN_PROP, lf->token);
-		if (!err)
-			err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP,
-						  lf->fh->compatible);
-		if (!err)
-			err = fdt_property_u64(fdt, LUO_FDT_DATA_PROP, lf->data);
-		if (!err)
-			err = fdt_end_node(fdt);
+		err = luo_out_file(out, lf->token, lf->fh->compatible, lf->data);
 		if (err)
 			return err;
 	}
@@ -347,66 +328,35 @@ int luo_file_serialize(struct luo_session *session, void *fdt)
 
 /* ----- incoming ----- */
 
-static int luo_file_get_u64(const void *fdt, int node, const char *name,
-			    u64 *val)
-{
-	const fdt64_t *prop;
-	int len;
-
-	prop = fdt_getprop(fdt, node, name, &len);
-	if (!prop || len != sizeof(*prop))
-		return -EINVAL;
-	*val = fdt64_to_cpu(*prop);
-	return 0;
-}
-
 /**
- * luo_file_deserialize - read an incoming session's files
- * @session: the new incoming session
- * @fdt: the handed-over subtree
- * @node: the session's node in it
+ * luo_file_add_incoming - add a file to an incoming session being read
+ * @session: the session, on no list yet
+ * @token: the file's token
+ * @compatible: its handler format, checked by the caller (copied)
+ * @data: the handler's serialized_data
  *
- * On error the files read so far stay in @session, for
- * luo_file_free_incoming().
- *
- * Return: 0, -EINVAL for a malformed or duplicate file, or -ENOMEM.
+ * Return: 0, -EINVAL if @session has a file with @token, or -ENOMEM.
  */
-int luo_file_deserialize(struct luo_session *session, const void *fdt,
-			 int node)
+int __init luo_file_add_incoming(struct luo_session *session, u64 token,
+				 const char *compatible, u64 data)
 {
-	const char *compatible;
 	struct luo_file *lf;
-	u64 token, data;
-	int fnode, len;
 
-	fdt_for_each_subnode(fnode, fdt, node) {
-		compatible = fdt_getprop(fdt, fnode, LUO_FDT_COMPAT_PROP, &len);
-		if (!compatible || len < 2 ||
-		    len > LIVEUPDATE_HNDL_COMPAT_LENGTH ||
-		    compatible[len - 1] || strlen(compatible) != len - 1)
-			return -EINVAL;
-		if (luo_file_get_u64(fdt, fnode, LUO_FDT_TOKEN_PROP, &token) ||
-		    luo_file_get_u64(fdt, fnode, LUO_FDT_DATA_PROP, &data))
-			return -EINVAL;
-		if (luo_file_find(session, token))
-			return -EINVAL;
-		if (session->nr_files >= LUO_MAX_FILES)
-			return -EINVAL;
-
-		lf = kzalloc(sizeof(*lf), GFP_KERNEL);
-		if (!lf)
-			return -ENOMEM;
-		lf->compatible = kstrdup(compatible, GFP_KERNEL);
-		if (!lf->compatible) {
-			kfree(lf);
-			return -ENOMEM;
-		}
-		lf->token = token;
-		lf->data = data;
-		list_add_tail(&lf->list, &session->files);
-		session->nr_files++;
+	if (luo_file_find(session, token))
+		return -EINVAL;
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf)
+		return -ENOMEM;
+	lf->compatible = kstrdup(compatible, GFP_KERNEL);
+	if (!lf->compatible) {
+		kfree(lf);
+		return -ENOMEM;
 	}
-	return fnode == -FDT_ERR_NOTFOUND ? 0 : -EINVAL;
+	lf->token = token;
+	lf->data = data;
+	list_add_tail(&lf->list, &session->files);
+	session->nr_files++;
+	return 0;
 }
 
 /**

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Live Update internals shared by luo_core.c (device, ioctl dispatch,
- * freeze and handover), luo_session.c (sessions) and luo_file.c (preserved
- * files and their handlers).
+ * freeze), luo_session.c (sessions), luo_file.c (preserved files and their
+ * handlers) and luo_handover.c (the format handed to the next kernel).
  */
 #ifndef _KERNEL_LIVEUPDATE_LUO_INTERNAL_H
 #define _KERNEL_LIVEUPDATE_LUO_INTERNAL_H
@@ -15,6 +15,7 @@
 #include <linux/stddef.h>
 #include <linux/types.h>
 
+struct luo_out;
 struct seq_file;
 
 /*
@@ -137,8 +138,11 @@ unsigned int luo_session_count_out(unsigned int *nr_files);
 int luo_session_freeze_all(void);
 void luo_session_unfreeze_all(void);
 void luo_session_reap_orphans(void);
-int luo_session_serialize_all(void *fdt);
-int luo_session_deserialize_all(const void *fdt);
+int luo_session_serialize_all(struct luo_out *out);
+struct luo_session *luo_session_new_incoming(const char *name);
+void luo_session_add_incoming(struct luo_session *session);
+void luo_session_free_incoming(struct luo_session *session);
+void luo_session_refuse_shared(void);
 bool luo_session_handler_in_use(struct liveupdate_file_handler *fh);
 void luo_session_debugfs_init(void);
 
@@ -148,9 +152,9 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token);
 void luo_file_unpreserve_all(struct luo_session *session);
 int luo_file_freeze_all(struct luo_session *session);
 void luo_file_unfreeze_all(struct luo_session *session);
-int luo_file_serialize(struct luo_session *session, void *fdt);
-int luo_file_deserialize(struct luo_session *session, const void *fdt,
-			 int node);
+int luo_file_serialize(struct luo_session *session, struct luo_out *out);
+int luo_file_add_incoming(struct luo_session *session, u64 token,
+			  const char *compatible, u64 data);
 void luo_file_free_incoming(struct luo_session *session);
 int luo_file_retrieve(struct luo_session *session, u64 token,
 		      struct file **filep);
@@ -159,5 +163,14 @@ bool luo_file_handler_in_session(struct luo_session *session,
 				 struct liveupdate_file_handler *fh);
 void luo_file_show_all(struct seq_file *m, struct luo_session *session,
 		       const char *dir);
+
+/* ----- the handover format (luo_handover.c) ----- */
+
+int luo_handover_write(void);
+void luo_handover_remove(void);
+void luo_handover_read(void);
+int luo_out_session(struct luo_out *out, const struct luo_session *session);
+int luo_out_file(struct luo_out *out, u64 token, const char *compatible,
+		 u64 data);
 
 #endif /* _KERNEL_LIVEUPDATE_LUO_INTERNAL_H */

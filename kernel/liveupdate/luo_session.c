@@ -18,7 +18,6 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/init.h>
-#include <linux/libfdt.h>
 #include <linux/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -203,8 +202,7 @@ static const struct file_operations luo_session_fops = {
  * @ucmd: the ioctl; its cmd is a struct liveupdate_ioctl_create_session
  *
  * Return: 0; -EINVAL for a bad name; -EEXIST if an outgoing session has
- * the name; -EBUSY once frozen; -ENOSPC past LUO_MAX_SESSIONS; -ENOMEM,
- * -EMFILE or -EFAULT.
+ * the name; -EBUSY once frozen; -ENOMEM, -EMFILE, -ENFILE or -EFAULT.
  */
 int luo_session_create_ioctl(struct luo_ucmd *ucmd)
 {
@@ -230,8 +228,6 @@ int luo_session_create_ioctl(struct luo_ucmd *ucmd)
 		err = -EBUSY;
 	else if (luo_session_find(&luo_sessions_out, session->name))
 		err = -EEXIST;
-	else if (luo_nr_sessions_out >= LUO_MAX_SESSIONS)
-		err = -ENOSPC;
 	if (err)
 		goto err_unlock;
 	file = anon_inode_getfile("[liveupdate_session]", &luo_session_fops,
@@ -399,29 +395,21 @@ void luo_session_reap_orphans(void)
 }
 
 /**
- * luo_session_serialize_all - write the outgoing sessions as FDT nodes
- * @fdt: an FDT being written with the sequential-write API, inside its
- *	root node
+ * luo_session_serialize_all - write the outgoing sessions and their files
+ * @out: the writer (luo_handover.c)
  *
- * Return: 0 or a negative libfdt error (-FDT_ERR_NOSPACE when full).
+ * Return: 0 or a negative errno from the writer.
  */
-int luo_session_serialize_all(void *fdt)
+int luo_session_serialize_all(struct luo_out *out)
 {
 	struct luo_session *session;
-	unsigned int i = 0;
-	char node[24];
 	int err;
 
 	lockdep_assert_held(&luo_mutex);
 	list_for_each_entry(session, &luo_sessions_out, list) {
-		snprintf(node, sizeof(node), "session-%u", i++);
-		err = fdt_begin_node(fdt, node);
+		err = luo_out_session(out, session);
 		if (!err)
-			err = fdt_property_string(fdt, LUO_FDT_NAME_PROP, session->name);
-		if (!err)
-			err = luo_file_serialize(session, fdt);
-		if (!err)
-			err = fdt_end_node(fdt);
+			err = luo_file_serialize(session, out);
 		if (err)
 			return err;
 	}
@@ -438,18 +426,21 @@ static int luo_file_record_cmp(const void *a, const void *b)
 	return strcmp(x->compatible, y->compatible);
 }
 
-/*
+/**
+ * luo_session_refuse_shared - refuse incoming files that share a record
+ *
  * A handler claims what its record names. Two incoming files that hand over
  * the same record would both claim the same memory, and nothing tells
  * which one is right: both are refused, and what the record names stays
- * reserved.
+ * reserved. Called once every incoming session is read.
  */
-static void luo_session_refuse_shared(void)
+void __init luo_session_refuse_shared(void)
 {
 	struct luo_session *session;
 	struct luo_file *lf, **all;
 	unsigned int i, n = 0;
 
+	lockdep_assert_held(&luo_mutex);
 	list_for_each_entry(session, &luo_sessions_in, list)
 		n += session->nr_files;
 	if (n < 2)
@@ -487,73 +478,45 @@ static void luo_session_refuse_shared(void)
 }
 
 /**
- * luo_session_deserialize_all - read the incoming sessions
- * @fdt: the subtree the previous kernel handed over
+ * luo_session_new_incoming - a new incoming session, on no list yet
+ * @name: its name, checked by the caller
  *
- * A session that does not parse is dropped (what its files preserved stays
- * reserved); the others are kept.
- *
- * Return: 0, or an error if any session was dropped.
+ * Return: the session, or NULL without memory.
  */
-int luo_session_deserialize_all(const void *fdt)
+struct luo_session *__init luo_session_new_incoming(const char *name)
 {
-	unsigned int nr_sessions = 0, nr_files = 0;
-	struct luo_session *session;
-	const char *name;
-	int node, len, err, ret = 0;
+	return luo_session_alloc(name, true);
+}
 
+/**
+ * luo_session_free_incoming - drop an incoming session on no list
+ * @session: the session, from luo_session_new_incoming()
+ *
+ * No handler is called: what its files preserved stays reserved.
+ */
+void __init luo_session_free_incoming(struct luo_session *session)
+{
+	luo_file_free_incoming(session);
+	kfree(session);
+}
+
+/**
+ * luo_session_add_incoming - make a complete incoming session retrievable
+ * @session: the session, from luo_session_new_incoming(), with its files
+ *
+ * A session whose name another incoming session has is dropped.
+ */
+void __init luo_session_add_incoming(struct luo_session *session)
+{
 	lockdep_assert_held(&luo_mutex);
-	fdt_for_each_subnode(node, fdt, 0) {
-		/* no more than this kernel would ever hand over */
-		if (nr_sessions >= LUO_MAX_SESSIONS) {
-			pr_err("more than %d incoming sessions: the rest dropped\n",
-			       LUO_MAX_SESSIONS);
-			return -E2BIG;
-		}
-		name = fdt_getprop(fdt, node, LUO_FDT_NAME_PROP, &len);
-		if (!name || len < 2 || len > LIVEUPDATE_SESSION_NAME_LENGTH ||
-		    name[len - 1] || strlen(name) != len - 1) {
-			pr_err("incoming session with a bad name: dropped\n");
-			ret = -EINVAL;
-			continue;
-		}
-		if (luo_session_find(&luo_sessions_in, name)) {
-			pr_err("incoming session %s twice: dropped\n", name);
-			ret = -EINVAL;
-			continue;
-		}
-		session = luo_session_alloc(name, true);
-		if (!session) {
-			ret = -ENOMEM;
-			continue;
-		}
-		err = luo_file_deserialize(session, fdt, node);
-		if (err) {
-			pr_err("incoming session %s: bad file list (%d): dropped\n",
-			       name, err);
-			luo_file_free_incoming(session);
-			kfree(session);
-			ret = err;
-			continue;
-		}
-		if (nr_files + session->nr_files > LUO_MAX_FILES) {
-			pr_err("incoming session %s: more than %d files in all: dropped\n",
-			       name, LUO_MAX_FILES);
-			luo_file_free_incoming(session);
-			kfree(session);
-			ret = -E2BIG;
-			continue;
-		}
-		nr_files += session->nr_files;
-		nr_sessions++;
-		list_add_tail(&session->list, &luo_sessions_in);
-		pr_info("incoming session %s: %u files\n", session->name,
-			session->nr_files);
+	if (luo_session_find(&luo_sessions_in, session->name)) {
+		pr_err("incoming session %s twice: dropped\n", session->name);
+		luo_session_free_incoming(session);
+		return;
 	}
-	luo_session_refuse_shared();
-	if (node != -FDT_ERR_NOTFOUND)
-		return -EINVAL;
-	return ret;
+	list_add_tail(&session->list, &luo_sessions_in);
+	pr_info("incoming session %s: %u files\n", session->name,
+		session->nr_files);
 }
 
 /**

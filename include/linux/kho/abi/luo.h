@@ -13,16 +13,39 @@
  * a new LUO_FDT_COMPATIBLE; a kernel that does not know the compatible it
  * finds refuses every incoming session and boots without them.
  *
- * Live Update writes one KHO subtree, named LUO_FDT_NAME, at finalize::
+ * Live Update writes its records into pages of their own, each an FDT of
+ * at most one page, and one KHO subtree, named LUO_FDT_NAME, that lists
+ * them (the index)::
  *
  *	/ { compatible = LUO_FDT_COMPATIBLE;
- *	    session-0 { name = "...";
+ *	    chunks = <u64 phys>, <u64 phys>, ...;
+ *	};
+ *
+ * Each "chunks" entry is the physical address of a page preserved on its
+ * own (an order-0 block) that holds::
+ *
+ *	/ { compatible = LUO_CHUNK_COMPATIBLE;
+ *	    session-0 { name = "..."; nr-files = <u64>; first-file = <u64>;
  *			file-0 { token = <u64>; compatible = "memfd-v1";
  *				 data = <u64>; };
  *			...
  *	    };
  *	    ...
  *	};
+ *
+ * The chunks, in index order, hold the sessions in order, and each
+ * session's files in order. A session whose files do not fit in what is
+ * left of a chunk goes on in the next one: the first session node of that
+ * chunk has the same name and "nr-files", and a "first-file" equal to the
+ * number of its files in the chunks before; every other session node has a
+ * "first-file" of zero. "nr-files" is the number of files of the whole
+ * session: a session whose files do not add up to it is incomplete.
+ *
+ * Nothing here bounds the number of sessions or of files. The index is a
+ * single KHO blob, so it lists at most what fits in the largest page
+ * allocation: with 4 KiB pages, about 500,000 chunks, more than ten million
+ * files. The next kernel derives every count from the size of what it
+ * reads, and treats "nr-files" only as a claim to check.
  *
  * Node names are only indexes; a session's name is its LUO_FDT_NAME_PROP
  * property, a NUL-terminated string shorter than
@@ -34,20 +57,18 @@
  */
 
 #define LUO_FDT_NAME		"liveupdate"
-#define LUO_FDT_COMPATIBLE	"kho-v,liveupdate-v1"
+#define LUO_FDT_COMPATIBLE	"kho-v,liveupdate-v2"
+#define LUO_CHUNK_COMPATIBLE	"kho-v,liveupdate-v2-chunk"
 
+/* Properties of the index */
+#define LUO_FDT_CHUNKS_PROP	"chunks"
 /* Properties of a session node */
 #define LUO_FDT_NAME_PROP	"name"
+#define LUO_FDT_NR_FILES_PROP	"nr-files"
+#define LUO_FDT_FIRST_FILE_PROP	"first-file"
 /* Properties of a file node */
 #define LUO_FDT_TOKEN_PROP	"token"
 #define LUO_FDT_COMPAT_PROP	"compatible"
 #define LUO_FDT_DATA_PROP	"data"
-
-/*
- * Bounds on what one kernel hands over, and accepts from the previous one:
- * they keep the subtree well under the 4 MiB KHO allows one blob.
- */
-#define LUO_MAX_SESSIONS	1024
-#define LUO_MAX_FILES		16384
 
 #endif /* _LINUX_KHO_ABI_LUO_H */
