@@ -107,11 +107,24 @@ static int luo_out_err(int fdt_err)
 	return 0;
 }
 
+/* Start an FDT of @size bytes at @fdt: its root node, with @compatible. */
+static int luo_out_fdt_begin(void *fdt, size_t size, const char *compatible)
+{
+	int err = fdt_create(fdt, size);
+
+	if (!err)
+		err = fdt_finish_reservemap(fdt);
+	if (!err)
+		err = fdt_begin_node(fdt, "");
+	if (!err)
+		err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP, compatible);
+	return err;
+}
+
 static int luo_out_chunk_begin(struct luo_out *out)
 {
 	struct folio *folio;
 	void *fdt;
-	int err;
 
 	folio = folio_alloc(GFP_KERNEL, 0);
 	if (!folio)
@@ -121,15 +134,8 @@ static int luo_out_chunk_begin(struct luo_out *out)
 	fdt = folio_address(folio);
 	out->fdt = fdt;
 
-	err = fdt_create(fdt, PAGE_SIZE);
-	if (!err)
-		err = fdt_finish_reservemap(fdt);
-	if (!err)
-		err = fdt_begin_node(fdt, "");
-	if (!err)
-		err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP,
-					  LUO_CHUNK_COMPATIBLE);
-	return luo_out_err(err);
+	return luo_out_err(luo_out_fdt_begin(fdt, PAGE_SIZE,
+					     LUO_CHUNK_COMPATIBLE));
 }
 
 /* Close the chunk being written, and the session node open in it. */
@@ -309,14 +315,7 @@ static int luo_out_write_index(struct luo_out *out, struct folio **foliop)
 		return -ENOMEM;
 	fdt = folio_address(folio);
 
-	err = fdt_create(fdt, PAGE_SIZE << order);
-	if (!err)
-		err = fdt_finish_reservemap(fdt);
-	if (!err)
-		err = fdt_begin_node(fdt, "");
-	if (!err)
-		err = fdt_property_string(fdt, LUO_FDT_COMPAT_PROP,
-					  LUO_FDT_COMPATIBLE);
+	err = luo_out_fdt_begin(fdt, PAGE_SIZE << order, LUO_FDT_COMPATIBLE);
 	if (!err)
 		err = fdt_property_placeholder(fdt, LUO_FDT_CHUNKS_PROP,
 					       out->nr_chunks * sizeof(*entry),
