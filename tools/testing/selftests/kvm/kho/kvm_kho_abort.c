@@ -243,12 +243,7 @@ static int stage1(void)
 	    vm.init_csum, vm.vcpu[1].passes);
 
 	session = luo_open_session(dev, "kvm-abort", true);
-	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
-	if (ret)
-		fail("preserve the guest RAM memfd: %s", strerror(-ret));
-	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
-	if (ret)
-		fail("preserve the VM fd: %s", strerror(-ret));
+	kk_preserve_vm(&vm, "kvm-abort", session, TOKEN_MEM, TOKEN_VM);
 	msg("ok: preserved the memfd and the VM in session \"kvm-abort\"");
 	kk_wait_more(&vm, 60, "reports after the preserve", 2, 0);
 

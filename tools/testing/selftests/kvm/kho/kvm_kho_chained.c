@@ -154,7 +154,7 @@ static void check_chain(struct kk_vm *vm)
 
 static void vmm(void *arg, int status_fd)
 {
-	int stage = (int)(intptr_t)arg, dev, next = -1, rfd, ret;
+	int stage = (int)(intptr_t)arg, dev, next = -1, rfd;
 	struct kk_record rec = { 0 };
 	char sname[32], rname[32];
 	struct kk_vm vm;
@@ -184,13 +184,7 @@ static void vmm(void *arg, int status_fd)
 		next = luo_open_session(dev, sname, true);
 	}
 	close(dev);
-	ret = luo_preserve_fd(next, vm.mem_fd, TOKEN_MEM);
-	if (ret)
-		fail("preserve the guest RAM memfd in \"%s\": %s", sname,
-		     strerror(-ret));
-	ret = luo_preserve_fd(next, vm.vm_fd, TOKEN_VM);
-	if (ret)
-		fail("preserve the VM in \"%s\": %s", sname, strerror(-ret));
+	kk_preserve_vm(&vm, sname, next, TOKEN_MEM, TOKEN_VM);
 	msg("ok: memfd and VM preserved in session \"%s\"", sname);
 	kk_wait_more(&vm, 60, "reports after the preserve", 2, 0);
 

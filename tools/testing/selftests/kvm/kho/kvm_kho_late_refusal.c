@@ -54,12 +54,7 @@ static int stage1(void)
 	kk_wait(&vm, 120, "the guest to run", kk_reached, want);
 
 	session = luo_open_session(dev, "kvm-late-refusal", true);
-	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
-	if (ret)
-		fail("preserve the guest RAM memfd: %s", strerror(-ret));
-	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
-	if (ret)
-		fail("preserve the VM fd: %s", strerror(-ret));
+	kk_preserve_vm(&vm, "kvm-late-refusal", session, TOKEN_MEM, TOKEN_VM);
 	msg("ok: preserved the memfd and the VM");
 
 	/* ----- dirty logging after the preserve ----- */

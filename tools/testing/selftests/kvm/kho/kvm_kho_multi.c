@@ -61,7 +61,7 @@ static void path(char *buf, size_t len, int n, const char *ext)
 
 static void vmm_stage1(void *arg, int status_fd)
 {
-	int m = (int)(intptr_t)arg, rfd[NR_VMS], dev, session, ret, n, i;
+	int m = (int)(intptr_t)arg, rfd[NR_VMS], dev, session, n, i;
 	uint64_t want[KK_MAX_VCPUS + 1] = { 2, 2, 1 };
 	struct kk_record rec[NR_VMS] = { 0 };
 	char buf[64];
@@ -107,12 +107,7 @@ static void vmm_stage1(void *arg, int status_fd)
 	for (n = 0; n < NR_VMS; n++) {
 		if (confs[n].vmm != m)
 			continue;
-		ret = luo_preserve_fd(session, vms[n].mem_fd, tok_mem(n));
-		if (ret)
-			fail("%s: preserve the memfd: %s", names[n], strerror(-ret));
-		ret = luo_preserve_fd(session, vms[n].vm_fd, tok_vm(n));
-		if (ret)
-			fail("%s: preserve the VM: %s", names[n], strerror(-ret));
+		kk_preserve_vm(&vms[n], names[n], session, tok_mem(n), tok_vm(n));
 		msg("ok: %s: memfd and VM preserved in session \"%s\" as %#" PRIx64
 		    " and %#" PRIx64, names[n], sessions[m], tok_mem(n), tok_vm(n));
 	}

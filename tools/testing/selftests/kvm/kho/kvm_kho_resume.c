@@ -41,7 +41,7 @@ static void vmm_stage1(void *arg, int status_fd)
 {
 	uint64_t want[KK_MAX_VCPUS + 1] = { 3, 3, 1 };
 	struct kk_record rec = { 0 };
-	int dev, session, ret, rfd;
+	int dev, session, rfd;
 	struct kk_vm vm;
 
 	(void)arg;
@@ -57,18 +57,9 @@ static void vmm_stage1(void *arg, int status_fd)
 
 	dev = luo_open();
 	session = luo_open_session(dev, SESSION, true);
-	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
-	if (ret)
-		fail("preserve the guest RAM memfd (token %d): %s", TOKEN_MEM,
-		     strerror(-ret));
-	msg("ok: preserved the guest RAM memfd as token %d", TOKEN_MEM);
-	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
-	if (ret)
-		fail("preserve the KVM VM fd (token %d): %s (errno %d)%s",
-		     TOKEN_VM, strerror(-ret), -ret, ret == -ENOENT ?
-		     ": no Live Update file handler takes KVM VM fds in this kernel" :
-		     ": the kernel refused this VM (see dmesg)");
-	msg("ok: preserved the VM fd as token %d", TOKEN_VM);
+	kk_preserve_vm(&vm, SESSION, session, TOKEN_MEM, TOKEN_VM);
+	msg("ok: preserved the guest RAM memfd as token %d and the VM fd as token %d",
+	    TOKEN_MEM, TOKEN_VM);
 	close(dev);
 
 	/* the guest must go on running once preserved */

@@ -360,6 +360,16 @@ int kk_record_create(const char *path);
 /* The newest whole record of @path; fails if there is none. */
 void kk_record_load(const char *path, struct kk_record *r);
 
+/* ----- the preserve side ----- */
+
+/*
+ * Preserve @vm's guest RAM memfd as @tok_mem and its VM fd as @tok_vm in
+ * @session, memfd first as the VM needs it; fails the test on an error.
+ * @name prefixes the messages.
+ */
+void kk_preserve_vm(struct kk_vm *vm, const char *name, int session,
+		    uint64_t tok_mem, uint64_t tok_vm);
+
 /* ----- the restore side ----- */
 
 /*

@@ -93,6 +93,23 @@ void kk_record_load(const char *path, struct kk_record *r)
 
 
 
+void kk_preserve_vm(struct kk_vm *vm, const char *name, int session,
+		    uint64_t tok_mem, uint64_t tok_vm)
+{
+	int ret;
+
+	ret = luo_preserve_fd(session, vm->mem_fd, tok_mem);
+	if (ret)
+		fail("%s: preserve the guest RAM memfd (token %" PRIu64 "): %s",
+		     name, tok_mem, strerror(-ret));
+	ret = luo_preserve_fd(session, vm->vm_fd, tok_vm);
+	if (ret)
+		fail("%s: preserve the VM fd (token %" PRIu64 "): %s%s", name,
+		     tok_vm, strerror(-ret), ret == -ENOENT ?
+		     " (no Live Update file handler takes KVM VM fds here)" :
+		     " (the kernel log says why)");
+}
+
 void kk_retrieve_vm(struct kk_vm *vm, const char *name, int session,
 		    uint64_t tok_mem, uint64_t tok_vm, uint64_t mem_size,
 		    bool populate)

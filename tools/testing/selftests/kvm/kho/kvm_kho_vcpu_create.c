@@ -110,11 +110,7 @@ static int stage1(void)
 	kk_start(&vm);
 	kk_wait(&vm, 120, "the guest to run", kk_reached, want);
 	session = luo_open_session(dev, "kvm-vcpu-create", true);
-	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
-	if (!ret)
-		ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
-	if (ret)
-		fail("preserve the memfd and the VM: %s", strerror(-ret));
+	kk_preserve_vm(&vm, "kvm-vcpu-create", session, TOKEN_MEM, TOKEN_VM);
 	msg("ok: guest running, memfd and VM preserved");
 
 	c.vm = &vm;

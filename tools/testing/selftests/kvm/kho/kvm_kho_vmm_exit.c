@@ -53,7 +53,7 @@ static void __attribute__((noreturn)) vmm_main(struct vmm *m, int status,
 {
 	uint64_t want[KK_MAX_VCPUS + 1] = { 2, 2, 1 };
 	struct kk_vm vm;
-	int dev, session, ret, i;
+	int dev, session, i;
 	char c;
 
 	kk_vm_init(&vm, "guest.log");
@@ -74,12 +74,7 @@ static void __attribute__((noreturn)) vmm_main(struct vmm *m, int status,
 	if (session < 0)
 		fail("%s: create session: %s", m->name, strerror(-session));
 	close(dev);
-	ret = luo_preserve_fd(session, vm.mem_fd, TOKEN_MEM);
-	if (ret)
-		fail("%s: preserve the memfd: %s", m->name, strerror(-ret));
-	ret = luo_preserve_fd(session, vm.vm_fd, TOKEN_VM);
-	if (ret)
-		fail("%s: preserve the VM: %s", m->name, strerror(-ret));
+	kk_preserve_vm(&vm, m->name, session, TOKEN_MEM, TOKEN_VM);
 	kk_wait_more(&vm, 60, m->name, 2, 0);
 	msg("ok: %s: VMM %d runs a %d-vCPU guest on %" PRIu64
 	    " MiB, preserved in session \"%s\"", m->name, getpid(),
