@@ -50,13 +50,28 @@ if [ ! -f "$tree/.kho-v-stamp" ] || [ "$(cat "$tree/.kho-v-stamp")" != "$stamp" 
 			fi
 		done < patches/series
 	fi
+	# A patched file that came out as it was keeps its old timestamp, so a
+	# change to one patch rebuilds what it touches, not every dependant of
+	# every patched header.
+	if [ -d "$tree" ]; then
+		while read -r p _; do
+			case "$p" in ''|\#*) continue;; esac
+			sed -n 's|^+++ b/||p' "patches/$p"
+		done < patches/series | LC_ALL=C sort -u | while read -r f; do
+			if [ -f "$tree/$f" ] && cmp -s "$tree/$f" "$tree.tmp/$f"; then
+				touch -r "$tree/$f" "$tree.tmp/$f"
+			fi
+		done
+	fi
 	rm -rf "$tree"
 	mv "$tree.tmp" "$tree"
 	echo "$stamp" > "$tree/.kho-v-stamp"
 fi
 
-# Overlay: new files only. rsync compares size and mtime and replaces files
-# whole, so unchanged files keep their timestamps.
+# Overlay: new files only. rsync compares contents and replaces only the
+# files that changed, which get the current time: an edit made while a
+# build was running is newer than the objects that build left, and is
+# rebuilt. Unchanged files keep their timestamps.
 if [ -n "$overlay" ]; then
-	echo "$overlay" | rsync -a --files-from=- ./ "$tree/"
+	echo "$overlay" | rsync -rlpD --checksum --files-from=- ./ "$tree/"
 fi
