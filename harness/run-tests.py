@@ -160,8 +160,11 @@ def main():
         print("0 passed, 1 failed, 0 skipped")
         return 1
     if args.filter:
-        pat = args.filter if any(c in args.filter for c in "*?[") else f"*{args.filter}*"
-        tests = [t for t in tests if fnmatch.fnmatch(t[4], pat)]
+        # comma-separated patterns; one without wildcards matches anywhere
+        pats = [p if any(c in p for c in "*?[") else f"*{p}*"
+                for p in args.filter.split(",") if p]
+        tests = [t for t in tests
+                 if any(fnmatch.fnmatch(t[4], p) for p in pats)]
     if not tests:
         print(f"error: no test matches '{args.filter}'", file=sys.stderr)
         print("0 passed, 1 failed, 0 skipped")
