@@ -13,6 +13,7 @@
 
 struct file;
 struct liveupdate_file_handler;
+struct module;
 
 /* Longest handler compatible string, terminating NUL included. */
 #define LIVEUPDATE_HNDL_COMPAT_LENGTH	48
@@ -88,11 +89,16 @@ struct liveupdate_file_ops {
  * @compatible: names the format of the serialized state, e.g. "memfd-v1";
  *	the next kernel picks the handler to restore a file with by it.
  *	Shorter than LIVEUPDATE_HNDL_COMPAT_LENGTH.
+ * @owner: the module the callbacks live in (THIS_MODULE), or NULL if
+ *	built in. Live Update holds a reference to it for every file it has
+ *	bound to the handler, so the module cannot be unloaded while a
+ *	session may still call into it.
  * @list: private to Live Update
  */
 struct liveupdate_file_handler {
 	const struct liveupdate_file_ops *ops;
 	const char *compatible;
+	struct module *owner;
 	struct list_head list;
 };
 

@@ -11,6 +11,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/init.h>
+#include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -69,9 +70,11 @@ EXPORT_SYMBOL_GPL(liveupdate_register_file_handler);
  * liveupdate_unregister_file_handler - undo liveupdate_register_file_handler()
  * @fh: the handler
  *
- * Return: 0; -EBUSY while a session holds a file it preserved or restored
- * (or an incoming file bound to it is not finished); -ENOENT if @fh is not
- * registered.
+ * A handler in a module can always be unregistered from the module's exit
+ * function: every file bound to it holds the module (see @fh->owner).
+ *
+ * Return: 0; -EBUSY while a session holds a file bound to @fh (preserved,
+ * or incoming and retrieved or tried); -ENOENT if @fh is not registered.
  */
 int liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh)
 {
@@ -105,6 +108,27 @@ static struct liveupdate_file_handler *luo_handler_for_file(struct file *file)
 	return NULL;
 }
 
+/*
+ * Bind @lf to @fh, holding @fh's module for as long as @lf may call it: a
+ * module being unloaded has no new files bound to it.
+ */
+static bool luo_file_hold(struct luo_file *lf,
+			  struct liveupdate_file_handler *fh)
+{
+	if (!try_module_get(fh->owner))
+		return false;
+	lf->fh = fh;
+	return true;
+}
+
+/* Undo luo_file_hold(), once @lf calls its handler no more. */
+static void luo_file_release(struct luo_file *lf)
+{
+	if (lf->fh)
+		module_put(lf->fh->owner);
+	lf->fh = NULL;
+}
+
 /* The handler for an incoming file, found by its compatible string. */
 static struct liveupdate_file_handler *luo_file_bind(struct luo_file *lf)
 {
@@ -113,10 +137,8 @@ static struct liveupdate_file_handler *luo_file_bind(struct luo_file *lf)
 	if (lf->fh)
 		return lf->fh;
 	list_for_each_entry(fh, &luo_file_handlers, list) {
-		if (!strcmp(fh->compatible, lf->compatible)) {
-			lf->fh = fh;
-			return fh;
-		}
+		if (!strcmp(fh->compatible, lf->compatible))
+			return luo_file_hold(lf, fh) ? fh : NULL;
 	}
 	return NULL;
 }
@@ -199,7 +221,7 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 	if (err)
 		goto err_free_lf;
 	fh = luo_handler_for_file(file);
-	if (!fh) {
+	if (!fh || !luo_file_hold(lf, fh)) {
 		err = -ENOENT;
 		goto err_erase;
 	}
@@ -208,9 +230,8 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 	args.file = file;
 	err = fh->ops->preserve(&args);
 	if (err)
-		goto err_erase;
+		goto err_release;
 
-	lf->fh = fh;
 	lf->file = file;
 	lf->token = token;
 	lf->data = args.serialized_data;
@@ -219,6 +240,8 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 	session->nr_files++;
 	return 0;
 
+err_release:
+	luo_file_release(lf);
 err_erase:
 	xa_erase(&luo_preserved_files, (unsigned long)file);
 err_free_lf:
@@ -241,6 +264,7 @@ void luo_file_unpreserve_all(struct luo_session *session)
 	list_for_each_entry_safe_reverse(lf, tmp, &session->files, list) {
 		luo_file_args(lf, &args);
 		lf->fh->ops->unpreserve(&args);
+		luo_file_release(lf);
 		xa_erase(&luo_preserved_files, (unsigned long)lf->file);
 		fput(lf->file);
 		list_del(&lf->list);
@@ -370,6 +394,7 @@ void luo_file_free_incoming(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->files, list) {
+		luo_file_release(lf);
 		list_del(&lf->list);
 		kfree(lf->compatible);
 		kfree(lf);
@@ -473,6 +498,7 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 		}
 		if (lf->file)
 			fput(lf->file);
+		luo_file_release(lf);
 		list_del(&lf->list);
 		session->nr_files--;
 		kfree(lf->compatible);
