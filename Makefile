@@ -87,7 +87,7 @@ $(OBJ)/.config: $(FRAGS) harness/config.sh $(TREE)/.kho-v-stamp
 kernel: tree
 	@$(MAKE) --no-print-directory $(OBJ)/.config
 	@echo "==> Building bzImage in $(OBJ) (ccache; a cold build takes ~10 min on 2 cores)"
-	@$(KMAKE) -s bzImage
+	@$(KMAKE) -s bzImage modules
 	@echo "    $(BZIMAGE)"
 
 # --- initramfs: busybox, our loader, the tests, and the kernel to kexec into ---
