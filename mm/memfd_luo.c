@@ -19,7 +19,9 @@
  * Freeze: record the seals, mode and file position as they are then, and
  * check that the file still holds exactly the preserved folios at their
  * indexes (a hole punched, or a hole filled, after preserve fails the
- * freeze rather than lose data).
+ * freeze rather than lose data). From then until unfreeze, no page may be
+ * added to a hugetlbfs hole: the fault gets SIGBUS and fallocate() EPERM,
+ * for such a page would not be handed over.
  *
  * Unpreserve (the session was closed before kexec): unpreserve and unpin
  * everything and take the added seals off again.
@@ -57,6 +59,7 @@
 #include <linux/string.h>
 #include <linux/xarray.h>
 
+#include "internal.h"
 #include "memfd_luo.h"
 
 /* Held while preserved: the size must not change under the pinned folios. */
@@ -89,6 +92,8 @@ struct memfd_luo_out {
  * and the hooks that look them up hold that lock too.
  */
 static DEFINE_XARRAY(memfd_luo_inodes);
+/* Marks the inodes of memfd_luo_inodes that are frozen: nothing added. */
+#define MEMFD_LUO_FROZEN	XA_MARK_1
 
 static phys_addr_t memfd_luo_entry_phys(const struct memfd_luo_folio_ser *e)
 {
@@ -482,6 +487,29 @@ bool memfd_luo_is_preserved(struct inode *inode)
 	return xa_load(&memfd_luo_inodes, (unsigned long)inode);
 }
 
+/**
+ * memfd_luo_check_new_folio - may a page be added to this file?
+ * @inode: a hugetlbfs inode; the caller holds the hugetlb fault mutex of
+ *	the index it adds a page at
+ *
+ * A preserved memfd that is frozen for the kexec has its folio list
+ * handed over as it is: a page added to one of its holes would come back
+ * as zeroes. memfd_luo_freeze() marks the file frozen and then waits out
+ * every fault mutex holder, so a page added under one either is seen by
+ * its check or sees the mark here.
+ *
+ * Return: 0, or -EPERM while the memfd is frozen.
+ */
+int memfd_luo_check_new_folio(struct inode *inode)
+{
+	if (!xa_get_mark(&memfd_luo_inodes, (unsigned long)inode,
+			 MEMFD_LUO_FROZEN))
+		return 0;
+	pr_warn_ratelimited("memfd (inode %lu) is frozen for the kexec: %s[%d] cannot add a page to it\n",
+			    inode->i_ino, current->comm, task_pid_nr(current));
+	return -EPERM;
+}
+
 /* Is every recorded folio still the file's folio at its index? */
 static int memfd_luo_check_folios(struct address_space *mapping,
 				  const struct memfd_luo_ser *ser)
@@ -528,11 +556,24 @@ static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
 	ser->pos = READ_ONCE(file->f_pos);
 	inode_unlock(inode);
 
+	/* from here on no page goes into a hole, then check none went in */
+	xa_set_mark(&memfd_luo_inodes, (unsigned long)inode, MEMFD_LUO_FROZEN);
+	if (memfd_luo_hugetlb_file(file))
+		hugetlb_fault_mutex_sync();
 	err = memfd_luo_check_folios(file->f_mapping, ser);
-	if (err)
+	if (err) {
+		xa_clear_mark(&memfd_luo_inodes, (unsigned long)inode,
+			      MEMFD_LUO_FROZEN);
 		pr_err("%s: pages changed since preserve (hole punched, or a hole filled); refusing to freeze\n",
 		       ser->name);
+	}
 	return err;
+}
+
+static void memfd_luo_unfreeze(struct liveupdate_file_op_args *args)
+{
+	xa_clear_mark(&memfd_luo_inodes,
+		      (unsigned long)file_inode(args->file), MEMFD_LUO_FROZEN);
 }
 
 /* ----- incoming ----- */
@@ -917,6 +958,7 @@ static const struct liveupdate_file_ops memfd_luo_ops = {
 	.preserve = memfd_luo_preserve,
 	.unpreserve = memfd_luo_unpreserve,
 	.freeze = memfd_luo_freeze,
+	.unfreeze = memfd_luo_unfreeze,
 	.retrieve = memfd_luo_retrieve,
 	.finish = memfd_luo_finish,
 };

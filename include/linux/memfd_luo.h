@@ -2,7 +2,7 @@
 /*
  * Hooks from shmem, hugetlbfs and memfd sealing into the memfd Live Update
  * handler (mm/memfd_luo.c), for a memfd that is preserved for the next
- * kernel. Each is called with the inode locked.
+ * kernel. Each says what lock its caller holds.
  */
 #ifndef _LINUX_MEMFD_LUO_H
 #define _LINUX_MEMFD_LUO_H
@@ -15,6 +15,7 @@ struct inode;
 #ifdef CONFIG_LIVEUPDATE_MEMFD
 void memfd_luo_seals_added(struct file *file, unsigned int seals);
 bool memfd_luo_is_preserved(struct inode *inode);
+int memfd_luo_check_new_folio(struct inode *inode);
 #else
 static inline void memfd_luo_seals_added(struct file *file,
 					 unsigned int seals)
@@ -24,6 +25,11 @@ static inline void memfd_luo_seals_added(struct file *file,
 static inline bool memfd_luo_is_preserved(struct inode *inode)
 {
 	return false;
+}
+
+static inline int memfd_luo_check_new_folio(struct inode *inode)
+{
+	return 0;
 }
 #endif
 
