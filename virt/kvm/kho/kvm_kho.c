@@ -13,9 +13,11 @@
  *    vCPU mutex, any other vCPU ioctl and every VM ioctl fail with EBUSY;
  *  - kicks each vCPU thread out of KVM_RUN with a signal-like task work
  *    (KVM_RUN returns EINTR, as for a signal; VMMs call it again);
- *  - takes each vCPU's mutex in turn and captures its architectural state,
- *    then the VM's (irqchip, PIT, clock) and memslot layout, into
- *    preserved blocks.
+ *  - takes each vCPU's mutex in turn, kicking again whichever thread runs
+ *    the vCPU by then, and captures its architectural state, then the
+ *    VM's (irqchip, PIT, clock) and memslot layout, into preserved blocks.
+ *    A vCPU whose mutex stays held (a thread stuck in another vCPU ioctl)
+ *    fails the freeze after KVM_KHO_SETTLE_MS instead of hanging it.
  *
  * The guest stops for good at that moment; its memory is in the memfds.
  * If the handover is aborted, unfreeze() drops the captured state and
@@ -274,6 +276,43 @@ static void kvm_kho_kick(struct kvm_vcpu *vcpu)
 	kvm_vcpu_kick(vcpu);
 }
 
+/* How long a VMM may take to come back and complete a vCPU's exit. */
+#define KVM_KHO_SETTLE_MS	1000
+
+/*
+ * Take @vcpu's mutex, by @deadline. The holder is kicked out of KVM_RUN,
+ * and kicked again whenever another thread has become the one that runs
+ * the vCPU: the kick goes to the thread that last entered KVM_RUN, so one
+ * that entered it just after a kick, from another thread, would otherwise
+ * keep the guest running and the mutex held for good. A thread held in
+ * another vCPU ioctl (by a userfaultfd, say) fails the caller with -EBUSY
+ * at @deadline rather than hang every Live Update operation behind it.
+ */
+static int kvm_kho_lock_vcpu(struct kvm_vcpu *vcpu, unsigned long deadline)
+{
+	struct pid *kicked = NULL, *runner;
+
+	while (!mutex_trylock(&vcpu->mutex)) {
+		rcu_read_lock();
+		runner = rcu_dereference(vcpu->pid);
+		rcu_read_unlock();
+		/* only compared: a new runner is kicked once */
+		if (runner != kicked) {
+			kvm_kho_kick(vcpu);
+			kicked = runner;
+		}
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (time_after(jiffies, deadline)) {
+			pr_err("%s: vCPU %d: its mutex is held by a thread that does not leave its vCPU ioctl\n",
+			       vcpu->kvm->stats_id, vcpu->vcpu_id);
+			return -EBUSY;
+		}
+		usleep_range(100, 500);
+	}
+	return 0;
+}
+
 /*
  * Check the vCPUs the VM has now, each under its mutex. A vCPU thread
  * holds that mutex for as long as it is in KVM_RUN, which is for good
@@ -293,10 +332,10 @@ static int kvm_kho_check_vcpus(struct kvm_kho_vm *vm)
 		kvm_kho_kick(kvm_get_vcpu(vm->kvm, i));
 	for (i = 0; i < nr && !err; i++) {
 		vcpu = kvm_get_vcpu(vm->kvm, i);
-		if (mutex_lock_killable(&vcpu->mutex)) {
-			err = -EINTR;
+		err = kvm_kho_lock_vcpu(vcpu, jiffies +
+					msecs_to_jiffies(KVM_KHO_SETTLE_MS));
+		if (err)
 			break;
-		}
 		err = kvm_kho_arch_check_vcpu(vcpu);
 		mutex_unlock(&vcpu->mutex);
 	}
@@ -387,9 +426,6 @@ static unsigned int kvm_kho_count_slots(struct kvm *kvm)
 	return nr;
 }
 
-/* How long a VMM may take to come back and complete a vCPU's exit. */
-#define KVM_KHO_SETTLE_MS	1000
-
 /*
  * Take the vCPU's mutex once it is out of KVM_RUN with nothing half
  * done: an exit to userspace (PIO, MMIO) that its VMM is handling is
@@ -400,11 +436,13 @@ static unsigned int kvm_kho_count_slots(struct kvm *kvm)
 static int kvm_kho_lock_settled(struct kvm_vcpu *vcpu)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(KVM_KHO_SETTLE_MS);
+	int err;
 
 	for (;;) {
 		/* waits for KVM_RUN to return; a new one sees the VM frozen */
-		if (mutex_lock_killable(&vcpu->mutex))
-			return -EINTR;
+		err = kvm_kho_lock_vcpu(vcpu, timeout);
+		if (err)
+			return err;
 		if (!kvm_kho_arch_exit_pending(vcpu))
 			return 0;
 		mutex_unlock(&vcpu->mutex);
