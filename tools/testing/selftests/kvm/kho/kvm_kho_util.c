@@ -368,6 +368,8 @@ static bool kk_handle_io(struct kk_vcpu *v)
 			v->first_tsc = tsc;
 			v->first_host = host;
 		}
+		if (!v->reports || (int64_t)(host - tsc) < v->min_lag)
+			v->min_lag = (int64_t)(host - tsc);
 		v->last_count = val;
 		v->last_tsc = tsc;
 		v->last_host = host;

@@ -109,6 +109,12 @@ struct kk_vcpu {
 	uint32_t last_count;
 	uint64_t last_tsc;
 	uint64_t last_host;
+	/*
+	 * The least host TSC minus guest TSC of all reports: the guest's
+	 * TSC offset (negated) plus the shortest delay from a report's
+	 * RDTSC in the guest to the VMM's, which a busy host stretches.
+	 */
+	int64_t min_lag;
 	uint32_t not_forward;	/* reports whose counter did not advance */
 	uint32_t first_passes;	/* first KK_PORT_CSUM_OK value */
 	uint32_t passes;	/* last KK_PORT_CSUM_OK value */
@@ -346,6 +352,7 @@ struct kk_record {
 	uint32_t count[KK_MAX_VCPUS];	/* last counter reported */
 	uint64_t tsc[KK_MAX_VCPUS];	/* guest TSC of that report */
 	uint64_t host[KK_MAX_VCPUS];	/* host TSC when it came */
+	int64_t min_lag[KK_MAX_VCPUS];	/* struct kk_vcpu's */
 	uint64_t check;			/* of everything above */
 };
 
@@ -390,7 +397,12 @@ void kk_reattach_vm(struct kk_vm *vm);
 void kk_restore_vm(struct kk_vm *vm, const char *name, int session,
 		   uint64_t tok_mem, uint64_t tok_vm, const struct kk_record *r);
 
-/* how much later the guest TSC may read than the host TSC moved */
+/*
+ * How much further the guest TSC may move than the host's across a kexec,
+ * for rounding in TSC scaling: compared by the least lag on each side
+ * (struct kk_vcpu's min_lag), not by one report each, so a report the VMM
+ * was slow to see does not count against the kernel.
+ */
 #define KK_TSC_SLACK_MS		20
 
 /*
