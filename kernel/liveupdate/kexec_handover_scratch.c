@@ -336,6 +336,18 @@ void __init kho_enter_scratch_only(void)
 		kho_nr_scratch = 0;
 		goto out;
 	}
+	/*
+	 * Memory reserved already (the first MiB, this kernel, its boot data)
+	 * is not the handover's: reserving it again and freeing it when the
+	 * handover is refused later would free it under its owner.
+	 */
+	if (kho_in.handover_phys < SZ_1M || kho_in.fdt_phys < SZ_1M ||
+	    memblock_is_region_reserved(kho_in.handover_phys, PAGE_SIZE) ||
+	    memblock_is_region_reserved(kho_in.fdt_phys, kho_in.fdt_size)) {
+		kho_in_reject("handover page or FDT in reserved memory");
+		kho_nr_scratch = 0;
+		goto out;
+	}
 
 	for (i = 0; i < kho_nr_scratch; i++)
 		memblock_mark_kho_scratch(kho_scratch[i].base, kho_scratch[i].size);
