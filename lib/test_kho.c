@@ -13,7 +13,10 @@
  *              returned to the writer, e.g. EBUSY after finalize)
  *   corrupt    write fdt|handover|memmap|memmap-interior|memmap-loop|
  *              memmap-other|scratch after finalize: damage the handover
- *              so the next kernel must refuse it
+ *              so the next kernel must refuse it; or subtree-wrap|
+ *              subtree-size|subtree-other: damage only where the state
+ *              tree says the kho-test subtree is (the FDT checksum still
+ *              holds), so the next kernel must refuse that subtree alone
  *   luo_data   (with Live Update) write "SESSION TOKEN DATA" after
  *              finalize: make file TOKEN of session SESSION hand over
  *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
@@ -43,6 +46,7 @@
 #include <linux/mm.h>
 #include <linux/prandom.h>
 #include <linux/seq_file.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #ifdef CONFIG_LIVEUPDATE
@@ -462,6 +466,47 @@ static int kho_test_corrupt_map(struct kho_handover *h, const char *how)
 	return 0;
 }
 
+/*
+ * Point the kho-test subtree somewhere else in the state tree, and seal
+ * the tree and the handover page again: only the subtree checks of
+ * kho_get_subtree() stand between the next kernel and the bad address.
+ */
+static int kho_test_corrupt_subtree(struct kho_handover *h, const char *how)
+{
+	void *fdt = phys_to_virt(h->fdt_phys);
+	const u64 *addr;
+	int node, len;
+	u64 val;
+
+	node = fdt_subnode_offset(fdt, 0, KHO_TEST_SUBTREE);
+	addr = node < 0 ? NULL : fdt_getprop(fdt, node, "fdt", &len);
+	if (!addr || len != sizeof(*addr))
+		return -ENOENT;	/* preserve first */
+
+	if (!strcmp(how, "wrap")) {
+		/* the last page of the address space: address + size wraps */
+		val = -PAGE_SIZE;
+		if (fdt_setprop_inplace(fdt, node, "fdt", &val, sizeof(val)))
+			return -EINVAL;
+	} else if (!strcmp(how, "size")) {
+		/* the blob runs past the end of what was preserved for it */
+		val = SZ_512M;
+		if (fdt_setprop_inplace(fdt, node, "fdt-size", &val,
+					sizeof(val)))
+			return -EINVAL;
+	} else if (!strcmp(how, "other")) {
+		/* the handover's own state tree: reserved, not preserved */
+		val = h->fdt_phys;
+		if (fdt_setprop_inplace(fdt, node, "fdt", &val, sizeof(val)))
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	h->fdt_crc = crc32_le(~0, fdt, h->fdt_size);
+	kho_handover_seal(h);
+	return 0;
+}
+
 static ssize_t kho_test_corrupt_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)
@@ -496,6 +541,11 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 	} else if (!strcmp(what, "scratch")) {
 		h->scratch[0].base = 1ULL << 46;
 		kho_handover_seal(h);
+	} else if (!strncmp(what, "subtree-", 8)) {
+		int err = kho_test_corrupt_subtree(h, what + 8);
+
+		if (err)
+			return err;
 	} else {
 		return -EINVAL;
 	}

@@ -687,7 +687,8 @@ EXPORT_SYMBOL_GPL(kho_restore_folio);
  * @phys: start
  * @size: length
  *
- * Return: true if every block of the range is in the incoming map.
+ * Return: true if every block of the range is in the incoming map; false
+ * for an empty range or one that wraps around the address space.
  */
 bool kho_in_range_preserved(phys_addr_t phys, size_t size)
 {
@@ -695,7 +696,7 @@ bool kho_in_range_preserved(phys_addr_t phys, size_t size)
 	struct kho_mem_map map;
 	unsigned int order;
 
-	if (!kho_in_map(&map))
+	if (!size || end < phys || !kho_in_map(&map))
 		return false;
 	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
 		order = kho_block_order(pos, end);
