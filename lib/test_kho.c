@@ -22,6 +22,10 @@
  *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
  *              the same session) as its record, for tests of records
  *              the next kernel must not trust
+ *   luo_session (with Live Update) write "SESSION name|count|dup" after
+ *              finalize: damage session SESSION's record: its name no
+ *              longer NUL-terminated, one file more in its count than it
+ *              has, or its first file under the token of its second
  *   luo_chunk  (with Live Update) write N after finalize: damage page N
  *              of the Live Update records (no longer an FDT); or "dup":
  *              make the index list its first page again, in place of
@@ -616,7 +620,90 @@ static void *kho_test_luo_index(void)
 	return phys_to_virt(*addr);
 }
 
+/* The (first) node of session @name in the outgoing records, or -ENOENT. */
+static int kho_test_luo_session(const void *index, const char *name,
+				void **chunkp)
+{
+	const fdt64_t *chunks;
+	int i, nr, snode, len;
+	const char *sname;
+	void *chunk;
+
+	chunks = fdt_getprop(index, 0, LUO_FDT_CHUNKS_PROP, &len);
+	if (!chunks)
+		return -ENOENT;
+	nr = len / sizeof(*chunks);
+	for (i = 0; i < nr; i++) {
+		chunk = phys_to_virt(fdt64_to_cpu(chunks[i]));
+		fdt_for_each_subnode(snode, chunk, 0) {
+			sname = fdt_getprop(chunk, snode, LUO_FDT_NAME_PROP,
+					    NULL);
+			if (sname && !strcmp(sname, name)) {
+				*chunkp = chunk;
+				return snode;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
 static_assert(LIVEUPDATE_SESSION_NAME_LENGTH == 64);	/* the %63s below */
+
+static ssize_t kho_test_luo_session_write(struct file *file,
+					  const char __user *ubuf, size_t len,
+					  loff_t *ppos)
+{
+	char buf[LIVEUPDATE_SESSION_NAME_LENGTH + 16];
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH], how[8];
+	int node, fnode, second, plen;
+	const fdt64_t *nr, *token;
+	void *luo, *chunk;
+	char *sname;
+
+	if (!len || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%63s %7s", name, how) != 2)
+		return -EINVAL;
+	luo = kho_test_luo_index();
+	node = luo ? kho_test_luo_session(luo, name, &chunk) : -ENOENT;
+	if (node < 0)
+		return node;
+
+	if (!strcmp(how, "name")) {
+		sname = fdt_getprop_w(chunk, node, LUO_FDT_NAME_PROP, &plen);
+		if (!sname || plen < 1)
+			return -EINVAL;
+		sname[plen - 1] = 'x';
+	} else if (!strcmp(how, "count")) {
+		nr = fdt_getprop(chunk, node, LUO_FDT_NR_FILES_PROP, &plen);
+		if (!nr || plen != sizeof(*nr) ||
+		    fdt_setprop_inplace_u64(chunk, node, LUO_FDT_NR_FILES_PROP,
+					    fdt64_to_cpu(*nr) + 1))
+			return -EINVAL;
+	} else if (!strcmp(how, "dup")) {
+		fnode = fdt_first_subnode(chunk, node);
+		second = fnode < 0 ? fnode : fdt_next_subnode(chunk, fnode);
+		if (second < 0)
+			return -ENOENT;	/* two files needed */
+		token = fdt_getprop(chunk, second, LUO_FDT_TOKEN_PROP, &plen);
+		if (!token || plen != sizeof(*token) ||
+		    fdt_setprop_inplace_u64(chunk, fnode, LUO_FDT_TOKEN_PROP,
+					    fdt64_to_cpu(*token)))
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	pr_warn("session %s: damaged its record (%s), on request\n", name,
+		how);
+	return len;
+}
+
+static const struct file_operations kho_test_luo_session_fops = {
+	.write = kho_test_luo_session_write,
+};
 
 static ssize_t kho_test_luo_data_write(struct file *file,
 				       const char __user *ubuf, size_t len,
@@ -714,6 +801,8 @@ static void kho_test_luo_init(struct dentry *dir)
 	debugfs_create_file("luo_data", 0200, dir, NULL, &kho_test_luo_data_fops);
 	debugfs_create_file("luo_chunk", 0200, dir, NULL,
 			    &kho_test_luo_chunk_fops);
+	debugfs_create_file("luo_session", 0200, dir, NULL,
+			    &kho_test_luo_session_fops);
 }
 #else
 static void kho_test_luo_init(struct dentry *dir) { }
