@@ -38,6 +38,7 @@
  */
 #define pr_fmt(fmt) "memfd-luo: " fmt
 
+#include <linux/bitmap.h>
 #include <linux/bits.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
@@ -632,17 +633,74 @@ static bool memfd_luo_record_ok(const struct memfd_luo_ser *ser,
 }
 
 /*
+ * Mark @nr pages from @pfn in @seen, which covers the pages from @base on:
+ * false if one was marked already.
+ */
+static bool memfd_luo_mark(unsigned long *seen, unsigned long base,
+			   unsigned long pfn, unsigned long nr)
+{
+	unsigned long start = pfn - base;
+
+	if (find_next_bit(seen, start + nr, start) < start + nr)
+		return false;
+	bitmap_set(seen, start, nr);
+	return true;
+}
+
+/*
+ * Is every page the chain names, its own pages and its folios, named once?
+ * Each is a preserved block, but a damaged chain could name one block
+ * twice (at two indexes, or as a chain page and a folio), and the second
+ * claim would fail after the first had put the page in the file. @lo and
+ * @hi bound the pfns named, as the first pass found them.
+ */
+static int memfd_luo_check_unique(const struct memfd_luo_ser *ser,
+				  unsigned long lo, unsigned long hi)
+{
+	const struct memfd_luo_folio_page *page;
+	const struct memfd_luo_folio_ser *e;
+	phys_addr_t phys = ser->folios;
+	unsigned long *seen;
+	int err = 0;
+	u32 i;
+
+	seen = kvzalloc(BITS_TO_LONGS(hi - lo) * sizeof(long),
+			GFP_KERNEL | __GFP_NOWARN);
+	if (!seen)
+		return -ENOMEM;
+	while (phys && !err) {
+		page = phys_to_virt(phys);
+		if (!memfd_luo_mark(seen, lo, PHYS_PFN(phys), 1))
+			err = -EINVAL;
+		for (i = 0; i < page->count && !err; i++) {
+			e = &page->folios[i];
+			if (!memfd_luo_mark(seen, lo,
+					    PHYS_PFN(memfd_luo_entry_phys(e)),
+					    1UL << (e->pfo & MEMFD_LUO_FOLIO_ORDER)))
+				err = -EINVAL;
+		}
+		phys = page->next;
+	}
+	kvfree(seen);
+	if (err)
+		pr_err("%s: folio list names one page twice\n", ser->name);
+	return err;
+}
+
+/*
  * Check the whole folio chain of a checked header, claiming nothing: each
  * chain page preserved as a page of its own, the counts adding up to
  * @ser->nr_folios, the records in index order without overlap (as preserve
- * writes them) and each folio preserved as recorded. Claiming cannot be
- * undone, so it starts only once all of this holds: a bad chain leaves
- * every page of the file reserved, and no wrong page reaches a file.
+ * writes them), each folio preserved as recorded, and no page named twice.
+ * Claiming cannot be undone, so it starts only once all of this holds: a
+ * bad chain leaves every page of the file reserved, and no wrong page
+ * reaches a file.
  */
 static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
 {
 	const struct memfd_luo_folio_page *page;
 	const struct memfd_luo_folio_ser *e;
+	unsigned long lo = ULONG_MAX, hi = 0, pfn;
 	phys_addr_t phys = ser->folios;
 	u64 seen = 0, min_index = 0;
 	u32 i;
@@ -662,6 +720,8 @@ static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
 			pr_err("%s: folio list corrupt\n", ser->name);
 			return -EINVAL;
 		}
+		lo = min(lo, PHYS_PFN(phys));
+		hi = max(hi, PHYS_PFN(phys) + 1);
 		for (i = 0; i < page->count; i++) {
 			e = &page->folios[i];
 			if (!memfd_luo_record_ok(ser, e, min_index)) {
@@ -671,6 +731,9 @@ static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
 			}
 			min_index = e->index +
 				    (1ULL << (e->pfo & MEMFD_LUO_FOLIO_ORDER));
+			pfn = PHYS_PFN(memfd_luo_entry_phys(e));
+			lo = min(lo, pfn);
+			hi = max(hi, pfn + (1UL << (e->pfo & MEMFD_LUO_FOLIO_ORDER)));
 		}
 		seen += page->count;
 		phys = page->next;
@@ -680,7 +743,7 @@ static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
 		pr_err("%s: folio list corrupt\n", ser->name);
 		return -EINVAL;
 	}
-	return 0;
+	return seen ? memfd_luo_check_unique(ser, lo, hi) : 0;
 }
 
 /**
@@ -848,6 +911,7 @@ static int memfd_luo_in_start(struct memfd_luo_in *in, phys_addr_t phys)
 {
 	const struct memfd_luo_ser *ser;
 	struct folio *folio;
+	int err;
 
 	/* a header is a preserved page of its own, not part of a larger block */
 	if (!kho_is_preserved(phys, 0)) {
@@ -856,7 +920,10 @@ static int memfd_luo_in_start(struct memfd_luo_in *in, phys_addr_t phys)
 		return -EINVAL;
 	}
 	ser = phys_to_virt(phys);
-	if (memfd_luo_check_ser(ser) || memfd_luo_check_chain(ser)) {
+	err = memfd_luo_check_ser(ser) ?: memfd_luo_check_chain(ser);
+	if (err == -ENOMEM)
+		return err;	/* nothing claimed: the next retrieve checks again */
+	if (err) {
 		pr_err("preserved memfd at %pa: bad header or folio list, nothing claimed\n",
 		       &phys);
 		return -EINVAL;
