@@ -688,7 +688,8 @@ EXPORT_SYMBOL_GPL(kho_restore_folio);
  * @size: length
  *
  * Return: true if every block of the range is in the incoming map; false
- * for an empty range or one that wraps around the address space.
+ * for an empty range, one that is not whole pages or one that wraps
+ * around the address space.
  */
 bool kho_in_range_preserved(phys_addr_t phys, size_t size)
 {
@@ -696,7 +697,8 @@ bool kho_in_range_preserved(phys_addr_t phys, size_t size)
 	struct kho_mem_map map;
 	unsigned int order;
 
-	if (!size || end < phys || !kho_in_map(&map))
+	if (!size || !PAGE_ALIGNED(phys | size) || end < phys ||
+	    !kho_in_map(&map))
 		return false;
 	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
 		order = kho_block_order(pos, end);
