@@ -138,14 +138,13 @@ fleet: fleet-image
 
 # --- running ---
 check: initramfs fleet-image
-	@echo "==> Replaying the fuzz seeds and regression inputs (tools/testing/kho-fuzz)"
-	@$(KFUZZ) replay
 	@echo "==> Running tests under QEMU TCG ($(if $(filter 1,$(DEBUG)),debug kernel,test kernel), $(JOBS) at a time)"
-	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
+	@KHO_FUZZ_VARS="$(KFUZZ_VARS)" \
+	python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(LOGDIR) --jobs $(JOBS) --timeout $(QEMU_TIMEOUT) \
 		--fleet-args "$(FLEET_ARGS)" \
 		$(if $(filter 1,$(DEBUG)),--debug) $(if $(T),--filter '$(T)') $(TEST_SRCS) \
-		$(FLEET_TESTS)
+		$(FLEET_TESTS) $(FUZZ_TESTS)
 
 demo: initramfs
 	@python3 harness/demo.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
@@ -162,8 +161,10 @@ bench: initramfs
 # ASan and UBSan. About 23,000 runs a second per target on one of these
 # cores: 450 s makes 10 million.
 FUZZ_TIME ?= 450
-KFUZZ = $(MAKE) --no-print-directory -C tools/testing/kho-fuzz \
-	KTREE=$(TREE) KOBJ=$(OBJ) O=$(BUILD)/kho-fuzz
+KFUZZ_VARS = KTREE=$(TREE) KOBJ=$(OBJ) O=$(BUILD)/kho-fuzz
+KFUZZ = $(MAKE) --no-print-directory -C tools/testing/kho-fuzz $(KFUZZ_VARS)
+# make check replays the seeds and regression inputs as one test
+FUZZ_TESTS := tools/testing/kho-fuzz/fuzz_replay.py
 
 fuzz-prepare: tree
 	@$(MAKE) --no-print-directory $(OBJ)/.config
