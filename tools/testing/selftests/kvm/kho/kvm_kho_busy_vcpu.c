@@ -54,6 +54,15 @@ static void on_alarm(int sig)
 	_exit(EXIT_FAIL);
 }
 
+/* Takes SIGALRM, which every other thread blocks: they may sleep for good. */
+static void *watchdog_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void *holder_thread(void *arg)
 {
 	struct holder *h = arg;
@@ -139,7 +148,9 @@ static int stage1(void)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct kvm_regs regs;
+	pthread_t watchdog;
 	struct holder h;
+	sigset_t alrm;
 	int dev, session, ret, n;
 	struct kk_vcpu *v;
 	struct kk_vm vm;
@@ -155,6 +166,11 @@ static int stage1(void)
 		fail("KVM_GET_REGS: %s", strerror(errno));
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
+	if (pthread_create(&watchdog, NULL, watchdog_thread, NULL))
+		fail("pthread_create");
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
 
 	session = luo_open_session(dev, "kvm-busy", true);
 	expect_ok("preserve the guest RAM memfd",
