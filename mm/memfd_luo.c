@@ -664,7 +664,7 @@ static int memfd_luo_check_unique(const struct memfd_luo_ser *ser,
 	int err = 0;
 	u32 i;
 
-	seen = kvzalloc(BITS_TO_LONGS(hi - lo) * sizeof(long),
+	seen = kvcalloc(BITS_TO_LONGS(hi - lo), sizeof(long),
 			GFP_KERNEL | __GFP_NOWARN);
 	if (!seen)
 		return -ENOMEM;
