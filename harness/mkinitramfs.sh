@@ -35,6 +35,7 @@ libs_for() {	# SRC: the library sources it links, by its directory
 	case "${1#"$repo/"}" in
 	tools/testing/selftests/liveupdate/*) echo "$luo_lib" ;;
 	tools/testing/selftests/kvm/kho/*|demo/*) echo "$kvm_lib $luo_lib" ;;
+	bench/kvm_*.c) echo "$kvm_lib $luo_lib" ;;
 	bench/*) echo "$bench_lib $luo_lib" ;;
 	esac
 }
