@@ -161,6 +161,8 @@ bench: initramfs
 # ASan and UBSan. About 23,000 runs a second per target on one of these
 # cores: 450 s makes 10 million.
 FUZZ_TIME ?= 450
+# FUZZ_RUNS=<inputs per target>: run that many instead, however long it takes
+FUZZ_RUNS ?=
 KFUZZ_VARS = KTREE=$(TREE) KOBJ=$(OBJ) O=$(BUILD)/kho-fuzz
 KFUZZ = $(MAKE) --no-print-directory -C tools/testing/kho-fuzz $(KFUZZ_VARS)
 # make check replays the seeds and regression inputs as one test
@@ -171,7 +173,7 @@ fuzz-prepare: tree
 	@$(KMAKE) -s prepare
 
 fuzz: fuzz-prepare
-	@$(KFUZZ) run FUZZ_TIME=$(FUZZ_TIME)
+	@FUZZ_RUNS=$(FUZZ_RUNS) $(KFUZZ) run FUZZ_TIME=$(FUZZ_TIME)
 
 fuzz-replay: fuzz-prepare
 	@$(KFUZZ) replay

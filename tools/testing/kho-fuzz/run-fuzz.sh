@@ -3,7 +3,8 @@
 #
 # run-fuzz.sh OUT SECONDS TARGET...: fuzz each target in turn for SECONDS,
 # from the seeds in corpus/ and the inputs in regressions/, and print what
-# each did. New inputs are kept in OUT/corpus/<target>, crashes in
+# each did. With FUZZ_RUNS=N in the environment each target runs N inputs
+# instead, however long that takes (SECONDS is then only a bound). New inputs are kept in OUT/corpus/<target>, crashes in
 # OUT/crashes/<target>. Exits non-zero if any target crashed.
 out=$1
 secs=$2
@@ -13,7 +14,7 @@ summary=""
 for t in "$@"; do
 	mkdir -p "$out/corpus/$t" "$out/crashes/$t" corpus/$t regressions/$t
 	echo "==> fuzzing $t for $secs s"
-	nice -n 10 "$out/$t" -max_total_time="$secs" -max_len=70000 \
+	nice -n 10 "$out/$t" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=70000 \
 		-timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$out/crashes/$t/" \
 		"$out/corpus/$t" corpus/$t regressions/$t > "$out/$t.log" 2>&1
