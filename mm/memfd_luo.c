@@ -648,14 +648,16 @@ static bool memfd_luo_mark(unsigned long *seen, unsigned long base,
 }
 
 /*
- * Is every page the chain names, its own pages and its folios, named once?
- * Each is a preserved block, but a damaged chain could name one block
- * twice (at two indexes, or as a chain page and a folio), and the second
- * claim would fail after the first had put the page in the file. @lo and
- * @hi bound the pfns named, as the first pass found them.
+ * Is every page the record names, its header at @ser_phys, its chain pages
+ * and its folios, named once? Each is a preserved block, but a damaged
+ * chain could name one block twice (at two indexes, or as the header or a
+ * chain page and a folio), and the second claim would fail after the
+ * first had put the page in the file. @lo and @hi bound the pfns named,
+ * as the first pass found them.
  */
 static int memfd_luo_check_unique(const struct memfd_luo_ser *ser,
-				  unsigned long lo, unsigned long hi)
+				  phys_addr_t ser_phys, unsigned long lo,
+				  unsigned long hi)
 {
 	const struct memfd_luo_folio_page *page;
 	const struct memfd_luo_folio_ser *e;
@@ -668,6 +670,7 @@ static int memfd_luo_check_unique(const struct memfd_luo_ser *ser,
 			GFP_KERNEL | __GFP_NOWARN);
 	if (!seen)
 		return -ENOMEM;
+	memfd_luo_mark(seen, lo, PHYS_PFN(ser_phys), 1);
 	while (phys && !err) {
 		page = phys_to_virt(phys);
 		if (!memfd_luo_mark(seen, lo, PHYS_PFN(phys), 1))
@@ -696,11 +699,12 @@ static int memfd_luo_check_unique(const struct memfd_luo_ser *ser,
  * bad chain leaves every page of the file reserved, and no wrong page
  * reaches a file.
  */
-static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
+static int memfd_luo_check_chain(const struct memfd_luo_ser *ser,
+				 phys_addr_t ser_phys)
 {
 	const struct memfd_luo_folio_page *page;
 	const struct memfd_luo_folio_ser *e;
-	unsigned long lo = ULONG_MAX, hi = 0, pfn;
+	unsigned long lo = PHYS_PFN(ser_phys), hi = lo + 1, pfn;
 	phys_addr_t phys = ser->folios;
 	u64 seen = 0, min_index = 0;
 	u32 i;
@@ -743,7 +747,7 @@ static int memfd_luo_check_chain(const struct memfd_luo_ser *ser)
 		pr_err("%s: folio list corrupt\n", ser->name);
 		return -EINVAL;
 	}
-	return seen ? memfd_luo_check_unique(ser, lo, hi) : 0;
+	return seen ? memfd_luo_check_unique(ser, ser_phys, lo, hi) : 0;
 }
 
 /**
@@ -920,7 +924,7 @@ static int memfd_luo_in_start(struct memfd_luo_in *in, phys_addr_t phys)
 		return -EINVAL;
 	}
 	ser = phys_to_virt(phys);
-	err = memfd_luo_check_ser(ser) ?: memfd_luo_check_chain(ser);
+	err = memfd_luo_check_ser(ser) ?: memfd_luo_check_chain(ser, phys);
 	if (err == -ENOMEM)
 		return err;	/* nothing claimed: the next retrieve checks again */
 	if (err) {
