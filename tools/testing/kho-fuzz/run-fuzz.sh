@@ -4,7 +4,8 @@
 # run-fuzz.sh OUT SECONDS TARGET...: fuzz each target in turn for SECONDS,
 # from the seeds in corpus/ and the inputs in regressions/, and print what
 # each did. With FUZZ_RUNS=N in the environment each target runs N inputs
-# instead, however long that takes (SECONDS is then only a bound). New inputs are kept in OUT/corpus/<target>, crashes in
+# instead, however long that takes (SECONDS is then only a bound). New
+# inputs are kept in OUT/corpus/<target>, the crashes of this run in
 # OUT/crashes/<target>. Exits non-zero if any target crashed.
 out=$1
 secs=$2
@@ -12,6 +13,8 @@ shift 2
 status=0
 summary=""
 for t in "$@"; do
+	# a crash of an earlier run is kept in regressions/ once understood
+	rm -rf "$out/crashes/$t"
 	mkdir -p "$out/corpus/$t" "$out/crashes/$t" corpus/$t regressions/$t
 	echo "==> fuzzing $t for $secs s"
 	nice -n 10 "$out/$t" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=70000 \
