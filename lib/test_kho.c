@@ -566,11 +566,13 @@ static const struct file_operations kho_test_corrupt_fops = {
 #ifdef CONFIG_LIVEUPDATE
 
 /*
- * The file node of @token in session @name of the outgoing Live Update
- * handover, whose index is @index; *@chunkp: the page of records it is in.
+ * In the outgoing Live Update records whose index is @index: the first
+ * node of session @name (@file: false), or the node of its file @token
+ * (@file: true), in whichever of the session's nodes it is. *@chunkp: the
+ * page of records the node is in.
  */
-static int kho_test_luo_file(const void *index, const char *name, u64 token,
-			     void **chunkp)
+static int kho_test_luo_find(const void *index, const char *name, bool file,
+			     u64 token, void **chunkp)
 {
 	const fdt64_t *chunks, *val;
 	int i, nr, snode, fnode, len;
@@ -588,14 +590,15 @@ static int kho_test_luo_file(const void *index, const char *name, u64 token,
 					    NULL);
 			if (!sname || strcmp(sname, name))
 				continue;
+			*chunkp = chunk;
+			if (!file)
+				return snode;
 			fdt_for_each_subnode(fnode, chunk, snode) {
 				val = fdt_getprop(chunk, fnode,
 						  LUO_FDT_TOKEN_PROP, &len);
 				if (val && len == sizeof(*val) &&
-				    fdt64_to_cpu(*val) == token) {
-					*chunkp = chunk;
+				    fdt64_to_cpu(*val) == token)
 					return fnode;
-				}
 			}
 		}
 	}
@@ -620,33 +623,6 @@ static void *kho_test_luo_index(void)
 	return phys_to_virt(*addr);
 }
 
-/* The (first) node of session @name in the outgoing records, or -ENOENT. */
-static int kho_test_luo_session(const void *index, const char *name,
-				void **chunkp)
-{
-	const fdt64_t *chunks;
-	int i, nr, snode, len;
-	const char *sname;
-	void *chunk;
-
-	chunks = fdt_getprop(index, 0, LUO_FDT_CHUNKS_PROP, &len);
-	if (!chunks)
-		return -ENOENT;
-	nr = len / sizeof(*chunks);
-	for (i = 0; i < nr; i++) {
-		chunk = phys_to_virt(fdt64_to_cpu(chunks[i]));
-		fdt_for_each_subnode(snode, chunk, 0) {
-			sname = fdt_getprop(chunk, snode, LUO_FDT_NAME_PROP,
-					    NULL);
-			if (sname && !strcmp(sname, name)) {
-				*chunkp = chunk;
-				return snode;
-			}
-		}
-	}
-	return -ENOENT;
-}
-
 static_assert(LIVEUPDATE_SESSION_NAME_LENGTH == 64);	/* the %63s below */
 
 static ssize_t kho_test_luo_session_write(struct file *file,
@@ -668,7 +644,7 @@ static ssize_t kho_test_luo_session_write(struct file *file,
 	if (sscanf(buf, "%63s %7s", name, how) != 2)
 		return -EINVAL;
 	luo = kho_test_luo_index();
-	node = luo ? kho_test_luo_session(luo, name, &chunk) : -ENOENT;
+	node = luo ? kho_test_luo_find(luo, name, false, 0, &chunk) : -ENOENT;
 	if (node < 0)
 		return node;
 
@@ -729,7 +705,7 @@ static ssize_t kho_test_luo_data_write(struct file *file,
 	if (val[0] == '@') {
 		if (kstrtoull(val + 1, 0, &data))
 			return -EINVAL;
-		node = kho_test_luo_file(luo, name, data, &chunk);
+		node = kho_test_luo_find(luo, name, true, data, &chunk);
 		if (node < 0)
 			return node;
 		other = fdt_getprop(chunk, node, LUO_FDT_DATA_PROP, &plen);
@@ -739,7 +715,7 @@ static ssize_t kho_test_luo_data_write(struct file *file,
 	} else if (kstrtoull(val, 0, &data)) {
 		return -EINVAL;
 	}
-	node = kho_test_luo_file(luo, name, token, &chunk);
+	node = kho_test_luo_find(luo, name, true, token, &chunk);
 	if (node < 0)
 		return node;
 	if (fdt_setprop_inplace_u64(chunk, node, LUO_FDT_DATA_PROP, data))
