@@ -30,6 +30,10 @@
  *              of the Live Update records (no longer an FDT); or "dup":
  *              make the index list its first page again, in place of
  *              its last
+ *   capture    (with Live Update) read after finalize: the Live Update
+ *              records as they will be handed over (the index, its pages,
+ *              each memfd and VM record), the seeds of the fuzz targets in
+ *              tools/testing/kho-fuzz (make fuzz-capture)
  *   bench      write "ORDER MIB" (ORDER -1: mixed orders): preserve MIB
  *              of folios and log the time and metadata it took; read in
  *              the next kernel: restore them all and report the time
@@ -54,8 +58,11 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #ifdef CONFIG_LIVEUPDATE
+#include <linux/kho/abi/kvm.h>
 #include <linux/kho/abi/luo.h>
+#include <linux/kho/abi/memfd.h>
 #include <linux/liveupdate.h>
+#include <linux/vmalloc.h>
 #endif
 
 #define KHO_TEST_SUBTREE	"kho-test"
@@ -772,6 +779,229 @@ static const struct file_operations kho_test_luo_chunk_fops = {
 	.write = kho_test_luo_chunk_write,
 };
 
+/* ----- the records as handed over, for the fuzz seeds ----- */
+
+#define KHO_TEST_CAP_MAGIC	0x3130504143544b48ULL	/* "HKTCAP01" */
+#define KHO_TEST_CAP_SIZE	SZ_1M
+#define KHO_TEST_CAP_BLOCKS	64
+
+/*
+ * The capture is the magic, then groups: a struct kho_test_cap_group, then
+ * its blocks, each a struct kho_test_cap_block and the block's bytes (none
+ * for guest data, whose contents no parser reads). The first block of a
+ * group is the record the fuzz target named by the group starts from.
+ */
+struct kho_test_cap_group {
+	char target[16];
+	char name[48];
+	u32 nr_blocks;
+	u32 reserved;
+};
+
+struct kho_test_cap_block {
+	u64 phys;
+	u32 order;
+	u32 len;
+};
+
+struct kho_test_cap {
+	u8 *buf;
+	size_t len;
+	struct kho_test_cap_group *group;
+	int err;
+};
+
+static void kho_test_cap_put(struct kho_test_cap *cap, const void *p,
+			     size_t len)
+{
+	if (cap->err)
+		return;
+	if (len > KHO_TEST_CAP_SIZE - cap->len) {
+		cap->err = -E2BIG;
+		return;
+	}
+	memcpy(cap->buf + cap->len, p, len);
+	cap->len += len;
+}
+
+static void kho_test_cap_group(struct kho_test_cap *cap, const char *target,
+			       const char *name)
+{
+	struct kho_test_cap_group g = {};
+
+	strscpy(g.target, target);
+	strscpy(g.name, name);
+	cap->group = (void *)(cap->buf + cap->len);
+	kho_test_cap_put(cap, &g, sizeof(g));
+}
+
+/* A block of the group; @data: copy its bytes too. */
+static void kho_test_cap_block(struct kho_test_cap *cap, phys_addr_t phys,
+			       unsigned int order, bool data)
+{
+	struct kho_test_cap_block b = {
+		.phys = phys,
+		.order = order,
+		.len = data ? PAGE_SIZE << order : 0,
+	};
+
+	kho_test_cap_put(cap, &b, sizeof(b));
+	if (data)
+		kho_test_cap_put(cap, phys_to_virt(phys), b.len);
+	if (!cap->err && ++cap->group->nr_blocks > KHO_TEST_CAP_BLOCKS)
+		cap->err = -EFBIG;
+}
+
+static void kho_test_cap_memfd(struct kho_test_cap *cap, phys_addr_t phys)
+{
+	const struct memfd_luo_ser *ser = phys_to_virt(phys);
+	const struct memfd_luo_folio_page *page;
+	u32 i;
+
+	kho_test_cap_block(cap, phys, 0, true);
+	for (phys = ser->folios; phys && !cap->err; phys = page->next) {
+		page = phys_to_virt(phys);
+		kho_test_cap_block(cap, phys, 0, true);
+		for (i = 0; i < page->count && i < MEMFD_LUO_FOLIOS_PER_PAGE; i++)
+			kho_test_cap_block(cap, page->folios[i].pfo & PAGE_MASK,
+					   page->folios[i].pfo &
+					   MEMFD_LUO_FOLIO_ORDER, false);
+	}
+}
+
+static void kho_test_cap_kvm(struct kho_test_cap *cap, phys_addr_t phys)
+{
+	struct kvm_kho_vm_ser *ser = phys_to_virt(phys);
+	struct kvm_kho_vcpu_ser *v;
+	u64 *vcpus;
+	u32 i;
+
+	kho_test_cap_block(cap, phys,
+			   get_order(kvm_kho_vm_ser_size(ser->nr_slots,
+							 ser->nr_vcpus)), true);
+	vcpus = kvm_kho_vm_vcpus(ser);
+	for (i = 0; i < ser->nr_vcpus && !cap->err; i++) {
+		v = phys_to_virt(vcpus[i]);
+		kho_test_cap_block(cap, vcpus[i],
+				   get_order(kvm_kho_vcpu_ser_size(v->nr_msrs,
+								   v->nr_cpuid,
+								   v->xsave_size)),
+				   true);
+	}
+}
+
+/*
+ * One group for the index and its pages of records, and one per memfd or
+ * VM record. A record of more than KHO_TEST_CAP_BLOCKS blocks (a guest's
+ * RAM) is left out: no fuzz input holds it.
+ */
+static int kho_test_cap_build(struct kho_test_cap *cap)
+{
+	const char *compat, *sname;
+	const fdt64_t *chunks, *val;
+	int i, nr, snode, fnode, len;
+	char name[48];
+	void *index, *chunk;
+	size_t start;
+	u64 magic = KHO_TEST_CAP_MAGIC;
+
+	index = kho_test_luo_index();
+	chunks = index ? fdt_getprop(index, 0, LUO_FDT_CHUNKS_PROP, &len) : NULL;
+	if (!chunks)
+		return -ENOENT;	/* finalize first */
+	nr = len / sizeof(*chunks);
+	kho_test_cap_put(cap, &magic, sizeof(magic));
+	kho_test_cap_group(cap, "luo_index", "index");
+	kho_test_cap_block(cap, virt_to_phys(index),
+			   get_order(fdt_totalsize(index)), true);
+	for (i = 0; i < nr; i++)
+		kho_test_cap_block(cap, fdt64_to_cpu(chunks[i]), 0, true);
+
+	for (i = 0; i < nr && !cap->err; i++) {
+		chunk = phys_to_virt(fdt64_to_cpu(chunks[i]));
+		fdt_for_each_subnode(snode, chunk, 0) {
+			sname = fdt_getprop(chunk, snode, LUO_FDT_NAME_PROP,
+					    NULL);
+			fdt_for_each_subnode(fnode, chunk, snode) {
+				compat = fdt_getprop(chunk, fnode,
+						     LUO_FDT_COMPAT_PROP, NULL);
+				val = fdt_getprop(chunk, fnode,
+						  LUO_FDT_DATA_PROP, &len);
+				if (!compat || !val || len != sizeof(*val))
+					continue;
+				start = cap->len;
+				snprintf(name, sizeof(name), "%s-%s", sname,
+					 fdt_get_name(chunk, fnode, NULL));
+				if (!strcmp(compat, MEMFD_LUO_COMPATIBLE)) {
+					kho_test_cap_group(cap, "memfd_record",
+							   name);
+					kho_test_cap_memfd(cap,
+							   fdt64_to_cpu(*val));
+				} else if (!strcmp(compat, KVM_KHO_COMPATIBLE)) {
+					kho_test_cap_group(cap, "kvm_record",
+							   name);
+					kho_test_cap_kvm(cap,
+							 fdt64_to_cpu(*val));
+				}
+				if (cap->err == -EFBIG) {
+					cap->len = start;
+					cap->err = 0;
+				}
+				if (cap->err)
+					return cap->err;
+			}
+		}
+	}
+	return cap->err;
+}
+
+static int kho_test_capture_open(struct inode *inode, struct file *file)
+{
+	struct kho_test_cap *cap;
+	int err;
+
+	cap = kzalloc(sizeof(*cap), GFP_KERNEL);
+	if (!cap)
+		return -ENOMEM;
+	cap->buf = vmalloc(KHO_TEST_CAP_SIZE);
+	if (!cap->buf) {
+		kfree(cap);
+		return -ENOMEM;
+	}
+	err = kho_test_cap_build(cap);
+	if (err) {
+		vfree(cap->buf);
+		kfree(cap);
+		return err;
+	}
+	file->private_data = cap;
+	return 0;
+}
+
+static ssize_t kho_test_capture_read(struct file *file, char __user *ubuf,
+				     size_t len, loff_t *ppos)
+{
+	struct kho_test_cap *cap = file->private_data;
+
+	return simple_read_from_buffer(ubuf, len, ppos, cap->buf, cap->len);
+}
+
+static int kho_test_capture_release(struct inode *inode, struct file *file)
+{
+	struct kho_test_cap *cap = file->private_data;
+
+	vfree(cap->buf);
+	kfree(cap);
+	return 0;
+}
+
+static const struct file_operations kho_test_capture_fops = {
+	.open = kho_test_capture_open,
+	.read = kho_test_capture_read,
+	.release = kho_test_capture_release,
+	.llseek = default_llseek,
+};
+
 static void kho_test_luo_init(struct dentry *dir)
 {
 	debugfs_create_file("luo_data", 0200, dir, NULL, &kho_test_luo_data_fops);
@@ -779,6 +1009,7 @@ static void kho_test_luo_init(struct dentry *dir)
 			    &kho_test_luo_chunk_fops);
 	debugfs_create_file("luo_session", 0200, dir, NULL,
 			    &kho_test_luo_session_fops);
+	debugfs_create_file("capture", 0400, dir, NULL, &kho_test_capture_fops);
 }
 #else
 static void kho_test_luo_init(struct dentry *dir) { }
