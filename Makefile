@@ -5,7 +5,8 @@
 #                 the KASAN/lockdep/kmemleak kernel)
 #   make fleet    Ansible live-updates a fleet of three QEMU hosts, host by host
 #   make fuzz     fuzz every parser of handed-over data in userspace
-#                 (FUZZ_TIME=<seconds per target>)
+#                 (FUZZ_TIME=<seconds per target>); make fuzz-capture
+#                 rewrites its seeds from a real handover captured in QEMU
 #   make kernel / initramfs / patches / bench / clean
 #
 # Nothing generated is tracked: everything lands in $(BUILD).
@@ -54,7 +55,7 @@ PKG_STAMP := $(BUILD)/.packages
 
 .PHONY: all kernel initramfs check demo patches patches-check bench clean \
 	packages tree config fleet fleet-image next-kernel fuzz fuzz-replay \
-	fuzz-prepare FORCE
+	fuzz-prepare fuzz-capture FORCE
 
 all: kernel initramfs
 
@@ -177,6 +178,20 @@ fuzz: fuzz-prepare
 
 fuzz-replay: fuzz-prepare
 	@$(KFUZZ) replay
+
+# Seeds from a real handover: kvm_kho_capture finalizes a running VM and
+# memfds under QEMU and prints the records; capture.py lays each out as
+# its fuzz target's input in corpus/ and checks that the target accepts it.
+fuzz-capture: initramfs fleet-image fuzz-prepare
+	@echo "==> Capturing a real handover under QEMU (kvm_kho_capture)"
+	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
+		--logdir $(LOGDIR) --jobs 1 --timeout $(QEMU_TIMEOUT) \
+		--fleet-args "$(FLEET_ARGS)" --filter kvm_kho_capture \
+		$(TEST_SRCS) $(FLEET_TESTS) $(FUZZ_TESTS)
+	@$(KFUZZ) all
+	@echo "==> Writing the seeds in tools/testing/kho-fuzz/corpus"
+	@python3 tools/testing/kho-fuzz/capture.py $(LOGDIR)/kvm_kho_capture.log \
+		tools/testing/kho-fuzz/corpus --check $(BUILD)/kho-fuzz
 
 # --- patches for kernel teams ---
 patches: $(KSRC)/Makefile

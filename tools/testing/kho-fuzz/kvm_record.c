@@ -35,12 +35,14 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	fuzz_consumer_reset(data, size);
 	vcpus = kvm_kho_claim(FUZZ_RAM_PHYS, &ser_folio);
 	if (IS_ERR(vcpus)) {
+		pr_info("kho-fuzz: refused\n");
 		if (fuzz_pages_freed)
 			fuzz_fail("refused VM freed %lu pages", fuzz_pages_freed);
 		return 0;
 	}
 	ser = folio_address(ser_folio);
 	nr = ser->nr_vcpus;
+	pr_info("kho-fuzz: accepted, %u vCPUs\n", nr);
 	kvm_kho_put_in(ser_folio, vcpus, nr);
 	return 0;
 }

@@ -53,6 +53,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	luo_kho_tree();
 	luo_handover_read();
 	list_for_each_entry_safe(session, tmp, &luo_sessions_in, list) {
+		pr_info("kho-fuzz: accepted session %s\n", session->name);
 		list_del(&session->list);
 		luo_session_free_incoming(session);
 	}

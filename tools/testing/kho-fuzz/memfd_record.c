@@ -50,11 +50,13 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	fuzz_consumer_reset(data, size);
 	if (memfd_luo_in_start(&in, FUZZ_RAM_PHYS)) {
+		pr_info("kho-fuzz: refused\n");
 		if (fuzz_pages_freed)
 			fuzz_fail("refused record freed %lu pages", fuzz_pages_freed);
 		return 0;
 	}
 	pages = memfd_pages(phys_to_virt(FUZZ_RAM_PHYS));
+	pr_info("kho-fuzz: accepted, %lu pages\n", pages);
 	memfd_luo_in_release(&in);
 	if (fuzz_pages_freed != pages)
 		fuzz_fail("record of %lu pages freed %lu", pages, fuzz_pages_freed);

@@ -3,7 +3,8 @@
 #
 # replay.sh OUT TARGET...: run every seed (corpus/<target>) and regression
 # input (regressions/<target>) through its target once, as a test each,
-# and print KTAP and "N passed, N failed".
+# and print KTAP and "N passed, N failed". The seeds captured from a real
+# handover (capture-*, see capture.py) must moreover be accepted.
 out=$1
 shift
 n=0
@@ -21,7 +22,11 @@ for item in $list; do
 	t=${item%%:*}
 	f=${item#*:}
 	n=$((n + 1))
-	if "$out/$t" "$f" > "$out/replay.log" 2>&1; then
+	# a seed captured from a real handover must also be accepted
+	case "$f" in */capture-*) verbose=1 ;; *) verbose= ;; esac
+	if KHO_FUZZ_VERBOSE=$verbose "$out/$t" "$f" > "$out/replay.log" 2>&1 &&
+	   { [ -z "$verbose" ] || grep -q "kho-fuzz: accepted" "$out/replay.log" ||
+	     { echo "# kho-fuzz: a real handover's record was refused"; false; }; }; then
 		echo "ok $n kho-fuzz $f"
 		pass=$((pass + 1))
 	else
