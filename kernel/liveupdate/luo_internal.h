@@ -99,6 +99,7 @@ union luo_ucmd_buffer {
 	struct liveupdate_session_preserve_fd preserve_fd;
 	struct liveupdate_session_retrieve_fd retrieve_fd;
 	struct liveupdate_session_finish finish;
+	struct liveupdate_session_get_name get_name;
 };
 
 /**

@@ -171,6 +171,21 @@ static int luo_session_finish(struct luo_ucmd *ucmd)
 	return err;
 }
 
+static_assert(sizeof_field(struct liveupdate_session_get_name, name) ==
+	      sizeof_field(struct luo_session, name));
+
+/* The name is set at creation or retrieval and never changes. */
+static int luo_session_get_name(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_session_get_name *cmd = ucmd->cmd;
+	struct luo_session *session = ucmd->ctx;
+
+	if (cmd->reserved)
+		return -EINVAL;
+	memcpy(cmd->name, session->name, sizeof(cmd->name));
+	return luo_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 static const struct luo_ioctl_op luo_session_ops[] = {
 	LUO_IOCTL_OP(LIVEUPDATE_SESSION_PRESERVE_FD, luo_session_preserve_fd,
 		     struct liveupdate_session_preserve_fd, token),
@@ -178,6 +193,8 @@ static const struct luo_ioctl_op luo_session_ops[] = {
 		     struct liveupdate_session_retrieve_fd, token),
 	LUO_IOCTL_OP(LIVEUPDATE_SESSION_FINISH, luo_session_finish,
 		     struct liveupdate_session_finish, reserved),
+	LUO_IOCTL_OP(LIVEUPDATE_SESSION_GET_NAME, luo_session_get_name,
+		     struct liveupdate_session_get_name, name),
 };
 
 static long luo_session_ioctl(struct file *file, unsigned int cmd,

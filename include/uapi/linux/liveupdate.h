@@ -42,6 +42,7 @@ enum {
 	LIVEUPDATE_CMD_SESSION_PRESERVE_FD = LIVEUPDATE_CMD_SESSION_BASE,
 	LIVEUPDATE_CMD_SESSION_RETRIEVE_FD = 0x41,
 	LIVEUPDATE_CMD_SESSION_FINISH = 0x42,
+	LIVEUPDATE_CMD_SESSION_GET_NAME = 0x43,
 };
 
 /**
@@ -134,5 +135,24 @@ struct liveupdate_session_finish {
 
 #define LIVEUPDATE_SESSION_FINISH \
 	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_FINISH)
+
+/**
+ * struct liveupdate_session_get_name - LIVEUPDATE_SESSION_GET_NAME
+ * @size: sizeof(struct liveupdate_session_get_name)
+ * @reserved: must be zero
+ * @name: output: the name the session was created or retrieved under,
+ *	NUL-terminated
+ *
+ * Tells a process that was handed a session fd (inherited, or passed over
+ * a UNIX socket) which session it holds.
+ */
+struct liveupdate_session_get_name {
+	__u32 size;
+	__u32 reserved;
+	__u8 name[LIVEUPDATE_SESSION_NAME_LENGTH];
+};
+
+#define LIVEUPDATE_SESSION_GET_NAME \
+	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_GET_NAME)
 
 #endif /* _UAPI_LINUX_LIVEUPDATE_H */

@@ -4,7 +4,8 @@
  * seals and contents come back; retrieving a token twice gives the same
  * open file; unknown tokens and sessions, a second retrieve of a session,
  * and a non-zero reserved field are refused; finish and closing a session
- * end it.
+ * end it. LIVEUPDATE_SESSION_GET_NAME gives a session's name, created or
+ * retrieved, and validates its argument.
  */
 #include "luo_test_utils.h"
 
@@ -33,6 +34,43 @@ static int make_memfd(const char *name, unsigned int flags, uint64_t size)
 	return fd;
 }
 
+/* Fail unless session fd @fd says it is @name. */
+static void expect_name(int fd, const char *name)
+{
+	struct liveupdate_session_get_name arg = { .size = sizeof(arg) };
+	size_t i;
+
+	memset(arg.name, 0xff, sizeof(arg.name));
+	expect_ok("get the session's name",
+		  luo_ioctl(fd, LIVEUPDATE_SESSION_GET_NAME, &arg));
+	if (strnlen((char *)arg.name, sizeof(arg.name)) == sizeof(arg.name) ||
+	    strcmp((char *)arg.name, name))
+		fail("LIVEUPDATE_SESSION_GET_NAME: \"%.*s\", expected \"%s\"",
+		     (int)sizeof(arg.name), arg.name, name);
+	for (i = strlen(name); i < sizeof(arg.name); i++)
+		if (arg.name[i])
+			fail("LIVEUPDATE_SESSION_GET_NAME: byte %zu after the name is %#x",
+			     i, arg.name[i]);
+	msg("ok: the session says it is \"%s\"", name);
+}
+
+/* GET_NAME refuses a reserved field set, a short size, and the device. */
+static void get_name_errors(int dev, int session)
+{
+	struct liveupdate_session_get_name arg = { .size = sizeof(arg) };
+
+	arg.reserved = 1;
+	expect_err("get name with reserved set",
+		   luo_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &arg), EINVAL);
+	arg.reserved = 0;
+	arg.size = offsetof(struct liveupdate_session_get_name, name);
+	expect_err("get name with a short size",
+		   luo_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &arg), EINVAL);
+	arg.size = sizeof(arg);
+	expect_err("get name on /dev/liveupdate",
+		   luo_ioctl(dev, LIVEUPDATE_SESSION_GET_NAME, &arg), ENOTTY);
+}
+
 static int stage1(void)
 {
 	struct expect ex = { .seed_b = luo_seed() };
@@ -43,6 +81,9 @@ static int stage1(void)
 	dev = luo_open();
 	alpha = expect_ok("create session alpha", luo_create_session(dev, "alpha"));
 	beta = expect_ok("create session beta", luo_create_session(dev, "beta"));
+	expect_name(alpha, "alpha");
+	expect_name(beta, "beta");
+	get_name_errors(dev, alpha);
 
 	a = make_memfd("luo-a", 0, SIZE_A);
 	map = luo_map(a, SIZE_A);
@@ -118,6 +159,9 @@ static int stage2(void)
 		   luo_retrieve_session(dev, "alpha"), EINVAL);
 	beta = expect_ok("retrieve session beta",
 			 luo_retrieve_session(dev, "beta"));
+	expect_name(alpha, "alpha");
+	expect_name(beta, "beta");
+	get_name_errors(dev, beta);
 	flags = fcntl(alpha, F_GETFD);
 	if (!(flags & FD_CLOEXEC))
 		fail("session fd: expected FD_CLOEXEC, got flags %#x", flags);
