@@ -138,7 +138,7 @@ fleet: fleet-image
 	@/usr/bin/python3 harness/fleet.py $(FLEET_ARGS) --logdir $(BUILD)/logs-fleet
 
 # --- running ---
-check: initramfs fleet-image
+check: initramfs fleet-image fuzz-prepare
 	@echo "==> Running tests under QEMU TCG ($(if $(filter 1,$(DEBUG)),debug kernel,test kernel), $(JOBS) at a time)"
 	@KHO_FUZZ_VARS="$(KFUZZ_VARS)" \
 	python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
@@ -164,14 +164,25 @@ bench: initramfs
 FUZZ_TIME ?= 450
 # FUZZ_RUNS=<inputs per target>: run that many instead, however long it takes
 FUZZ_RUNS ?=
-KFUZZ_VARS = KTREE=$(TREE) KOBJ=$(OBJ) O=$(BUILD)/kho-fuzz
+# The targets build against the test kernel's config, also for DEBUG=1:
+# KASAN's and lockdep's hooks (__kasan_check_read(), mutex_lock_nested())
+# mean nothing in userspace, where ASan and UBSan do that job. With
+# DEBUG=1 that object directory is configured and prepared, not built.
+FUZZ_OBJ  := $(BUILD)/obj
+KFUZZ_VARS = KTREE=$(TREE) KOBJ=$(FUZZ_OBJ) O=$(BUILD)/kho-fuzz
 KFUZZ = $(MAKE) --no-print-directory -C tools/testing/kho-fuzz $(KFUZZ_VARS)
 # make check replays the seeds and regression inputs as one test
 FUZZ_TESTS := tools/testing/kho-fuzz/fuzz_replay.py
 
+ifeq ($(DEBUG),1)
+$(FUZZ_OBJ)/.config: configs/qemu-host.config harness/config.sh $(TREE)/.kho-v-stamp
+	@echo "==> Configuring $(FUZZ_OBJ) for the fuzz targets"
+	@harness/config.sh $(TREE) $(FUZZ_OBJ) configs/qemu-host.config
+endif
+
 fuzz-prepare: tree
-	@$(MAKE) --no-print-directory $(OBJ)/.config
-	@$(KMAKE) -s prepare
+	@$(MAKE) --no-print-directory $(FUZZ_OBJ)/.config
+	@$(MAKE) -C $(TREE) O=$(FUZZ_OBJ) CC="ccache gcc" -j$(JOBS) -s prepare
 
 fuzz: fuzz-prepare
 	@FUZZ_RUNS=$(FUZZ_RUNS) $(KFUZZ) run FUZZ_TIME=$(FUZZ_TIME)
