@@ -68,11 +68,15 @@ def controller_command(args, path, name, entry):
     (harness/fleet.py); its output is its log, the hosts' serial logs go
     in a directory beside it."""
     mem = entry["mem"]
+    slow = []
     if args.debug:
         mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
+        # the debug kernel boots and runs a VM several times slower; the
+        # fleet's own waits grow as the test's timeout does
+        slow = ["--boot-timeout", str(300 * 4), "--timeout", str(1200 * 4)]
     return ["/usr/bin/python3", path, *shlex.split(args.fleet_args),
             "--logdir", os.path.join(args.logdir, name), "--result", name,
-            "--mem", mem, "--smp", entry["smp"]]
+            "--mem", mem, "--smp", entry["smp"], *slow]
 
 
 def read_lines(path):
