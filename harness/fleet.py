@@ -67,7 +67,8 @@ class Host:
         self.name = f"host{index}"
         self.port = free_port()
         self.serial = os.path.join(args.logdir, f"{self.name}.serial.log")
-        append = f"kho=on kho_fleet_host={self.name}"
+        append = " ".join(filter(None, ["kho=on", args.append,
+                                        f"kho_fleet_host={self.name}"]))
         if fault:
             append += f" kho_fleet_fault={fault}"
         self.cmd = qemu.command(
@@ -361,6 +362,8 @@ def main():
     ap.add_argument("--scenario", action="append", choices=["update", "precheck"])
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--smp", default="1")
+    ap.add_argument("--append", default="",
+                    help="more kernel command line for every host")
     ap.add_argument("--boot-timeout", type=int, default=300)
     ap.add_argument("--timeout", type=int, default=1200)
     ap.add_argument("--result", help="end with `kho-v: result NAME ...`")

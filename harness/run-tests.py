@@ -72,8 +72,10 @@ def controller_command(args, path, name, entry):
     if args.debug:
         mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
         # the debug kernel boots and runs a VM several times slower; the
-        # fleet's own waits grow as the test's timeout does
-        slow = ["--boot-timeout", str(300 * 4), "--timeout", str(1200 * 4)]
+        # fleet's own waits grow as the test's timeout does. Its scratch
+        # is sized as for the other tests (see vm_command()).
+        slow = ["--boot-timeout", str(300 * 4), "--timeout", str(1200 * 4),
+                "--append", "kho_scratch=100%"]
     return ["/usr/bin/python3", path, *shlex.split(args.fleet_args),
             "--logdir", os.path.join(args.logdir, name), "--result", name,
             "--mem", mem, "--smp", entry["smp"], *slow]
