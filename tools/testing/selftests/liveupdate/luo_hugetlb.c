@@ -18,21 +18,13 @@
 #define POOL		(NR_HPAGES + 16)
 #define TOKEN		0x2000
 
-static void set_nr_hugepages(long nr)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
-
-	if (!f || fprintf(f, "%ld\n", nr) < 0 || fclose(f))
-		skip("cannot set vm.nr_hugepages: %s", strerror(errno));
-}
-
 static int stage1(void)
 {
 	int dev, session, fd;
 
 	if (luo_meminfo("Hugepagesize") != 2048)
 		skip("default huge page size is not 2 MiB");
-	set_nr_hugepages(POOL);
+	luo_set_nr_hugepages(POOL);
 	if (luo_meminfo("HugePages_Total") < NR_HPAGES)
 		skip("only %ld huge pages in the pool",
 		     luo_meminfo("HugePages_Total"));

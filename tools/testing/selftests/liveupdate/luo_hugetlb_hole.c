@@ -32,14 +32,6 @@ static bool is_data_page(int i)
 	return i == 0 || i == 2;
 }
 
-static void set_nr_hugepages(long nr)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
-
-	if (!f || fprintf(f, "%ld\n", nr) < 0 || fclose(f))
-		skip("cannot set vm.nr_hugepages: %s", strerror(errno));
-}
-
 /* Write into hole @i from a child: how did the child end? */
 static int touch_hole(int fd, int i)
 {
@@ -71,7 +63,7 @@ static int stage1(void)
 
 	if (luo_meminfo("Hugepagesize") != 2048)
 		skip("default huge page size is not 2 MiB");
-	set_nr_hugepages(NR_HPAGES + 4);
+	luo_set_nr_hugepages(NR_HPAGES + 4);
 	if (luo_meminfo("HugePages_Free") < NR_HPAGES)
 		skip("only %ld free huge pages", luo_meminfo("HugePages_Free"));
 
@@ -117,7 +109,7 @@ static int stage2(void)
 			    luo_retrieve_session(dev, "hole"));
 	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN));
 	expect_u64("size", SIZE, luo_fd_size(fd));
-	set_nr_hugepages(NR_HPAGES);
+	luo_set_nr_hugepages(NR_HPAGES);
 	free_before = luo_meminfo("HugePages_Free");
 	map = luo_map(fd, SIZE);
 	for (i = 0; i < NR_HPAGES; i++) {

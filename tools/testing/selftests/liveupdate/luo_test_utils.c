@@ -423,6 +423,14 @@ long luo_meminfo(const char *key)
 	return val;
 }
 
+void luo_set_nr_hugepages(long nr)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+	if (!f || fprintf(f, "%ld\n", nr) < 0 || fclose(f))
+		skip("cannot set vm.nr_hugepages: %s", strerror(errno));
+}
+
 void luo_save(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "w");

@@ -159,6 +159,8 @@ void luo_expect_log(const char *text);
 
 /* A /proc/meminfo value (in kB, or pages for the HugePages_ counts). */
 long luo_meminfo(const char *key);
+/* Set vm.nr_hugepages (the default huge page size) to @nr; skip if refused. */
+void luo_set_nr_hugepages(long nr);
 
 /* ----- notes a stage leaves for the next, in the state directory ----- */
 

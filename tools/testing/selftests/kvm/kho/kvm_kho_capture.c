@@ -44,10 +44,7 @@ struct cap_block {
 
 static void set_nr_hugepages(long nr)
 {
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
-
-	if (!f || fprintf(f, "%ld\n", nr) < 0 || fclose(f))
-		skip("cannot set vm.nr_hugepages: %s", strerror(errno));
+	luo_set_nr_hugepages(nr);
 	if (luo_meminfo("HugePages_Total") < nr)
 		skip("only %ld 2 MiB pages, %ld needed",
 		     luo_meminfo("HugePages_Total"), nr);
