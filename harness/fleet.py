@@ -365,10 +365,14 @@ def main():
     ap.add_argument("--append", default="",
                     help="more kernel command line for every host")
     ap.add_argument("--boot-timeout", type=int, default=300)
+    ap.add_argument("--debug-slowdown", type=int, default=1,
+                    help="multiply the boot and playbook timeouts by this")
     ap.add_argument("--timeout", type=int, default=1200)
     ap.add_argument("--result", help="end with `kho-v: result NAME ...`")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    args.boot_timeout *= args.debug_slowdown
+    args.timeout *= args.debug_slowdown
     for a in ("kernel", "next_kernel", "image", "key", "logdir"):
         setattr(args, a, os.path.abspath(getattr(args, a)))
     os.makedirs(args.logdir, exist_ok=True)

@@ -41,6 +41,9 @@ SPLATS = re.compile(
 
 VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
 
+# How much longer everything takes on the debug kernel (KASAN, lockdep).
+DEBUG_SLOWDOWN = 4
+
 
 def vm_command(args, name, entry, log, variant):
     # The debug kernel's boot allocations include the KASAN shadow; scale
@@ -60,7 +63,7 @@ def vm_command(args, name, entry, log, variant):
 
 def test_timeout(args, entry):
     timeout = int(entry["timeout"] or args.timeout)
-    return timeout * 4 if args.debug else timeout
+    return timeout * DEBUG_SLOWDOWN if args.debug else timeout
 
 
 def controller_command(args, path, name, entry):
@@ -74,7 +77,7 @@ def controller_command(args, path, name, entry):
         # the debug kernel boots and runs a VM several times slower; the
         # fleet's own waits grow as the test's timeout does. Its scratch
         # is sized as for the other tests (see vm_command()).
-        slow = ["--boot-timeout", str(300 * 4), "--timeout", str(1200 * 4),
+        slow = ["--debug-slowdown", str(DEBUG_SLOWDOWN),
                 "--append", "kho_scratch=100%"]
     return ["/usr/bin/python3", path, *shlex.split(args.fleet_args),
             "--logdir", os.path.join(args.logdir, name), "--result", name,
