@@ -193,7 +193,7 @@ fuzz-replay: fuzz-prepare
 # Seeds from a real handover: kvm_kho_capture finalizes a running VM and
 # memfds under QEMU and prints the records; capture.py lays each out as
 # its fuzz target's input in corpus/ and checks that the target accepts it.
-fuzz-capture: initramfs fleet-image fuzz-prepare
+fuzz-capture: initramfs fuzz-prepare
 	@echo "==> Capturing a real handover under QEMU (kvm_kho_capture)"
 	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(LOGDIR) --jobs 1 --timeout $(QEMU_TIMEOUT) \
