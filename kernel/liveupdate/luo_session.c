@@ -214,6 +214,17 @@ static const struct file_operations luo_session_fops = {
 
 /* ----- ioctls on /dev/liveupdate ----- */
 
+/*
+ * A session fd is an anonymous inode named like mainline's, after the
+ * session: "anon_inode:[luo_session] NAME" in /proc/PID/fd.
+ */
+static struct file *luo_session_getfile(struct luo_session *session)
+{
+	char name[sizeof("[luo_session] ") + LIVEUPDATE_SESSION_NAME_LENGTH];
+
+	snprintf(name, sizeof(name), "[luo_session] %s", session->name);
+	return anon_inode_getfile(name, &luo_session_fops, session, O_RDWR);
+}
 /**
  * luo_session_create_ioctl - LIVEUPDATE_IOCTL_CREATE_SESSION
  * @ucmd: the ioctl; its cmd is a struct liveupdate_ioctl_create_session
@@ -247,8 +258,7 @@ int luo_session_create_ioctl(struct luo_ucmd *ucmd)
 		err = -EEXIST;
 	if (err)
 		goto err_unlock;
-	file = anon_inode_getfile("[liveupdate_session]", &luo_session_fops,
-				  session, O_RDWR);
+	file = luo_session_getfile(session);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
 		goto err_unlock;
@@ -306,8 +316,7 @@ int luo_session_retrieve_ioctl(struct luo_ucmd *ucmd)
 		err = -EINVAL;
 	if (err)
 		goto err_unlock;
-	file = anon_inode_getfile("[liveupdate_session]", &luo_session_fops,
-				  session, O_RDWR);
+	file = luo_session_getfile(session);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
 		goto err_unlock;

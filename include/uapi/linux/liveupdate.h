@@ -18,8 +18,8 @@
  * E2BIG). Output members are written back up to the smaller of the two
  * sizes. The ioctl numbers carry no size or direction bits.
  */
-#ifndef _UAPI_LINUX_LIVEUPDATE_H
-#define _UAPI_LINUX_LIVEUPDATE_H
+#ifndef _UAPI_LIVEUPDATE_H
+#define _UAPI_LIVEUPDATE_H
 
 #include <linux/ioctl.h>
 #include <linux/types.h>
@@ -155,4 +155,4 @@ struct liveupdate_session_get_name {
 #define LIVEUPDATE_SESSION_GET_NAME \
 	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_GET_NAME)
 
-#endif /* _UAPI_LINUX_LIVEUPDATE_H */
+#endif /* _UAPI_LIVEUPDATE_H */

@@ -5,7 +5,7 @@
  * open file; unknown tokens and sessions, a second retrieve of a session,
  * and a non-zero reserved field are refused; finish and closing a session
  * end it. LIVEUPDATE_SESSION_GET_NAME gives a session's name, created or
- * retrieved, and validates its argument.
+ * retrieved, and validates its argument; /proc/PID/fd shows the name too.
  */
 #include "luo_test_utils.h"
 
@@ -34,6 +34,23 @@ static int make_memfd(const char *name, unsigned int flags, uint64_t size)
 	return fd;
 }
 
+/* Fail unless /proc/self/fd names session fd @fd after session @name. */
+static void expect_fd_link(int fd, const char *name)
+{
+	char path[64], link[256], want[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		fail("readlink %s: %s", path, strerror(errno));
+	link[n] = 0;
+	snprintf(want, sizeof(want), "anon_inode:[luo_session] %s", name);
+	if (strcmp(link, want))
+		fail("%s is \"%s\", expected \"%s\"", path, link, want);
+	msg("ok: %s is \"%s\"", path, link);
+}
+
 /* Fail unless session fd @fd says it is @name. */
 static void expect_name(int fd, const char *name)
 {
@@ -52,6 +69,7 @@ static void expect_name(int fd, const char *name)
 			fail("LIVEUPDATE_SESSION_GET_NAME: byte %zu after the name is %#x",
 			     i, arg.name[i]);
 	msg("ok: the session says it is \"%s\"", name);
+	expect_fd_link(fd, name);
 }
 
 /* GET_NAME refuses a reserved field set, a short size, and the device. */
