@@ -85,6 +85,7 @@ int kho_restore_phys(phys_addr_t phys, size_t size);
 
 /* Hooks called from the rest of the kernel. */
 void kho_memory_init(void);
+bool kho_overlaps_scratch(phys_addr_t phys, phys_addr_t size);
 void kho_populate_early(u64 handover_phys, u64 handover_size);
 void kho_enter_scratch_only(void);
 int kho_locate_mem_hole(struct kexec_buf *kbuf,
@@ -92,6 +93,7 @@ int kho_locate_mem_hole(struct kexec_buf *kbuf,
 phys_addr_t kho_handover_phys(void);
 int kho_kexec_finalize(struct kimage *image);
 int kho_kexec_load_check(void);
+int kho_kexec_file_check(struct kimage *image);
 
 #else /* !CONFIG_KEXEC_HANDOVER */
 
@@ -137,6 +139,8 @@ static inline struct folio *kho_restore_folio(phys_addr_t phys) { return NULL; }
 static inline int kho_restore_phys(phys_addr_t phys, size_t size)
 { return -EOPNOTSUPP; }
 static inline void kho_memory_init(void) { }
+static inline bool kho_overlaps_scratch(phys_addr_t phys, phys_addr_t size)
+{ return false; }
 static inline void kho_populate_early(u64 handover_phys, u64 handover_size) { }
 static inline void kho_enter_scratch_only(void) { }
 static inline int kho_locate_mem_hole(struct kexec_buf *kbuf,
@@ -145,6 +149,7 @@ static inline int kho_locate_mem_hole(struct kexec_buf *kbuf,
 static inline phys_addr_t kho_handover_phys(void) { return 0; }
 static inline int kho_kexec_finalize(struct kimage *image) { return 0; }
 static inline int kho_kexec_load_check(void) { return 0; }
+static inline int kho_kexec_file_check(struct kimage *image) { return 0; }
 
 #endif /* CONFIG_KEXEC_HANDOVER */
 

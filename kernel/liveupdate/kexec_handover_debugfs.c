@@ -5,7 +5,9 @@
  * kho/out/ drives and shows the outgoing handover: "finalize" (write 1 to
  * freeze and flatten, 0 to undo), "fdt_max" (an optional cap on the state
  * tree's size), "scratch_phys" and "scratch_len" (the areas the next kernel
- * boots in) and "fdt" (the flattened tree once finalized). kho/in/fdt, in a
+ * boots in), "boot_alloc" (what this kernel allocated early, kexec_file's
+ * estimate of what the next one will need in scratch) and "fdt" (the
+ * flattened tree once finalized). kho/in/fdt, in a
  * kernel that accepted a handover, is the tree it received.
  */
 #define pr_fmt(fmt) "KHO: " fmt
@@ -102,6 +104,7 @@ void __init kho_debugfs_init(void)
 	debugfs_create_file("scratch_len", 0400, out, (void *)true,
 			    &kho_scratch_fops);
 	debugfs_create_file("fdt", 0400, out, NULL, &kho_out_fdt_fops);
+	debugfs_create_u64("boot_alloc", 0400, out, &kho_boot_alloc);
 
 	if (kho_in.active) {
 		in = debugfs_create_dir("in", kho_debugfs);

@@ -92,7 +92,7 @@ struct kho_scratch_cfg {
 int kho_parse_scratch(const char *str, struct kho_scratch_cfg *cfg);
 extern struct kho_scratch_range kho_scratch[];
 extern unsigned int kho_nr_scratch;
-bool kho_overlaps_scratch(phys_addr_t phys, phys_addr_t size);
+extern u64 kho_boot_alloc;
 
 /* ----- debugfs (kexec_handover_debugfs.c) ----- */
 

@@ -32,6 +32,13 @@
 struct kho_scratch_range kho_scratch[KHO_SCRATCH_SLOTS];
 unsigned int kho_nr_scratch;
 
+/*
+ * What this kernel allocated from memblock at boot, before the page
+ * allocator took over: the estimate of what the next kernel will allocate
+ * inside scratch.
+ */
+u64 kho_boot_alloc;
+
 /* Floor for the global area: room for the next kernel image and initrd. */
 #define KHO_SCRATCH_GLOBAL_MIN	SZ_128M
 #define KHO_SCRATCH_LOWMEM_MIN	SZ_16M
@@ -215,6 +222,10 @@ fail:
  * hands free memory to the buddy allocator, so unmovable allocations never
  * land in scratch. Pages memblock allocated there early (on a KHO boot) stay
  * allocated and join the CMA free lists when freed.
+ *
+ * With deferred struct page init most of scratch has no initialized struct
+ * page yet: initialize each pageblock's first one before reading its zone.
+ * Deferred init keeps these pageblocks CMA when it frees them.
  */
 static void __init kho_scratch_to_cma(bool release)
 {
@@ -228,6 +239,7 @@ static void __init kho_scratch_to_cma(bool release)
 		for (pfn = start; pfn < end; pfn += pageblock_nr_pages) {
 			struct page *page = pfn_to_page(pfn);
 
+			init_reserved_page(pfn, early_pfn_to_nid(pfn));
 			set_pageblock_migratetype(page, MIGRATE_CMA);
 			page_zone(page)->cma_pages += pageblock_nr_pages;
 		}
@@ -269,6 +281,8 @@ void __init kho_memory_init(void)
 
 	if (!kho_is_enabled())
 		return;
+	kho_boot_alloc = memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
+						     NUMA_NO_NODE);
 	if (!incoming && kho_reserve_scratch()) {
 		kho_disable();
 		return;
@@ -392,4 +406,37 @@ int kho_locate_mem_hole(struct kexec_buf *kbuf,
 			return 1;
 	}
 	return -EADDRNOTAVAIL;
+}
+
+/**
+ * kho_kexec_file_check - will the image just loaded boot inside scratch?
+ * @image: what kexec_file_load() prepared
+ *
+ * The next kernel boots in scratch: its segments are placed there, and it
+ * allocates only from scratch until it has reserved the preserved memory.
+ * A kernel that runs out of scratch that early dies before its console is
+ * up. Refuse an image whose segments, plus the early allocations of this
+ * kernel as an estimate of the next one's, do not fit in the scratch areas.
+ *
+ * Return: 0, or -ENOSPC with the figures in the kernel log.
+ */
+int kho_kexec_file_check(struct kimage *image)
+{
+	u64 segs = 0, total = 0;
+	unsigned long i;
+
+	if (!kho_is_enabled() || !kho_nr_scratch ||
+	    image->type == KEXEC_TYPE_CRASH)
+		return 0;
+	for (i = 0; i < image->nr_segments; i++)
+		segs += image->segment[i].memsz;
+	for (i = 0; i < kho_nr_scratch; i++)
+		total += kho_scratch[i].size;
+	if (segs + kho_boot_alloc <= total)
+		return 0;
+	pr_err("kexec_file_load refused: the next kernel needs about %llu MiB of scratch (%llu MiB of kernel, initrd and boot data, %llu MiB of early allocations like this kernel's) but the scratch areas hold %llu MiB; they keep their size until a boot without a handover (kho_scratch=)\n",
+	       DIV_ROUND_UP_ULL(segs + kho_boot_alloc, SZ_1M),
+	       DIV_ROUND_UP_ULL(segs, SZ_1M),
+	       DIV_ROUND_UP_ULL(kho_boot_alloc, SZ_1M), total >> 20);
+	return -ENOSPC;
 }
