@@ -46,7 +46,7 @@ export KBUILD_BUILD_HOST := qemu
 KMAKE = $(MAKE) -C $(TREE) O=$(OBJ) CC="ccache gcc" -j$(JOBS)
 
 # Debian packages the build and the QEMU runs need.
-PKGS := linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev \
+PKGS := linux-source-6.12 linux-config-6.12 build-essential flex bison bc libelf-dev libssl-dev \
 	cpio xz-utils rsync ccache python3 qemu-system-x86 busybox-static \
 	kexec-tools libfdt-dev device-tree-compiler kmod \
 	ansible-core dropbear-bin openssh-client python3-jsonschema \
@@ -140,12 +140,12 @@ fleet: fleet-image
 # --- running ---
 check: initramfs fleet-image fuzz-prepare
 	@echo "==> Running tests under QEMU TCG ($(if $(filter 1,$(DEBUG)),debug kernel,test kernel), $(JOBS) at a time)"
-	@KHO_FUZZ_VARS="$(KFUZZ_VARS)" \
+	@KHO_FUZZ_VARS="$(KFUZZ_VARS)" KHO_TREE="$(TREE)" \
 	python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(LOGDIR) --jobs $(JOBS) --timeout $(QEMU_TIMEOUT) \
 		--fleet-args "$(FLEET_ARGS)" \
 		$(if $(filter 1,$(DEBUG)),--debug) $(if $(T),--filter '$(T)') $(TEST_SRCS) \
-		$(FLEET_TESTS) $(FUZZ_TESTS)
+		$(FLEET_TESTS) $(FUZZ_TESTS) $(CONFIG_TESTS)
 
 demo: initramfs
 	@python3 harness/demo.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
@@ -173,6 +173,8 @@ KFUZZ_VARS = KTREE=$(TREE) KOBJ=$(FUZZ_OBJ) O=$(BUILD)/kho-fuzz
 KFUZZ = $(MAKE) --no-print-directory -C tools/testing/kho-fuzz $(KFUZZ_VARS)
 # make check replays the seeds and regression inputs as one test
 FUZZ_TESTS := tools/testing/kho-fuzz/fuzz_replay.py
+# Debian's own configs with configs/kho-v.fragment keep kho-v on
+CONFIG_TESTS := configs/distro_config.py
 
 ifeq ($(DEBUG),1)
 $(FUZZ_OBJ)/.config: configs/qemu-host.config harness/config.sh $(TREE)/.kho-v-stamp
