@@ -212,8 +212,6 @@ static const struct file_operations luo_session_fops = {
 	.llseek = noop_llseek,
 };
 
-/* ----- ioctls on /dev/liveupdate ----- */
-
 /*
  * A session fd is an anonymous inode named like mainline's, after the
  * session: "anon_inode:[luo_session] NAME" in /proc/PID/fd.
@@ -225,6 +223,9 @@ static struct file *luo_session_getfile(struct luo_session *session)
 	snprintf(name, sizeof(name), "[luo_session] %s", session->name);
 	return anon_inode_getfile(name, &luo_session_fops, session, O_RDWR);
 }
+
+/* ----- ioctls on /dev/liveupdate ----- */
+
 /**
  * luo_session_create_ioctl - LIVEUPDATE_IOCTL_CREATE_SESSION
  * @ucmd: the ioctl; its cmd is a struct liveupdate_ioctl_create_session
