@@ -63,7 +63,7 @@ static int stage1(void)
 	t0 = now_us();
 	expect_ok("preserve", luo_preserve_fd(session, fd, TOKEN));
 	t1 = now_us();
-	f = fopen("/sys/kernel/debug/kho/out/finalize", "w");
+	f = fopen("/sys/kernel/kho/finalize", "w");
 	t2 = now_us();
 	if (!f || fprintf(f, "1\n") < 0 || fclose(f))
 		fail("finalize: %s", strerror(errno));

@@ -993,6 +993,7 @@ static int __init kho_init(void)
 {
 	if (kho_in.active)
 		pr_info("received state tree of %u bytes\n", kho_in.fdt_size);
+	kho_sysfs_init();
 	if (!kho_enable)
 		return 0;
 	kho_out.handover = (void *)get_zeroed_page(GFP_KERNEL);

@@ -2,8 +2,8 @@
 /*
  * Declarations shared by the KHO core's files in kernel/liveupdate/:
  * kexec_handover.c (state tree, finalize, incoming tree), _mem.c (the
- * preserved-memory map), _scratch.c (scratch areas), _debugfs.c and the
- * KUnit suite. The formats handed to the next kernel are in
+ * preserved-memory map), _scratch.c (scratch areas), _sysfs.c and
+ * _debugfs.c (the interfaces) and the KUnit suite. The formats handed to the next kernel are in
  * <linux/kho/abi/kexec_handover.h>.
  */
 #ifndef _KERNEL_LIVEUPDATE_KEXEC_HANDOVER_INTERNAL_H
@@ -94,7 +94,10 @@ extern struct kho_scratch_range kho_scratch[];
 extern unsigned int kho_nr_scratch;
 extern u64 kho_boot_alloc;
 
-/* ----- debugfs (kexec_handover_debugfs.c) ----- */
+/* ----- sysfs and debugfs (kexec_handover_sysfs.c, _debugfs.c) ----- */
+
+void kho_sysfs_init(void);
+
 
 #ifdef CONFIG_KEXEC_HANDOVER_DEBUGFS
 void kho_debugfs_init(void);

@@ -26,14 +26,16 @@
  *   0  done (check: the host can be updated now)
  *   1  the operation failed
  *   2  usage
- *   3  KHO is not available in this kernel (not built in, booted with
- *      kho=off, or no debugfs)
+ *   3  KHO is not available in this kernel (not built in, or booted
+ *      with kho=off)
  *   4  check: the host cannot be updated now
  *
- * The handover is finalized through debugfs (kho/out/finalize, see
- * Documentation/kho/params.rst); what the kernel says while it does so is
- * read back from /dev/kmsg and shown. RUNDIR is $KHO_UPDATE_RUNDIR, or
- * /run/kho-update.
+ * KHO is driven through /sys/kernel/kho (finalize, scratch areas, incoming;
+ * see Documentation/ABI/testing/sysfs-kernel-kho), which works on a locked
+ * down host and needs no debugfs. What the kernel says while finalizing is
+ * read back from /dev/kmsg and shown. debugfs, where it is mounted and
+ * readable, only adds detail to status and check: the sessions and VMs.
+ * RUNDIR is $KHO_UPDATE_RUNDIR, or /run/kho-update.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -50,7 +52,6 @@
 #include <linux/kexec.h>
 #include <linux/reboot.h>
 #include <sys/klog.h>
-#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,9 +68,11 @@
 #define __noreturn	__attribute__((noreturn))
 
 #define DEBUGFS		"/sys/kernel/debug"
-#define KHO_DIR		DEBUGFS "/kho"
-#define KHO_FINALIZE	KHO_DIR "/out/finalize"
-#define KHO_IN_FDT	KHO_DIR "/in/fdt"
+#define KHO_DIR		"/sys/kernel/kho"
+#define KHO_ENABLED	KHO_DIR "/enabled"
+#define KHO_FINALIZE	KHO_DIR "/finalize"
+#define KHO_INCOMING	KHO_DIR "/incoming"
+#define KHO_IN_FDT	DEBUGFS "/kho/in/fdt"
 #define LU_SESSIONS	DEBUGFS "/liveupdate/sessions"
 #define KVM_DEBUGFS	DEBUGFS "/kvm"
 #define KEXEC_LOADED	"/sys/kernel/kexec_loaded"
@@ -549,49 +552,38 @@ static int read_numbers(const char *path, unsigned long long **out)
 }
 
 /*
- * Is KHO's debugfs directory there? EXIT_OK, or EXIT_FAILED / EXIT_NO_KHO
- * with the reason in @why. Mounts debugfs if nobody did and @may_mount.
+ * Is KHO built in and on? EXIT_OK, or EXIT_FAILED / EXIT_NO_KHO with the
+ * reason in @why.
  */
-static int kho_probe(bool may_mount, char *why, size_t len)
+static int kho_probe(char *why, size_t len)
 {
-	struct statfs sf;
-	struct stat st;
-	int err;
+	char buf[16];
+	int n = read_small(KHO_ENABLED, buf, sizeof(buf));
 
-	if (!stat(KHO_DIR, &st))
-		return EXIT_OK;
-	err = errno;
-	if (err == EACCES) {
-		snprintf(why, len, "%s: %s (KHO's controls are root's)", KHO_DIR,
-			 strerror(err));
+	if (n == -ENOENT) {
+		snprintf(why, len,
+			 "this kernel has no KHO: no %s (CONFIG_KEXEC_HANDOVER)",
+			 KHO_DIR);
+		return EXIT_NO_KHO;
+	}
+	if (n < 0) {
+		snprintf(why, len, "read %s: %s", KHO_ENABLED, strerror(-n));
 		return EXIT_FAILED;
 	}
-	if (statfs(DEBUGFS, &sf) || sf.f_type != DEBUGFS_MAGIC) {
-		if (!may_mount) {
-			snprintf(why, len, "debugfs is not mounted at %s", DEBUGFS);
-			return EXIT_NO_KHO;
-		}
-		if (mount("debugfs", DEBUGFS, "debugfs", 0, NULL) && errno != EBUSY) {
-			snprintf(why, len,
-				 "debugfs is not mounted at %s and mounting it failed: %s",
-				 DEBUGFS, strerror(errno));
-			return EXIT_NO_KHO;
-		}
-	}
-	if (!exists(KHO_DIR)) {
+	if (atoi(buf) != 1) {
 		snprintf(why, len,
-			 "KHO is not enabled in this kernel: no %s (boot with kho=on, CONFIG_KEXEC_HANDOVER)",
-			 KHO_DIR);
+			 "KHO is off in this kernel (%s reads %.*s): boot it with kho=on",
+			 KHO_ENABLED, (int)strcspn(buf, "\n"), buf);
 		return EXIT_NO_KHO;
 	}
 	return EXIT_OK;
 }
 
-/* KHO's debugfs directory, mounting debugfs if nobody did. */
+/* KHO, on, or exit. */
 static void need_kho(void)
 {
 	char why[512];
-	int code = kho_probe(true, why, sizeof(why));
+	int code = kho_probe(why, sizeof(why));
 
 	if (code)
 		die(code, "%s", why);
@@ -847,7 +839,7 @@ static struct host {
 	char boot_id[64];
 	bool have_boot_id;
 
-	bool kho;		/* KHO's debugfs directory is there */
+	bool kho;		/* KHO is built in and on */
 	int finalized;		/* 1, 0, or -errno */
 	int nr_scratch;		/* -errno if unreadable */
 	unsigned long long *scratch_phys, *scratch_len, scratch_bytes;
@@ -894,18 +886,18 @@ static void gather_kernel(void)
 
 static void gather_kho(void)
 {
-	char buf[16];
+	char buf[16], why[512];
 	int n, m, i;
 
-	host.kho = exists(KHO_DIR);
+	host.kho = kho_probe(why, sizeof(why)) == EXIT_OK;
 	host.finalized = 0;
 	host.nr_scratch = 0;
 	if (!host.kho)
 		return;
 	n = read_small(KHO_FINALIZE, buf, sizeof(buf));
 	host.finalized = n < 0 ? n : atoi(buf) == 1;
-	n = read_numbers(KHO_DIR "/out/scratch_phys", &host.scratch_phys);
-	m = read_numbers(KHO_DIR "/out/scratch_len", &host.scratch_len);
+	n = read_numbers(KHO_DIR "/scratch_phys", &host.scratch_phys);
+	m = read_numbers(KHO_DIR "/scratch_len", &host.scratch_len);
 	if (m < 0) {
 		host.nr_scratch = m;
 		return;
@@ -1175,10 +1167,12 @@ static void gather_incoming(void)
 	ssize_t r;
 	int fd;
 
-	host.incoming = exists(KHO_IN_FDT);
+	host.incoming = read_small(KHO_INCOMING, buf, sizeof(buf)) > 0 &&
+			atoi(buf) == 1;
 	host.fdt_bytes = -1;
 	if (!host.incoming)
 		return;
+	/* the tree's size, where debugfs shows it */
 	fd = open(KHO_IN_FDT, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		while ((r = read(fd, buf, sizeof(buf))) > 0)
@@ -1468,6 +1462,7 @@ static int cmd_load(const char *kernel, const char *initrd, const char *cmdline)
 {
 	struct staged rec;
 	struct stat ks, is;
+	char why[512];
 	int kfd, ifd, err;
 
 	kfd = open(kernel, O_RDONLY | O_CLOEXEC);
@@ -1511,8 +1506,8 @@ static int cmd_load(const char *kernel, const char *initrd, const char *cmdline)
 	free(rec.kernel);
 	free(rec.initrd);
 	free(rec.image_release);
-	if (!exists(KHO_DIR))
-		say("kho-update: note: KHO is not active here: nothing will be handed over\n");
+	if (kho_probe(why, sizeof(why)) != EXIT_OK)
+		say("kho-update: note: nothing will be handed over: %s\n", why);
 	return EXIT_OK;
 }
 
@@ -1768,7 +1763,7 @@ static void status_incoming(void)
 static int cmd_status(void)
 {
 	char why[512];
-	int code = kho_probe(true, why, sizeof(why)), j;
+	int code = kho_probe(why, sizeof(why)), j;
 
 	if (code) {
 		if (!json)
@@ -1946,7 +1941,7 @@ static void check_scratch(bool kho, const char *kernel, long long kernel_bytes,
 		return;
 	}
 	if (host.nr_scratch < 0) {
-		check_result("scratch-fits", false, "cannot read %s/out/scratch_len: %s",
+		check_result("scratch-fits", false, "cannot read %s/scratch_len: %s",
 			     KHO_DIR, strerror(-host.nr_scratch));
 		return;
 	}
@@ -1976,7 +1971,7 @@ static int cmd_check(const char *kernel, const char *initrd)
 			die(EXIT_FAILED, "stat initrd %s: %s", initrd, strerror(errno));
 		initrd_bytes = st.st_size;
 	}
-	kho = kho_probe(false, why, sizeof(why));
+	kho = kho_probe(why, sizeof(why));
 	dbg = debugfs_problem(dbgbuf, sizeof(dbgbuf));
 	gather_all();
 
