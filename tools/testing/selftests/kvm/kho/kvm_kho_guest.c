@@ -6,11 +6,15 @@
  * 256 MiB checksum over and over. The test waits until both counters were
  * reported a few times and two checksum passes came back, stops the vCPUs,
  * and checks from the host side that the pattern and the counters in guest
- * RAM agree with what the guest reported.
+ * RAM agree with what the guest reported. Last, vCPU 1 is pointed at a
+ * UD2: the guest's exception stubs must report #UD there, not let the
+ * vCPU triple-fault.
  *
  * Under QEMU TCG the guest is a nested SVM guest of the test kernel, so it
  * is slow; the figures it prints are for comparing, not absolute.
  */
+#include <sys/ioctl.h>
+
 #include "kvm_kho_util.h"
 
 #define MIN_REPORTS	4
@@ -22,6 +26,44 @@ static bool guest_done(struct kk_vm *vm, void *arg)
 	return vm->init_seen && vm->vcpu[0].reports >= MIN_REPORTS &&
 	       vm->vcpu[1].reports >= MIN_REPORTS &&
 	       vm->vcpu[1].passes >= MIN_PASSES;
+}
+
+/* Run vCPU 1 into a UD2 and expect the guest to report the #UD. */
+static void check_exception_report(struct kk_vm *vm)
+{
+	static const uint8_t ud2[] = { 0x0f, 0x0b };
+	struct kk_vcpu *v = &vm->vcpu[1];
+	struct kvm_regs regs;
+	char want[64];
+	double t0;
+	int i;
+
+	memcpy(vm->mem + KK_CTL_TAG, ud2, sizeof(ud2));
+	if (ioctl(v->fd, KVM_GET_REGS, &regs))
+		fail("KVM_GET_REGS: %s", strerror(errno));
+	regs.rip = KK_CTL_TAG;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs))
+		fail("KVM_SET_REGS: %s", strerror(errno));
+	vm->stop = 0;
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpu[i].run->immediate_exit = 0;
+	kk_start(vm);
+	for (t0 = kk_now(); ; kk_sleep_ms(50)) {
+		pthread_mutex_lock(&vm->lock);
+		if (v->stopped || kk_now() - t0 > 120)
+			break;
+		pthread_mutex_unlock(&vm->lock);
+	}
+	snprintf(want, sizeof(want), "vector 6, error code 0, at EIP %#x",
+		 KK_CTL_TAG);
+	if (!v->stopped || !strstr(v->why, want)) {
+		pthread_mutex_unlock(&vm->lock);
+		fail("vCPU 1 at a UD2: %s, expected \"%s\"",
+		     v->stopped ? v->why : "still running after 120 s", want);
+	}
+	msg("ok: a guest exception is reported: \"%s\"", v->why);
+	pthread_mutex_unlock(&vm->lock);
+	kk_stop(vm);
 }
 
 /* A single stage: the guest, no kexec. */
@@ -75,6 +117,7 @@ static int stage1(void)
 	msg("ok: host side: %u MiB of pattern intact, checksum %#x as the guest's",
 	    KK_REGION_SIZE >> 20, host_sum);
 	kk_check_counters(&vm);
+	check_exception_report(&vm);
 	return EXIT_PASS;
 }
 

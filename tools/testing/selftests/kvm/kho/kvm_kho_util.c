@@ -192,6 +192,37 @@ void kk_new_vm(struct kk_vm *vm)
 	kk_set_memslot(vm);
 }
 
+/*
+ * The exception stubs at KK_EXC, an IDT of interrupt gates to them at
+ * KK_IDT and, at KK_GDT, the flat segments the entry state loads (an
+ * interrupt gate reloads CS from the GDT): an exception in the guest is
+ * reported with where it happened, instead of ending in a triple fault.
+ */
+static void kk_install_idt(struct kk_vm *vm)
+{
+	static const uint64_t gdt[] = {
+		0,
+		0x00cf9b000000ffffULL,	/* 0x08: code, 4 GiB, 32-bit */
+		0x00cf93000000ffffULL,	/* 0x10: data, 4 GiB */
+	};
+	size_t size = kk_exc_end - kk_exc_start;
+	uint32_t *gate = (uint32_t *)(vm->mem + KK_IDT);
+	uint32_t v, handler;
+
+	memcpy(vm->mem + KK_GDT, gdt, sizeof(gdt));
+
+	if (size > KK_STACKS - KK_EXC)
+		fail("exception stubs of %zu bytes do not fit", size);
+	memcpy(vm->mem + KK_EXC, kk_exc_start, size);
+	for (v = 0; v < KK_IDT_VECTORS; v++) {
+		handler = KK_EXC + v * KK_EXC_STUB;
+		/* selector 0x08, present 32-bit interrupt gate, DPL 0 */
+		gate[2 * v] = 0x08 << 16 | (handler & 0xffff);
+		gate[2 * v + 1] = (handler & 0xffff0000) | 0x8e00;
+	}
+	vm->idt = true;
+}
+
 void kk_create_vm(struct kk_vm *vm)
 {
 	size_t code = kk_guest_end - kk_guest_start;
@@ -200,6 +231,7 @@ void kk_create_vm(struct kk_vm *vm)
 	if (code > KK_CODE_MAX)
 		fail("guest code of %zu bytes does not fit", code);
 	memcpy(vm->mem + KK_CODE, kk_guest_start, code);
+	kk_install_idt(vm);
 	*kk_ctl32(vm, KK_CTL_INTERVAL) =
 		(uint32_t)(vm->tsc_hz / KK_REPORTS_PER_SEC);
 	*kk_ctl32(vm, KK_CTL_MAGIC) = KK_CTL_MAGIC_VALUE;
@@ -264,6 +296,12 @@ static void kk_set_entry_state(struct kk_vcpu *v)
 		fail("vCPU %d: KVM_GET_SREGS: %s", v->id, strerror(errno));
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = data;
+	if (v->vm->idt) {
+		sregs.idt.base = KK_IDT;
+		sregs.idt.limit = KK_IDT_VECTORS * 8 - 1;
+		sregs.gdt.base = KK_GDT;
+		sregs.gdt.limit = 3 * 8 - 1;
+	}
 	sregs.cr0 = 0x11;	/* PE | ET: no paging, caches on */
 	sregs.cr4 = 0;
 	sregs.efer = 0;
@@ -396,6 +434,13 @@ static bool kk_handle_io(struct kk_vcpu *v)
 		       kk_region_size(vm) >> 20, val);
 		break;
 	case KK_PORT_FAIL:
+		if (val == KK_FAIL_EXCEPTION) {
+			pthread_mutex_unlock(&vm->lock);
+			kk_vcpu_stopped(v, 0, "guest exception: vector %u, error code %#x, at EIP %#x, CR2 %#x",
+					s->exc_vector, s->exc_error,
+					s->exc_eip, s->exc_cr2);
+			return false;
+		}
 		v->fails++;
 		v->last_fail = val;
 		kk_log(vm, "vcpu%d GUEST FAIL %u (%s, bad value %#x)", v->id,

@@ -34,8 +34,15 @@
 #define KK_CTL_INTERVAL		0x800c		/* TSC ticks between reports */
 #define KK_SLOT0		0x8100		/* per-vCPU slots, 64 bytes each */
 #define KK_SLOT_SIZE		64
+#define KK_IDT			0x8800		/* 32 interrupt gates (kk_create_vm) */
+#define KK_IDT_VECTORS		32
+#define KK_GDT			0x8900		/* null, code 0x08, data 0x10 */
 #define KK_CODE			0x10000		/* the guest code is copied here */
 #define KK_CODE_MAX		0x8000
+#define KK_EXC			0x18000		/* the exception stubs, copied here */
+#define KK_EXC_STUB		16		/* bytes per vector's stub */
+#define KK_EXC_COMMON		(KK_EXC + KK_IDT_VECTORS * KK_EXC_STUB)
+#define KK_APIC_ID		0xfee00020	/* xAPIC ID register, bits 31:24 */
 #define KK_STACKS		0x20000		/* vCPU n: stack top at +(n+1)*4K */
 #define KK_REGION		0x100000	/* the checked region: 1 MiB... */
 #define KK_REGION_SIZE		0x10000000	/* ...256 MiB of it */
@@ -55,6 +62,7 @@
 
 #define KK_FAIL_COUNTER		1	/* counter != the copy stored last time */
 #define KK_FAIL_CSUM		2	/* a checksum pass did not match */
+#define KK_FAIL_EXCEPTION	3	/* the guest took an exception: see the slot */
 
 #define KK_CTL_MAGIC_VALUE	0x6b4d564b	/* "KVMk" */
 #define KK_REPORTS_PER_SEC	4
@@ -70,6 +78,11 @@ struct kk_slot {
 	uint32_t sum;		/* +0x14 running checksum (vCPU 1) */
 	uint32_t bad;		/* +0x18 the last wrong checksum or counter */
 	uint32_t fails;		/* +0x1c failures the guest found */
+	/* +0x20 the last exception the guest took (KK_FAIL_EXCEPTION) */
+	uint32_t exc_vector;	/* +0x20 */
+	uint32_t exc_error;	/* +0x24 error code, 0 for vectors without */
+	uint32_t exc_eip;	/* +0x28 where */
+	uint32_t exc_cr2;	/* +0x2c CR2 then (the address of a #PF) */
 };
 
 /* A word of the control page the guest never touches: the tests' own. */
@@ -77,6 +90,13 @@ struct kk_slot {
 
 /* The guest code, to copy to KK_CODE (kvm_kho_util_guest.c). */
 extern const char kk_guest_start[], kk_guest_end[];
+/*
+ * The exception stubs, to copy to KK_EXC: one of KK_EXC_STUB bytes per
+ * vector, then the common part at KK_EXC_COMMON, which records the
+ * exception in the slot of the vCPU (found by its APIC ID), reports
+ * KK_FAIL_EXCEPTION and spins.
+ */
+extern const char kk_exc_start[], kk_exc_end[];
 
 /* ----- time ----- */
 
@@ -153,6 +173,7 @@ struct kk_vm {
 	uint64_t init_host;
 
 	uint32_t region_size;	/* 0: KK_REGION_SIZE (kk_create_vm_sized) */
+	bool idt;		/* kk_create_vm() installed the exception stubs */
 
 	/*
 	 * Handles KVM_EXIT_IO for a VMM with a guest of its own (NULL: the

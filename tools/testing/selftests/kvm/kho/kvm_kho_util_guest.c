@@ -112,3 +112,49 @@ asm(
 "	.code64\n"
 "	.popsection\n"
 );
+
+/*
+ * The exception stubs (kk_install_idt() copies them to KK_EXC). Each
+ * vector's stub is KK_EXC_STUB bytes: it pushes a zero where the CPU
+ * pushes no error code, then the vector, and jumps to the common part,
+ * which finds the vCPU's slot by its APIC ID, records vector, error code,
+ * EIP and CR2 there, reports KK_FAIL_EXCEPTION and halts.
+ */
+asm(
+"	.pushsection .rodata.kk_exc, \"a\"\n"
+"	.globl kk_exc_start\n"
+"	.globl kk_exc_end\n"
+"	.code32\n"
+"	.balign " KK_XSTR(KK_EXC_STUB) "\n"
+"kk_exc_start:\n"
+"	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+"	.balign " KK_XSTR(KK_EXC_STUB) "\n"
+"	.if !(\\v == 8 || \\v == 10 || \\v == 11 || \\v == 12 || \\v == 13 || \\v == 14 || \\v == 17 || \\v == 21 || \\v == 29 || \\v == 30)\n"
+"	push $0\n"
+"	.endif\n"
+"	push $\\v\n"
+"	jmp .Lkk_exc_common\n"
+"	.endr\n"
+"	.balign " KK_XSTR(KK_EXC_STUB) "\n"
+".Lkk_exc_common:\n"
+"	mov " KK_XSTR(KK_APIC_ID) ", %eax\n"
+"	shr $24, %eax\n"
+"	shl $6, %eax\n"
+"	add $" KK_XSTR(KK_SLOT0) ", %eax\n"
+"	pop %ecx\n"
+"	mov %ecx, 0x20(%eax)\n"
+"	pop %ecx\n"
+"	mov %ecx, 0x24(%eax)\n"
+"	mov (%esp), %ecx\n"
+"	mov %ecx, 0x28(%eax)\n"
+"	mov %cr2, %ecx\n"
+"	mov %ecx, 0x2c(%eax)\n"
+"	mov $" KK_XSTR(KK_FAIL_EXCEPTION) ", %eax\n"
+"	out %eax, $" KK_XSTR(KK_PORT_FAIL) "\n"
+".Lkk_exc_halt:\n"
+"	hlt\n"
+"	jmp .Lkk_exc_halt\n"
+"kk_exc_end:\n"
+"	.code64\n"
+"	.popsection\n"
+);
