@@ -50,7 +50,7 @@ PKGS := linux-source-6.12 linux-config-6.12 build-essential flex bison bc libelf
 	cpio xz-utils rsync ccache python3 qemu-system-x86 busybox-static \
 	kexec-tools libfdt-dev device-tree-compiler kmod \
 	ansible-core dropbear-bin openssh-client python3-jsonschema \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev osslsigncode openssl
 PKG_STAMP := $(BUILD)/.packages
 
 .PHONY: all kernel initramfs check demo patches patches-check bench clean \
@@ -94,6 +94,17 @@ kernel: tree
 	@echo "==> Building bzImage in $(OBJ) (ccache; a cold build takes ~10 min on 2 cores)"
 	@$(KMAKE) -s bzImage modules
 	@echo "    $(BZIMAGE)"
+	@$(MAKE) --no-print-directory $(BZIMAGE).signed
+
+# bzImage signed with the module signing key kbuild made, which the kernel
+# trusts: what kexec_file_load takes under lockdown (luo_lockdown)
+$(BZIMAGE).signed: $(BZIMAGE)
+	@if grep -q '^CONFIG_KEXEC_BZIMAGE_VERIFY_SIG=y' $(OBJ)/.config; then \
+		echo "==> Signing $@ for kexec under lockdown"; \
+		rm -f $@; \
+		osslsigncode sign -h sha256 -certs $(OBJ)/certs/signing_key.pem \
+			-key $(OBJ)/certs/signing_key.pem -in $< -out $@ >/dev/null; \
+	fi
 
 # --- initramfs: busybox, our loader, the tests, and the kernel to kexec into ---
 # Libraries are not run: shell ones (NAME_lib.sh) are copied into the

@@ -102,11 +102,23 @@ for t in "$@"; do
 	esac
 done
 
-# The test modules (the config builds no others), loaded by the tests.
+# The test modules (the config builds no others), loaded by the tests,
+# signed with the build's key as `make modules_install` would.
 mkdir -p "$root/lib/modules"
 find "$obj" \( -path "$root" -o -path "$obj/fleet-root" \) -prune -o -name '*.ko' -print0 | xargs -0 -r cp -t "$root/lib/modules/"
+if [ -x "$obj/scripts/sign-file" ] && [ -f "$obj/certs/signing_key.pem" ]; then
+	for m in "$root"/lib/modules/*.ko; do
+		[ -e "$m" ] || continue
+		"$obj/scripts/sign-file" sha256 "$obj/certs/signing_key.pem" \
+			"$obj/certs/signing_key.x509" "$m"
+	done
+fi
 
 cp "$bzimage" "$root/boot/bzImage"
+# and the same kernel signed for kexec under lockdown, where there is one
+if [ -f "$bzimage.signed" ]; then
+	cp "$bzimage.signed" "$root/boot/bzImage.signed"
+fi
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "    $out ($(( $(stat -c %s "$out") / 1024 / 1024 )) MiB, $# tests)"

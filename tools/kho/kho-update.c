@@ -1479,7 +1479,8 @@ static int cmd_load(const char *kernel, const char *initrd, const char *cmdline)
 		    0UL)) {
 		err = errno;
 		die(EXIT_FAILED, "kexec_file_load: %s%s", strerror(err),
-		    err == EPERM ? " (needs root and no lockdown)" :
+		    err == EPERM ? " (needs root; under lockdown, a kernel signed with a key this kernel trusts)" :
+		    err == ENOSPC ? " (it would not boot inside the scratch areas: see the kernel log)" :
 		    err == ENOEXEC ? " (not a bootable kernel image)" :
 		    err == EBUSY ? " (a kexec is in progress)" :
 		    err == EKEYREJECTED ? " (signature rejected)" : "");
