@@ -16,7 +16,6 @@
 #include "luo_test_utils.h"
 
 #include <sys/mount.h>
-#include <sys/wait.h>
 
 #define SIZE		(4ULL << 20)
 #define TOKEN		0x6c6f636bULL		/* "lock" */
@@ -59,26 +58,13 @@ static void expect_lockdown(void)
 	    LOCKDOWN, buf);
 }
 
-/* Run @cmd; its exit status, and what it printed in @out. */
+/* Run @cmd; its exit status, and what it printed (stdout, stderr) in @out. */
 static int run(const char *cmd, char *out, size_t len)
 {
 	char full[512];
-	FILE *f;
-	size_t n;
-	int st;
 
 	snprintf(full, sizeof(full), "%s 2>&1", cmd);
-	f = popen(full, "r");
-	if (!f)
-		fail("popen %s: %s", cmd, strerror(errno));
-	n = fread(out, 1, len - 1, f);
-	out[n] = 0;
-	while (fgetc(f) != EOF)
-		;
-	st = pclose(f);
-	if (st < 0 || !WIFEXITED(st))
-		fail("%s: did not exit (status %#x)", cmd, st);
-	return WEXITSTATUS(st);
+	return luo_run(full, out, len);
 }
 
 static void expect_loaded(int want)
@@ -148,22 +134,14 @@ static int stage1(void)
 
 static int stage2(void)
 {
-	int dev, session, fd;
-	void *map;
+	int dev, session;
 
 	expect_lockdown();
 	dev = luo_open();
-	session = expect_ok("retrieve the session",
-			    luo_retrieve_session(dev, SESSION));
-	fd = expect_ok("retrieve the memfd", luo_retrieve_fd(session, TOKEN));
-	expect_u64("size", SIZE, luo_fd_size(fd));
-	map = luo_map(fd, SIZE);
-	luo_verify("after the signed kexec", map, SIZE, 1, TOKEN);
-	luo_check_pfns("after the signed kexec", map, SIZE);
+	session = luo_retrieve_memfd_back(dev, SESSION, TOKEN, SIZE,
+					  "after the signed kexec");
 	expect_ok("finish", luo_finish(session));
 	msg("ok: through a signed kexec in lockdown, the memfd came back intact at its PFNs");
-	munmap(map, SIZE);
-	close(fd);
 	close(session);
 	close(dev);
 	return EXIT_PASS;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
+#include <sys/wait.h>
 
 #include "luo_test_utils.h"
 
@@ -378,6 +379,43 @@ void luo_write_file(const char *path, const char *val)
 	if (write(fd, val, strlen(val)) < 0)
 		fail("write '%s' to %s: %s", val, path, strerror(errno));
 	close(fd);
+}
+
+int luo_retrieve_memfd_back(int dev, const char *name, uint64_t token,
+			    uint64_t size, const char *what)
+{
+	int session, fd;
+	void *map;
+
+	session = expect_ok("retrieve the session",
+			    luo_retrieve_session(dev, name));
+	fd = expect_ok("retrieve the memfd", luo_retrieve_fd(session, token));
+	expect_u64("size", size, luo_fd_size(fd));
+	map = luo_map(fd, size);
+	luo_verify(what, map, size, 1, token);
+	luo_check_pfns(what, map, size);
+	munmap(map, size);
+	close(fd);
+	return session;
+}
+
+int luo_run(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	if (!f)
+		fail("popen %s: %s", cmd, strerror(errno));
+	n = fread(out, 1, len - 1, f);
+	out[n] = 0;
+	/* drain what did not fit */
+	while (fgetc(f) != EOF)
+		;
+	st = pclose(f);
+	if (st < 0 || !WIFEXITED(st))
+		fail("%s: did not exit (status %#x)", cmd, st);
+	return WEXITSTATUS(st);
 }
 
 void luo_expect_log(const char *text)

@@ -149,11 +149,25 @@ void luo_preserve_memfd(int session, int fd, uint64_t size, uint64_t token,
 void luo_save_pfns(const void *map, uint64_t size, bool scratch);
 /* Fail unless [map, map + size) is at the PFNs the last stage saved. */
 void luo_check_pfns(const char *what, const void *map, uint64_t size);
+/*
+ * Retrieve session @name and its memfd @token, which stage 1 filled with
+ * luo_preserve_memfd(): fail unless it is @size bytes of the pattern at
+ * the PFNs saved then. @what names the moment. Returns the session fd,
+ * not finished; the memfd is closed.
+ */
+int luo_retrieve_memfd_back(int dev, const char *name, uint64_t token,
+			    uint64_t size, const char *what);
 
 /* ----- the kernel's side ----- */
 
 /* Write @val to the file @path (debugfs, sysfs), or fail. */
 void luo_write_file(const char *path, const char *val);
+/*
+ * Run @cmd with the shell; its exit status, with what it wrote to stdout
+ * in @out (NUL-terminated, cut to @len - 1 bytes). Fails if it did not
+ * exit.
+ */
+int luo_run(const char *cmd, char *out, size_t len);
 /* Fail unless a kernel log line holds @text; print that line. */
 void luo_expect_log(const char *text);
 

@@ -123,28 +123,6 @@ static int finalize_without_cap(void)
 	return WEXITSTATUS(st);
 }
 
-/* Run @cmd, its stdout into @out (NUL-terminated); its exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n = 0;
-	int st;
-
-	if (!f)
-		fail("popen %s: %s", cmd, strerror(errno));
-	if (out) {
-		n = fread(out, 1, len - 1, f);
-		out[n] = 0;
-	}
-	/* drain what did not fit */
-	while (fgetc(f) != EOF)
-		;
-	st = pclose(f);
-	if (st < 0 || !WIFEXITED(st))
-		fail("%s: did not exit (status %#x)", cmd, st);
-	return WEXITSTATUS(st);
-}
-
 static void kho_update(const char *verb, const char *want_json)
 {
 	static char out[65536];
@@ -152,7 +130,7 @@ static void kho_update(const char *verb, const char *want_json)
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "kho-update --json %s", verb);
-	st = run(cmd, out, sizeof(out));
+	st = luo_run(cmd, out, sizeof(out));
 	if (st)
 		fail("%s: exit status %d: %.400s", cmd, st, out);
 	if (want_json && !strstr(out, want_json))
@@ -225,8 +203,7 @@ static int stage1(void)
 
 static int stage2(void)
 {
-	int dev, session, fd;
-	void *map;
+	int dev, session;
 
 	unmount_debugfs();
 	expect_kho("enabled", "1");
@@ -235,20 +212,13 @@ static int stage2(void)
 	kho_update("status", "\"incoming\":{\"present\":true");
 
 	dev = luo_open();
-	session = expect_ok("retrieve the session",
-			    luo_retrieve_session(dev, SESSION));
-	fd = expect_ok("retrieve the memfd", luo_retrieve_fd(session, TOKEN));
-	expect_u64("size", SIZE, luo_fd_size(fd));
-	map = luo_map(fd, SIZE);
-	luo_verify("after the update", map, SIZE, 1, TOKEN);
-	luo_check_pfns("after the update", map, SIZE);
+	session = luo_retrieve_memfd_back(dev, SESSION, TOKEN, SIZE,
+					  "after the update");
 	close(expect_ok("retrieve the late memfd",
 			luo_retrieve_fd(session, TOKEN + 1)));
 	expect_ok("finish", luo_finish(session));
 	msg("ok: %sincoming reads 1; the memfd came back intact, at its PFNs",
 	    KHO);
-	munmap(map, SIZE);
-	close(fd);
 	close(session);
 	close(dev);
 	return EXIT_PASS;
