@@ -98,7 +98,6 @@ extern u64 kho_boot_alloc;
 
 void kho_sysfs_init(void);
 
-
 #ifdef CONFIG_KEXEC_HANDOVER_DEBUGFS
 void kho_debugfs_init(void);
 #else
