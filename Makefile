@@ -92,7 +92,7 @@ $(OBJ)/.config: $(FRAGS) harness/config.sh $(TREE)/.kho-v-stamp
 kernel: tree
 	@$(MAKE) --no-print-directory $(OBJ)/.config
 	@echo "==> Building bzImage in $(OBJ) (ccache; a cold build takes ~10 min on 2 cores)"
-	@$(KMAKE) -s bzImage modules
+	@$(KMAKE) -s bzImage modules headers
 	@echo "    $(BZIMAGE)"
 	@$(MAKE) --no-print-directory $(BZIMAGE).signed
 
@@ -111,17 +111,20 @@ $(BZIMAGE).signed: $(BZIMAGE)
 # initramfs for their users to source, C ones are linked into the tests.
 SH_LIBS := $(sort $(wildcard tools/testing/selftests/kho/*_lib.sh bench/*_lib.sh demo/*_lib.sh))
 C_LIBS := $(wildcard tools/testing/selftests/liveupdate/luo_test_utils.c \
-	tools/testing/selftests/kvm/kho/kvm_kho_util*.c)
+	tools/testing/selftests/kvm/kho/kvm_kho_util*.c \
+	tools/testing/selftests/iommu/kho/iommu_kho_util.c)
 not_lib = $(sort $(filter-out $(SH_LIBS) $(C_LIBS),$(wildcard $(1))))
 TEST_SRCS := $(call not_lib,tools/testing/selftests/kho/*.sh \
-	tools/testing/selftests/liveupdate/luo_*.c tools/testing/selftests/kvm/kho/kvm_kho_*.c)
+	tools/testing/selftests/liveupdate/luo_*.c tools/testing/selftests/kvm/kho/kvm_kho_*.c \
+	tools/testing/selftests/iommu/kho/*.c)
 DEMO_SRCS := $(call not_lib,demo/*.sh demo/*.c)
 # tests run from this machine against QEMU hosts (harness/fleet.py)
 FLEET_TESTS := $(wildcard tools/kho/ansible/tests/*.py)
 BENCH_SRCS := $(call not_lib,bench/*.sh bench/*.c)
 USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \
 	-I$(CURDIR)/tools/testing/selftests/liveupdate \
-	-I$(CURDIR)/tools/testing/selftests/kvm/kho
+	-I$(CURDIR)/tools/testing/selftests/kvm/kho \
+	-I$(CURDIR)/tools/testing/selftests/iommu/kho
 
 initramfs: kernel
 	@echo "==> Building the test initramfs"

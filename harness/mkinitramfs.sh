@@ -30,20 +30,30 @@ luo_lib=tools/testing/selftests/liveupdate/luo_test_utils.c
 kvm_lib="tools/testing/selftests/kvm/kho/kvm_kho_util.c
 	 tools/testing/selftests/kvm/kho/kvm_kho_util_guest.c
 	 tools/testing/selftests/kvm/kho/kvm_kho_util_record.c"
+iommu_lib=tools/testing/selftests/iommu/kho/iommu_kho_util.c
 bench_lib=bench/lib/luo_memfd_bench.c
 libs_for() {	# SRC: the library sources it links, by its directory
 	case "${1#"$repo/"}" in
 	tools/testing/selftests/liveupdate/*) echo "$luo_lib" ;;
 	tools/testing/selftests/kvm/kho/*|demo/*) echo "$kvm_lib $luo_lib" ;;
+	tools/testing/selftests/iommu/kho/*) echo "$iommu_lib $luo_lib" ;;
 	bench/kvm_*.c) echo "$kvm_lib $luo_lib" ;;
 	bench/*) echo "$bench_lib $luo_lib" ;;
+	esac
+}
+# The IOMMU tests need this kernel's uAPI (iommufd, VFIO cdev), newer than
+# the build machine's: the headers kbuild installed in $obj/usr/include.
+cflags_for() {	# SRC
+	case "${1#"$repo/"}" in
+	tools/testing/selftests/iommu/kho/*) echo "-I$obj/usr/include" ;;
 	esac
 }
 headers_newer() {	# FILE SRC: a header beside SRC or of a library is newer
 	local h
 	for h in "$(dirname "$2")"/*.h "$(dirname "$2")"/lib/*.h \
 		 "$repo"/tools/testing/selftests/liveupdate/*.h \
-		 "$repo"/tools/testing/selftests/kvm/kho/*.h; do
+		 "$repo"/tools/testing/selftests/kvm/kho/*.h \
+		 "$repo"/tools/testing/selftests/iommu/kho/*.h; do
 		[ -e "$h" ] && [ "$h" -nt "$1" ] && return 0
 	done
 	return 1
@@ -57,7 +67,7 @@ build_c() {	# SRC OUT
 		if [ ! -e "$o" ] || [ "$repo/$l" -nt "$o" ] || headers_newer "$o" "$repo/$l"; then
 			echo "  CC       $l"
 			# shellcheck disable=SC2086
-			gcc $cflags -c -o "$o" "$repo/$l"
+			gcc $cflags $(cflags_for "$repo/$l") -c -o "$o" "$repo/$l"
 		fi
 		objs="$objs $o"
 		[ "$o" -nt "$2" ] && stale=1
@@ -67,7 +77,7 @@ build_c() {	# SRC OUT
 	if [ $stale = 1 ]; then
 		echo "  CC       ${1#"$repo/"}"
 		# shellcheck disable=SC2086
-		gcc $cflags -o "$2" "$1" $objs
+		gcc $cflags $(cflags_for "$1") -o "$2" "$1" $objs
 	fi
 }
 build_c "$repo/tools/kho/kho-kexec.c" "$bin/kho-kexec"

@@ -2,8 +2,8 @@
 """Run kho-v tests under QEMU, one VM per test, and report KTAP.
 
 Each test is a file (NAME.sh, or NAME.c built into NAME) in a test
-directory: tools/testing/selftests/{kho,liveupdate,kvm/kho}/ or bench/;
-or a NAME.py (tools/kho/ansible/tests/) that runs on this machine and
+directory: tools/testing/selftests/{kho,liveupdate,kvm/kho,iommu/kho}/
+or bench/; or a NAME.py (tools/kho/ansible/tests/) that runs on this machine and
 boots its own QEMU hosts through harness/fleet.py, which gets
 --fleet-args.
 What it needs from QEMU (memory, CPUs, timeout, kernel command line,

@@ -1,7 +1,8 @@
 """vm.conf: what each test of a directory needs from the QEMU VM it runs in.
 
 Every directory of tests (tools/testing/selftests/kho/, .../liveupdate/,
-.../kvm/kho/, bench/, demo/) has one vm.conf, with one line per test:
+.../kvm/kho/, .../iommu/kho/, bench/, demo/) has one vm.conf, with one line
+per test:
 
     NAME [KEY=VALUE]...
 

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The IOMMU tests' library: iommufd ioctls and a userspace edu driver.
+ * See iommu_kho_util.h.
+ */
+#include "luo_test_utils.h"
+
+#include <dirent.h>
+#include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "iommu_kho_util.h"
+
+#define SYS_PCI	"/sys/bus/pci/devices"
+
+/* ----- iommufd ----- */
+
+int iommufd_open(void)
+{
+	int fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		skip("no /dev/iommu: kernel without CONFIG_IOMMUFD");
+	if (fd < 0)
+		fail("open /dev/iommu: %s", strerror(errno));
+	return fd;
+}
+
+int iommufd_ioas_alloc(int iommufd, uint32_t *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+	int ret = luo_ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd);
+
+	if (!ret)
+		*ioas_id = cmd.out_ioas_id;
+	return ret;
+}
+
+int iommufd_map_file_flags(int iommufd, uint32_t ioas_id, int memfd,
+			   uint64_t start, uint64_t length, uint64_t *iova,
+			   uint32_t flags)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.fd = memfd,
+		.start = start,
+		.length = length,
+		.iova = *iova,
+	};
+	int ret = luo_ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &cmd);
+
+	if (!ret)
+		*iova = cmd.iova;
+	return ret;
+}
+
+int iommufd_map_file(int iommufd, uint32_t ioas_id, int memfd,
+		     uint64_t start, uint64_t length, uint64_t iova)
+{
+	return iommufd_map_file_flags(iommufd, ioas_id, memfd, start, length,
+				      &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+				      IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE);
+}
+
+int iommufd_map_user(int iommufd, uint32_t ioas_id, void *va,
+		     uint64_t length, uint64_t iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)va,
+		.length = length,
+		.iova = iova,
+	};
+
+	return luo_ioctl(iommufd, IOMMU_IOAS_MAP, &cmd);
+}
+
+int iommufd_unmap(int iommufd, uint32_t ioas_id, uint64_t iova,
+		  uint64_t length)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+
+	return luo_ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+}
+
+int iommufd_destroy(int iommufd, uint32_t id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return luo_ioctl(iommufd, IOMMU_DESTROY, &cmd);
+}
+
+/* ----- edu: finding it, and who drives it ----- */
+
+static unsigned long read_hex(const char *bdf, const char *attr)
+{
+	char path[256], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), SYS_PCI "/%s/%s", bdf, attr);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(fd);
+	return strtoul(buf, NULL, 16);
+}
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+void edu_find(char *bdf, size_t len)
+{
+	struct dirent *d;
+	DIR *dir = opendir(SYS_PCI);
+
+	if (!dir)
+		fail("opendir " SYS_PCI ": %s", strerror(errno));
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (read_hex(d->d_name, "vendor") == EDU_VENDOR &&
+		    read_hex(d->d_name, "device") == EDU_DEVICE) {
+			snprintf(bdf, len, "%s", d->d_name);
+			closedir(dir);
+			return;
+		}
+	}
+	closedir(dir);
+	skip("no edu device (QEMU -device edu)");
+}
+
+int edu_set_driver(const char *bdf, const char *driver)
+{
+	char path[256], link[256];
+	ssize_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), SYS_PCI "/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (*driver && !strcmp(strrchr(link, '/') + 1, driver))
+			return 0;
+		snprintf(path, sizeof(path), SYS_PCI "/%s/driver/unbind", bdf);
+		ret = write_str(path, bdf);
+		if (ret)
+			return ret;
+	}
+	snprintf(path, sizeof(path), SYS_PCI "/%s/driver_override", bdf);
+	ret = write_str(path, *driver ? driver : "\n");
+	if (ret || !*driver)
+		return ret;
+	return write_str("/sys/bus/pci/drivers_probe", bdf);
+}
+
+static void edu_init(struct edu *e, const char *bdf)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->bdf, sizeof(e->bdf), "%s", bdf);
+	e->devfd = -1;
+	e->cfgfd = -1;
+}
+
+/* The cdev of a device bound to vfio-pci: /dev/vfio/devices/vfioN */
+static int vfio_cdev_open(const char *bdf)
+{
+	char path[512];
+	struct dirent *d;
+	DIR *dir;
+	int fd;
+
+	snprintf(path, sizeof(path), SYS_PCI "/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		fail("%s: %s (no CONFIG_VFIO_DEVICE_CDEV?)", path,
+		     strerror(errno));
+	while ((d = readdir(dir)) && strncmp(d->d_name, "vfio", 4))
+		;
+	if (!d)
+		fail("%s holds no vfioN", path);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->d_name);
+	closedir(dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+void edu_open_vfio(struct edu *e, const char *bdf, int iommufd)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+	struct vfio_region_info reg = {
+		.argsz = sizeof(reg),
+		.index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	void *bar;
+
+	edu_init(e, bdf);
+	expect_ok("bind edu to vfio-pci", edu_set_driver(bdf, "vfio-pci"));
+	e->devfd = vfio_cdev_open(bdf);
+	expect_ok("VFIO_DEVICE_BIND_IOMMUFD",
+		  luo_ioctl(e->devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	e->devid = bind.out_devid;
+
+	expect_ok("VFIO_DEVICE_GET_REGION_INFO(BAR0)",
+		  luo_ioctl(e->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
+	bar = mmap(NULL, reg.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   e->devfd, reg.offset);
+	if (bar == MAP_FAILED)
+		fail("mmap edu BAR0: %s", strerror(errno));
+	e->bar = bar;
+	e->bar_size = reg.size;
+
+	reg.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	expect_ok("VFIO_DEVICE_GET_REGION_INFO(config)",
+		  luo_ioctl(e->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
+	e->cfg_offset = reg.offset;
+	edu_bus_master(e, true);
+}
+
+int edu_attach(struct edu *e, uint32_t *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = *pt_id,
+	};
+	int ret = luo_ioctl(e->devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+
+	if (!ret)
+		*pt_id = attach.pt_id;
+	return ret;
+}
+
+void edu_open_sysfs(struct edu *e, const char *bdf)
+{
+	char path[256];
+	void *bar;
+	int fd;
+
+	edu_init(e, bdf);
+	expect_ok("leave edu without a driver", edu_set_driver(bdf, ""));
+	snprintf(path, sizeof(path), SYS_PCI "/%s/enable", bdf);
+	expect_ok("enable edu", write_str(path, "1"));
+	snprintf(path, sizeof(path), SYS_PCI "/%s/resource0", bdf);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		fail("open %s: %s", path, strerror(errno));
+	e->bar_size = 1 << 20;
+	bar = mmap(NULL, e->bar_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
+	close(fd);
+	if (bar == MAP_FAILED)
+		fail("mmap %s: %s", path, strerror(errno));
+	e->bar = bar;
+	snprintf(path, sizeof(path), SYS_PCI "/%s/config", bdf);
+	e->cfgfd = open(path, O_RDWR);
+	if (e->cfgfd < 0)
+		fail("open %s: %s", path, strerror(errno));
+	edu_bus_master(e, true);
+}
+
+void edu_close(struct edu *e)
+{
+	if (e->bar)
+		munmap((void *)e->bar, e->bar_size);
+	if (e->devfd >= 0)
+		close(e->devfd);
+	if (e->cfgfd >= 0)
+		close(e->cfgfd);
+	e->bar = NULL;
+	e->devfd = -1;
+	e->cfgfd = -1;
+}
+
+/* ----- edu: registers and DMA ----- */
+
+/* Registers: one access of the register's size each, never merged */
+uint32_t edu_read32(struct edu *e, unsigned int reg)
+{
+	return __atomic_load_n((uint32_t *)(e->bar + reg), __ATOMIC_SEQ_CST);
+}
+
+void edu_write32(struct edu *e, unsigned int reg, uint32_t val)
+{
+	__atomic_store_n((uint32_t *)(e->bar + reg), val, __ATOMIC_SEQ_CST);
+}
+
+void edu_write64(struct edu *e, unsigned int reg, uint64_t val)
+{
+	__atomic_store_n((uint64_t *)(e->bar + reg), val, __ATOMIC_SEQ_CST);
+}
+
+void edu_bus_master(struct edu *e, bool on)
+{
+	int fd = e->cfgfd >= 0 ? e->cfgfd : e->devfd;
+	off_t off = (e->cfgfd >= 0 ? 0 : e->cfg_offset) + PCI_COMMAND;
+	uint16_t cmd;
+
+	if (pread(fd, &cmd, sizeof(cmd), off) != sizeof(cmd))
+		fail("read PCI_COMMAND of %s: %s", e->bdf, strerror(errno));
+	cmd = on ? cmd | PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY :
+		   cmd & ~PCI_COMMAND_MASTER;
+	if (pwrite(fd, &cmd, sizeof(cmd), off) != sizeof(cmd))
+		fail("write PCI_COMMAND of %s: %s", e->bdf, strerror(errno));
+}
+
+void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
+		   uint32_t count, bool to_ram)
+{
+	if (addr + count > EDU_DMA_LIMIT || buf_off + count >= EDU_BUF_SIZE)
+		fail("edu DMA of %u bytes at %#llx (buffer +%#x): out of range",
+		     count, (unsigned long long)addr, buf_off);
+	edu_write64(e, to_ram ? EDU_REG_DMA_SRC : EDU_REG_DMA_DST,
+		    EDU_BUF + buf_off);
+	edu_write64(e, to_ram ? EDU_REG_DMA_DST : EDU_REG_DMA_SRC, addr);
+	edu_write64(e, EDU_REG_DMA_COUNT, count);
+	edu_write64(e, EDU_REG_DMA_CMD,
+		    EDU_DMA_START | (to_ram ? EDU_DMA_TO_RAM : 0));
+}
+
+int edu_dma_wait(struct edu *e, int timeout_ms)
+{
+	struct timespec ts = { .tv_nsec = 1000000 };
+	int waited;
+
+	for (waited = 0; waited < timeout_ms; waited++) {
+		if (!(edu_read32(e, EDU_REG_DMA_CMD) & EDU_DMA_START))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+void edu_dma(struct edu *e, uint64_t addr, uint32_t buf_off, uint32_t count,
+	     bool to_ram)
+{
+	edu_dma_start(e, addr, buf_off, count, to_ram);
+	if (edu_dma_wait(e, 10000))
+		fail("edu DMA %s %#llx did not end in 10 s",
+		     to_ram ? "to" : "from", (unsigned long long)addr);
+}

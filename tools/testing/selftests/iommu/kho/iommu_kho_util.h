@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The IOMMU tests' library: iommufd ioctls, and a small userspace driver
+ * for QEMU's edu device, the DMA engine the tests point at the IOMMU.
+ *
+ * edu (PCI 1234:11e8) has one BAR of registers: identification at 0x00,
+ * a liveness register at 0x04 that reads back inverted, a factorial
+ * register at 0x08, and a DMA engine (source 0x80, destination 0x88,
+ * count 0x90, command 0x98) that copies between a bus address and a
+ * 4 KiB buffer on the device at bus address 0x40000. A transfer ends
+ * about 100 ms of virtual time after its command. Only bus addresses
+ * below 256 MiB may be given, and QEMU 7.2 takes a transfer only if it
+ * ends before the buffer's last byte: anything else stops QEMU with a
+ * hardware error, so edu_dma_start() refuses it.
+ *
+ * A test drives edu either through VFIO (a cdev bound to an iommufd, the
+ * way a VMM does) or, when no driver may own it, through sysfs: BAR0 via
+ * resource0 and bus mastering set by hand in config space.
+ */
+#ifndef IOMMU_KHO_UTIL_H
+#define IOMMU_KHO_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDU_VENDOR		0x1234
+#define EDU_DEVICE		0x11e8
+#define EDU_REG_ID		0x00
+#define EDU_REG_LIVENESS	0x04
+#define EDU_REG_FACTORIAL	0x08
+#define EDU_REG_STATUS		0x20
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_COUNT	0x90
+#define EDU_REG_DMA_CMD		0x98
+#define EDU_DMA_START		0x1
+#define EDU_DMA_TO_RAM		0x2
+#define EDU_BUF			0x40000ULL	/* the device's buffer */
+#define EDU_BUF_SIZE		4096
+#define EDU_DMA_MAX		2048		/* the tests' transfers */
+#define EDU_DMA_LIMIT		0x10000000ULL	/* bus addresses below 256 MiB */
+
+struct edu {
+	char bdf[32];
+	int devfd;		/* VFIO cdev, or -1 */
+	int cfgfd;		/* sysfs config, when driven through sysfs */
+	uint32_t devid;		/* iommufd device id, once bound */
+	uint8_t *bar;		/* BAR0, mapped */
+	size_t bar_size;
+	uint64_t cfg_offset;	/* config space region of the VFIO device */
+};
+
+/* ----- iommufd: 0 or -errno, as the raw ioctls of luo_test_utils ----- */
+
+/* Open /dev/iommu; skips the test where there is none. */
+int iommufd_open(void);
+int iommufd_ioas_alloc(int iommufd, uint32_t *ioas_id);
+/* IOMMU_IOAS_MAP_FILE at a fixed IOVA, readable and writeable. */
+int iommufd_map_file(int iommufd, uint32_t ioas_id, int memfd,
+		     uint64_t start, uint64_t length, uint64_t iova);
+/* IOMMU_IOAS_MAP_FILE with any flags; *iova in and out. */
+int iommufd_map_file_flags(int iommufd, uint32_t ioas_id, int memfd,
+			   uint64_t start, uint64_t length, uint64_t *iova,
+			   uint32_t flags);
+/* IOMMU_IOAS_MAP of a user VA at a fixed IOVA. */
+int iommufd_map_user(int iommufd, uint32_t ioas_id, void *va,
+		     uint64_t length, uint64_t iova);
+int iommufd_unmap(int iommufd, uint32_t ioas_id, uint64_t iova,
+		  uint64_t length);
+int iommufd_destroy(int iommufd, uint32_t id);
+
+/* ----- edu ----- */
+
+/* The BDF of the first edu device, in @bdf; skips the test if none. */
+void edu_find(char *bdf, size_t len);
+/* Bind @bdf to @driver ("" to leave it without one): 0 or -errno. */
+int edu_set_driver(const char *bdf, const char *driver);
+/*
+ * Bind edu to vfio-pci, open its cdev, bind it to @iommufd, map BAR0 and
+ * set bus mastering. Fails the test on error.
+ */
+void edu_open_vfio(struct edu *e, const char *bdf, int iommufd);
+/* VFIO_DEVICE_ATTACH_IOMMUFD_PT: 0 or -errno; the HWPT id in *pt_id. */
+int edu_attach(struct edu *e, uint32_t *pt_id);
+/* Drive edu through sysfs: no driver, BAR0 from resource0, bus master. */
+void edu_open_sysfs(struct edu *e, const char *bdf);
+void edu_close(struct edu *e);
+
+uint32_t edu_read32(struct edu *e, unsigned int reg);
+void edu_write32(struct edu *e, unsigned int reg, uint32_t val);
+void edu_write64(struct edu *e, unsigned int reg, uint64_t val);
+/* PCI_COMMAND bus mastering on or off. */
+void edu_bus_master(struct edu *e, bool on);
+/*
+ * One transfer between the device buffer (offset @buf_off) and bus
+ * address @addr, @to_ram deciding the direction; waits for it to end.
+ * Fails the test if it has not ended after a few seconds.
+ */
+void edu_dma(struct edu *e, uint64_t addr, uint32_t buf_off, uint32_t count,
+	     bool to_ram);
+/* Start a transfer and return: it ends ~100 ms later. */
+void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
+		   uint32_t count, bool to_ram);
+/* Wait for the transfer started last to end: 0, or -ETIMEDOUT. */
+int edu_dma_wait(struct edu *e, int timeout_ms);
+
+#endif
