@@ -13,6 +13,7 @@
 
 struct file;
 struct liveupdate_file_handler;
+struct luo_session;
 struct module;
 
 /* Longest handler compatible string, terminating NUL included. */
@@ -32,6 +33,8 @@ struct module;
  *	and passed to the other outgoing callbacks. Incoming: NULL at the
  *	first retrieve(); whatever retrieve() leaves in it, on success or
  *	failure, is passed to the next retrieve() and to finish()
+ * @session: the session of the file, for liveupdate_get_token_outgoing()
+ *	and liveupdate_get_file_incoming()
  */
 struct liveupdate_file_op_args {
 	struct liveupdate_file_handler *handler;
@@ -39,6 +42,7 @@ struct liveupdate_file_op_args {
 	struct file *file;
 	u64 serialized_data;
 	void *private_data;
+	struct luo_session *session;
 };
 
 /**
@@ -107,6 +111,10 @@ struct liveupdate_file_handler {
 bool liveupdate_enabled(void);
 int liveupdate_register_file_handler(struct liveupdate_file_handler *fh);
 int liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh);
+int liveupdate_get_token_outgoing(struct liveupdate_file_op_args *args,
+				  struct file *file, u64 *token);
+int liveupdate_get_file_incoming(struct liveupdate_file_op_args *args,
+				 u64 token, struct file **filep);
 
 #else /* !CONFIG_LIVEUPDATE */
 
@@ -123,6 +131,20 @@ liveupdate_register_file_handler(struct liveupdate_file_handler *fh)
 
 static inline int
 liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int
+liveupdate_get_token_outgoing(struct liveupdate_file_op_args *args,
+			      struct file *file, u64 *token)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int
+liveupdate_get_file_incoming(struct liveupdate_file_op_args *args, u64 token,
+			     struct file **filep)
 {
 	return -EOPNOTSUPP;
 }

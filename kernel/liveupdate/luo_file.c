@@ -153,6 +153,7 @@ static void luo_file_args(struct luo_file *lf,
 		.file = lf->file,
 		.serialized_data = lf->data,
 		.private_data = lf->private_data,
+		.session = lf->session,
 	};
 }
 
@@ -228,11 +229,13 @@ int luo_file_preserve(struct luo_session *session, int fd, u64 token)
 
 	args.handler = fh;
 	args.file = file;
+	args.session = session;
 	err = fh->ops->preserve(&args);
 	if (err)
 		goto err_release;
 
 	lf->file = file;
+	lf->session = session;
 	lf->token = token;
 	lf->data = args.serialized_data;
 	lf->private_data = args.private_data;
@@ -376,6 +379,7 @@ int __init luo_file_add_incoming(struct luo_session *session, u64 token,
 		kfree(lf);
 		return -ENOMEM;
 	}
+	lf->session = session;
 	lf->token = token;
 	lf->data = data;
 	list_add_tail(&lf->list, &session->files);
@@ -455,6 +459,59 @@ int luo_file_retrieve(struct luo_session *session, u64 token,
 	*filep = get_file(lf->file);
 	return 0;
 }
+
+/**
+ * liveupdate_get_token_outgoing - the token of another file of a session
+ * @args: the arguments of a handler callback on an outgoing file
+ * @file: a file that should be in the same session
+ * @token: set to its token
+ *
+ * For a handler whose file refers to other files, the memfds an iommufd
+ * maps for instance, to record them by the names the next kernel knows.
+ * A file counts as in the session if it or another open file of the same
+ * inode was preserved there. Call it from preserve() or freeze() only.
+ *
+ * Return: 0, or -ENOENT if no such file is in the session.
+ */
+int liveupdate_get_token_outgoing(struct liveupdate_file_op_args *args,
+				  struct file *file, u64 *token)
+{
+	struct luo_file *lf;
+
+	lockdep_assert_held(&luo_mutex);
+	if (WARN_ON_ONCE(!args->session || args->session->incoming))
+		return -EINVAL;
+	list_for_each_entry(lf, &args->session->files, list) {
+		if (lf->file && file_inode(lf->file) == file_inode(file)) {
+			*token = lf->token;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+EXPORT_SYMBOL_GPL(liveupdate_get_token_outgoing);
+
+/**
+ * liveupdate_get_file_incoming - retrieve another file of a session
+ * @args: the arguments of a handler's retrieve() callback
+ * @token: the token of the other file
+ * @filep: set to the file, with a reference the caller must drop
+ *
+ * The counterpart of liveupdate_get_token_outgoing() in the next kernel:
+ * the file is retrieved if userspace has not yet done so, and is the same
+ * file userspace gets for @token afterwards.
+ *
+ * Return: 0, or the error of retrieving it (-ENOENT for an unknown token).
+ */
+int liveupdate_get_file_incoming(struct liveupdate_file_op_args *args,
+				 u64 token, struct file **filep)
+{
+	lockdep_assert_held(&luo_mutex);
+	if (WARN_ON_ONCE(!args->session || !args->session->incoming))
+		return -EINVAL;
+	return luo_file_retrieve(args->session, token, filep);
+}
+EXPORT_SYMBOL_GPL(liveupdate_get_file_incoming);
 
 /**
  * luo_file_finish_all - finish every file of an incoming session

@@ -53,6 +53,7 @@ struct luo_session {
 /**
  * struct luo_file - a file in a session
  * @list: in its session's @files
+ * @session: the session it is in
  * @fh: the handler; for an incoming file, set once one is found for
  *	@compatible
  * @file: outgoing: the preserved file (a reference is held); incoming:
@@ -67,6 +68,7 @@ struct luo_session {
  */
 struct luo_file {
 	struct list_head list;
+	struct luo_session *session;
 	struct liveupdate_file_handler *fh;
 	struct file *file;
 	u64 token;
