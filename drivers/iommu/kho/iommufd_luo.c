@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * iommufd Live Update: carry an iommufd's IOAS and paging HWPTs across a
+ * kexec.
+ *
+ * A VMM preserves, in one session, the memfds that back guest RAM and then
+ * its iommufd. The record (include/linux/kho/abi/iommufd.h) names each IOAS
+ * and paging HWPT by its id and each mapping by (memfd token, offset), so
+ * it means the same thing in the next kernel. There, retrieving the
+ * iommufd retrieves those memfds (the same pages, not copies), creates the
+ * objects again under the same ids, maps the same ranges at the same IOVAs
+ * and fills each HWPT's domain, which pins the pages again. The VMM then
+ * binds its devices and attaches them to the HWPT ids it knew, with no map
+ * call of its own.
+ *
+ * Only what the next kernel can rebuild exactly is carried. Preserve and
+ * freeze refuse, with EOPNOTSUPP and a message saying why: a mapping of a
+ * user VA, a memfd that is not in the session, nested, nesting-parent or
+ * dirty-tracking HWPTs, HWPTs that deliver I/O page faults, fault queues,
+ * in-kernel accesses (mdev), and a HWPT that has never had a PCI device
+ * attached, for without one the next kernel cannot tell which IOMMU it
+ * belongs to.
+ *
+ * The record is built at preserve, to refuse early, and again at freeze,
+ * which makes it final: mappings changed after the handover is finalized
+ * are not carried. The IOMMU's own tables are not handed over yet: the
+ * next kernel starts its IOMMU afresh, so a device must not DMA during the
+ * kexec.
+ */
+#define pr_fmt(fmt) "iommufd: Live Update: " fmt
+
+#include <linux/file.h>
+#include <linux/iommu.h>
+#include <linux/kexec_handover.h>
+#include <linux/kho/abi/iommufd.h>
+#include <linux/liveupdate.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/xarray.h>
+#include <uapi/linux/iommufd.h>
+
+#include "../iommufd/io_pagetable.h"
+#include "../iommufd/iommufd_private.h"
+
+/* Objects looked at in one walk: at most this many, or the preserve fails */
+#define IOMMUFD_LUO_MAX_OBJECTS	512
+
+/**
+ * struct iommufd_luo_out - an outgoing iommufd
+ * @folio: its record, preserved
+ * @hwpt_dev: HWPT id -> the PCI function it was seen attached to, as an
+ *	xa_mk_value() of segment << 16 | requester id. Learned at each
+ *	walk, so a HWPT whose devices were detached later (the VMM exited)
+ *	still knows its IOMMU at freeze.
+ */
+struct iommufd_luo_out {
+	struct folio *folio;
+	struct xarray hwpt_dev;
+};
+
+/* What one walk of an iommufd found, before it is laid out in a record */
+struct iommufd_luo_walk {
+	struct iommufd_luo_ser hdr;
+	struct iommufd_luo_ioas_ser ioas[IOMMUFD_LUO_MAX_IOAS];
+	struct iommufd_luo_hwpt_ser hwpts[IOMMUFD_LUO_MAX_HWPTS];
+	struct iommufd_luo_map_ser *maps;
+};
+
+static int iommufd_luo_refuse(const char *why, u32 id)
+{
+	pr_warn("cannot preserve iommufd: object %u: %s\n", id, why);
+	return -EOPNOTSUPP;
+}
+
+/* Take a reference on every object of @ictx, into @objs: how many, or < 0 */
+static int iommufd_luo_grab(struct iommufd_ctx *ictx,
+			    struct iommufd_object **objs)
+{
+	struct iommufd_object *obj;
+	unsigned long index;
+	int n = 0;
+
+	xa_lock(&ictx->objects);
+	xa_for_each(&ictx->objects, index, obj) {
+		if (n == IOMMUFD_LUO_MAX_OBJECTS) {
+			n = -E2BIG;
+			break;
+		}
+		if (iommufd_lock_obj(obj))
+			objs[n++] = obj;
+	}
+	xa_unlock(&ictx->objects);
+	return n;
+}
+
+static void iommufd_luo_ungrab(struct iommufd_ctx *ictx,
+			       struct iommufd_object **objs, int n)
+{
+	while (n-- > 0)
+		iommufd_put_object(ictx, objs[n]);
+}
+
+/* Note the PCI function behind each HWPT that has a device attached now */
+static int iommufd_luo_note_devices(struct iommufd_luo_out *out,
+				    struct iommufd_object **objs, int n)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_device *idev;
+	struct pci_dev *pdev;
+	unsigned long key;
+	int i, err;
+
+	for (i = 0; i < n; i++) {
+		if (objs[i]->type != IOMMUFD_OBJ_DEVICE)
+			continue;
+		idev = container_of(objs[i], struct iommufd_device, obj);
+		mutex_lock(&idev->igroup->lock);
+		hwpt = idev->igroup->hwpt;
+		if (!hwpt || !dev_is_pci(idev->dev)) {
+			mutex_unlock(&idev->igroup->lock);
+			continue;
+		}
+		pdev = to_pci_dev(idev->dev);
+		key = (unsigned long)pci_domain_nr(pdev->bus) << 16 |
+		      pci_dev_id(pdev);
+		err = xa_err(xa_store(&out->hwpt_dev, hwpt->obj.id,
+				      xa_mk_value(key), GFP_KERNEL));
+		mutex_unlock(&idev->igroup->lock);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int iommufd_luo_walk_hwpt(struct iommufd_luo_out *out,
+				 struct iommufd_luo_walk *w,
+				 struct iommufd_hwpt_paging *hwpt_paging)
+{
+	struct iommufd_hw_pagetable *hwpt = &hwpt_paging->common;
+	struct iommufd_luo_hwpt_ser *h;
+	u32 id = hwpt->obj.id;
+	void *dev;
+
+	if (hwpt_paging->nest_parent)
+		return iommufd_luo_refuse("a nesting parent HWPT", id);
+	if (hwpt->domain->dirty_ops)
+		return iommufd_luo_refuse("a dirty-tracking HWPT", id);
+	if (hwpt->fault)
+		return iommufd_luo_refuse("a HWPT with I/O page faults", id);
+	dev = xa_load(&out->hwpt_dev, id);
+	if (!dev)
+		return iommufd_luo_refuse("a HWPT that never had a PCI device attached",
+					  id);
+	if (w->hdr.nr_hwpts == IOMMUFD_LUO_MAX_HWPTS)
+		return iommufd_luo_refuse("more HWPTs than carried", id);
+	h = &w->hwpts[w->hdr.nr_hwpts++];
+	h->id = id;
+	h->ioas = hwpt_paging->ioas->obj.id;
+	h->pci_segment = xa_to_value(dev) >> 16;
+	h->pci_rid = xa_to_value(dev) & 0xffff;
+	return 0;
+}
+
+static int iommufd_luo_walk_ioas(struct liveupdate_file_op_args *args,
+				 struct iommufd_luo_walk *w,
+				 struct iommufd_ioas *ioas)
+{
+	struct io_pagetable *iopt = &ioas->iopt;
+	struct iommufd_luo_map_ser *m;
+	struct iopt_area *area;
+	u32 id = ioas->obj.id;
+	u64 token;
+	int err = 0;
+
+	if (w->hdr.nr_ioas == IOMMUFD_LUO_MAX_IOAS)
+		return iommufd_luo_refuse("more IOAS than carried", id);
+	w->ioas[w->hdr.nr_ioas++].id = id;
+
+	down_read(&iopt->iova_rwsem);
+	for (area = iopt_area_iter_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_area_iter_next(area, 0, ULONG_MAX)) {
+		struct iopt_pages *pages = area->pages;
+
+		if (!pages) {
+			err = -EBUSY;	/* a map or unmap is under way */
+			break;
+		}
+		if (!pages->file) {
+			pr_warn("IOAS %u: IOVA %#lx maps a user VA, not a memfd (IOMMU_IOAS_MAP_FILE)\n",
+				id, iopt_area_iova(area));
+			err = -EOPNOTSUPP;
+			break;
+		}
+		if (liveupdate_get_token_outgoing(args, pages->file, &token)) {
+			pr_warn("IOAS %u: IOVA %#lx maps a memfd that is not in the session\n",
+				id, iopt_area_iova(area));
+			err = -EOPNOTSUPP;
+			break;
+		}
+		if (w->hdr.nr_maps == IOMMUFD_LUO_MAX_MAPS) {
+			err = iommufd_luo_refuse("more mappings than carried",
+						 id);
+			break;
+		}
+		m = &w->maps[w->hdr.nr_maps++];
+		m->iova = iopt_area_iova(area);
+		m->length = iopt_area_length(area);
+		m->token = token;
+		m->offset = pages->start +
+			    iopt_area_start_byte(area, iopt_area_iova(area));
+		m->ioas = id;
+		m->flags = 0;
+		if (area->iommu_prot & IOMMU_READ)
+			m->flags |= IOMMUFD_LUO_MAP_READ;
+		if (area->iommu_prot & IOMMU_WRITE)
+			m->flags |= IOMMUFD_LUO_MAP_WRITE;
+	}
+	up_read(&iopt->iova_rwsem);
+	return err;
+}
+
+/* Check every object of the iommufd and gather what is carried into @w */
+static int iommufd_luo_walk(struct liveupdate_file_op_args *args,
+			    struct iommufd_luo_out *out,
+			    struct iommufd_luo_walk *w)
+{
+	struct iommufd_ctx *ictx = iommufd_file_ctx(args->file);
+	struct iommufd_object **objs;
+	int i, n, err = 0;
+
+	objs = kcalloc(IOMMUFD_LUO_MAX_OBJECTS, sizeof(*objs), GFP_KERNEL);
+	if (!objs)
+		return -ENOMEM;
+	n = iommufd_luo_grab(ictx, objs);
+	if (n < 0) {
+		pr_warn("cannot preserve iommufd: more than %d objects\n",
+			IOMMUFD_LUO_MAX_OBJECTS);
+		kfree(objs);
+		return -EOPNOTSUPP;
+	}
+	err = iommufd_luo_note_devices(out, objs, n);
+
+	for (i = 0; i < n && !err; i++) {
+		struct iommufd_object *obj = objs[i];
+		struct iommufd_hwpt_paging *hwpt;
+		struct iommufd_ioas *ioas;
+
+		switch (obj->type) {
+		case IOMMUFD_OBJ_DEVICE:
+			break;	/* the device's own file carries it */
+		case IOMMUFD_OBJ_IOAS:
+			ioas = container_of(obj, struct iommufd_ioas, obj);
+			err = iommufd_luo_walk_ioas(args, w, ioas);
+			break;
+		case IOMMUFD_OBJ_HWPT_PAGING:
+			hwpt = container_of(obj, struct iommufd_hwpt_paging,
+					    common.obj);
+			err = iommufd_luo_walk_hwpt(out, w, hwpt);
+			break;
+		case IOMMUFD_OBJ_HWPT_NESTED:
+			err = iommufd_luo_refuse("a nested HWPT", obj->id);
+			break;
+		case IOMMUFD_OBJ_ACCESS:
+			err = iommufd_luo_refuse("an in-kernel access (mdev)",
+						 obj->id);
+			break;
+		case IOMMUFD_OBJ_FAULT:
+			err = iommufd_luo_refuse("a fault queue", obj->id);
+			break;
+		default:
+			err = iommufd_luo_refuse("an object of a kind not carried",
+						 obj->id);
+			break;
+		}
+	}
+	iommufd_luo_ungrab(ictx, objs, n);
+	kfree(objs);
+	return err;
+}
+
+static void iommufd_luo_free_record(struct folio *folio)
+{
+	WARN_ON_ONCE(kho_unpreserve_folio(folio));
+	folio_put(folio);
+}
+
+/* Walk the iommufd and write its record into a new preserved folio */
+static struct folio *iommufd_luo_record(struct liveupdate_file_op_args *args,
+					struct iommufd_luo_out *out)
+{
+	struct iommufd_luo_walk *w;
+	struct iommufd_luo_ser *ser;
+	struct folio *folio;
+	size_t size;
+	int err;
+
+	w = kvzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return ERR_PTR(-ENOMEM);
+	w->maps = kvcalloc(IOMMUFD_LUO_MAX_MAPS, sizeof(*w->maps), GFP_KERNEL);
+	if (!w->maps) {
+		folio = ERR_PTR(-ENOMEM);
+		goto out_free;
+	}
+	err = iommufd_luo_walk(args, out, w);
+	if (err) {
+		folio = ERR_PTR(err);
+		goto out_free;
+	}
+
+	size = iommufd_luo_ser_size(w->hdr.nr_ioas, w->hdr.nr_hwpts,
+				    w->hdr.nr_maps);
+	folio = folio_alloc(GFP_KERNEL | __GFP_ZERO, get_order(size));
+	if (!folio) {
+		folio = ERR_PTR(-ENOMEM);
+		goto out_free;
+	}
+	ser = folio_address(folio);
+	*ser = w->hdr;
+	ser->magic = IOMMUFD_LUO_MAGIC;
+	ser->version = IOMMUFD_LUO_VERSION;
+	ser->size = size;
+	memcpy(iommufd_luo_ser_ioas(ser), w->ioas,
+	       w->hdr.nr_ioas * sizeof(*w->ioas));
+	memcpy(iommufd_luo_ser_hwpts(ser), w->hwpts,
+	       w->hdr.nr_hwpts * sizeof(*w->hwpts));
+	memcpy(iommufd_luo_ser_maps(ser), w->maps,
+	       w->hdr.nr_maps * sizeof(*w->maps));
+
+	err = kho_preserve_folio(folio);
+	if (err) {
+		folio_put(folio);
+		folio = ERR_PTR(err);
+	}
+out_free:
+	kvfree(w->maps);
+	kvfree(w);
+	return folio;
+}
+
+/* ----- outgoing ----- */
+
+static bool iommufd_luo_can_preserve(struct liveupdate_file_handler *handler,
+				     struct file *file)
+{
+	return iommufd_file_ctx(file);
+}
+
+static int iommufd_luo_preserve(struct liveupdate_file_op_args *args)
+{
+	struct iommufd_luo_out *out;
+	struct folio *folio;
+
+	out = kzalloc(sizeof(*out), GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	xa_init(&out->hwpt_dev);
+	folio = iommufd_luo_record(args, out);
+	if (IS_ERR(folio)) {
+		xa_destroy(&out->hwpt_dev);
+		kfree(out);
+		return PTR_ERR(folio);
+	}
+	out->folio = folio;
+	args->private_data = out;
+	args->serialized_data = PFN_PHYS(folio_pfn(folio));
+	return 0;
+}
+
+static void iommufd_luo_unpreserve(struct liveupdate_file_op_args *args)
+{
+	struct iommufd_luo_out *out = args->private_data;
+
+	iommufd_luo_free_record(out->folio);
+	xa_destroy(&out->hwpt_dev);
+	kfree(out);
+}
+
+/* The record made final: what the iommufd holds now, checked again */
+static int iommufd_luo_freeze(struct liveupdate_file_op_args *args)
+{
+	struct iommufd_luo_out *out = args->private_data;
+	struct folio *folio;
+
+	folio = iommufd_luo_record(args, out);
+	if (IS_ERR(folio)) {
+		pr_err("iommufd changed since it was preserved and cannot be carried: %ld\n",
+		       PTR_ERR(folio));
+		return PTR_ERR(folio);
+	}
+	iommufd_luo_free_record(out->folio);
+	out->folio = folio;
+	args->serialized_data = PFN_PHYS(folio_pfn(folio));
+	return 0;
+}
+
+/* ----- incoming ----- */
+
+/* The order of the unclaimed preserved block at @phys, or -1 */
+static int iommufd_luo_block_order(phys_addr_t phys)
+{
+	unsigned int order;
+
+	for (order = 0; order <= IOMMUFD_LUO_MAX_ORDER; order++)
+		if (kho_is_preserved(phys, order))
+			return order;
+	return -1;
+}
+
+static bool iommufd_luo_id_ok(u32 id)
+{
+	return id && id <= INT_MAX;
+}
+
+/* Is @id one of the first @n IOAS of @ser? */
+static bool iommufd_luo_has_ioas(struct iommufd_luo_ser *ser, u32 n, u32 id)
+{
+	struct iommufd_luo_ioas_ser *ioas = iommufd_luo_ser_ioas(ser);
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (ioas[i].id == id)
+			return true;
+	return false;
+}
+
+/* Is @id the id of one of the first @n HWPTs of @ser? */
+static bool iommufd_luo_has_hwpt(struct iommufd_luo_ser *ser, u32 n, u32 id)
+{
+	struct iommufd_luo_hwpt_ser *hwpts = iommufd_luo_ser_hwpts(ser);
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (hwpts[i].id == id)
+			return true;
+	return false;
+}
+
+static const char *iommufd_luo_check_ser(struct iommufd_luo_ser *ser,
+					 size_t block)
+{
+	struct iommufd_luo_ioas_ser *ioas;
+	struct iommufd_luo_hwpt_ser *hwpt;
+	struct iommufd_luo_map_ser *map;
+	u64 end;
+	u32 i;
+
+	if (block < sizeof(*ser) || ser->magic != IOMMUFD_LUO_MAGIC ||
+	    ser->version != IOMMUFD_LUO_VERSION)
+		return "not an iommufd record of this version";
+	if (ser->nr_ioas > IOMMUFD_LUO_MAX_IOAS ||
+	    ser->nr_hwpts > IOMMUFD_LUO_MAX_HWPTS ||
+	    ser->nr_maps > IOMMUFD_LUO_MAX_MAPS ||
+	    ser->size != iommufd_luo_ser_size(ser->nr_ioas, ser->nr_hwpts,
+					      ser->nr_maps) ||
+	    ser->size > block)
+		return "counts or size out of bounds";
+
+	ioas = iommufd_luo_ser_ioas(ser);
+	for (i = 0; i < ser->nr_ioas; i++)
+		if (!iommufd_luo_id_ok(ioas[i].id) || ioas[i].reserved ||
+		    iommufd_luo_has_ioas(ser, i, ioas[i].id))
+			return "a bad or repeated IOAS id";
+	hwpt = iommufd_luo_ser_hwpts(ser);
+	for (i = 0; i < ser->nr_hwpts; i++)
+		if (!iommufd_luo_id_ok(hwpt[i].id) ||
+		    iommufd_luo_has_ioas(ser, ser->nr_ioas, hwpt[i].id) ||
+		    iommufd_luo_has_hwpt(ser, i, hwpt[i].id) ||
+		    !iommufd_luo_has_ioas(ser, ser->nr_ioas, hwpt[i].ioas) ||
+		    hwpt[i].pci_segment > 0xffff || hwpt[i].pci_rid > 0xffff)
+			return "a bad or repeated HWPT";
+	map = iommufd_luo_ser_maps(ser);
+	for (i = 0; i < ser->nr_maps; i++)
+		if (!iommufd_luo_has_ioas(ser, ser->nr_ioas, map[i].ioas) ||
+		    !map[i].length || !map[i].flags ||
+		    map[i].flags & ~IOMMUFD_LUO_MAP_FLAGS ||
+		    check_add_overflow(map[i].iova, map[i].length - 1, &end) ||
+		    end > ULONG_MAX ||
+		    check_add_overflow(map[i].offset, map[i].length, &end) ||
+		    end > ULONG_MAX)
+			return "a bad mapping";
+	return NULL;
+}
+
+/*
+ * Check the record at @phys in place and claim it. A corrupt record is
+ * left alone, whatever it names: the memory may be someone else's.
+ */
+static struct folio *iommufd_luo_claim(phys_addr_t phys)
+{
+	const char *why;
+	struct folio *folio;
+	int order;
+
+	order = iommufd_luo_block_order(phys);
+	if (order < 0) {
+		pr_err("no preserved iommufd record at %pa\n", &phys);
+		return ERR_PTR(-EINVAL);
+	}
+	why = iommufd_luo_check_ser(phys_to_virt(phys), PAGE_SIZE << order);
+	if (why) {
+		pr_err("the iommufd record at %pa is corrupt: %s\n", &phys, why);
+		return ERR_PTR(-EINVAL);
+	}
+	folio = kho_restore_folio(phys);
+	if (WARN_ON_ONCE(!folio))
+		return ERR_PTR(-EINVAL);
+	return folio;
+}
+
+/* Move the id reserved for @obj, not yet finalized, to @id */
+static int iommufd_luo_set_id(struct iommufd_ctx *ictx,
+			      struct iommufd_object *obj, u32 id)
+{
+	int err;
+
+	if (obj->id == id)
+		return 0;
+	/* a NULL entry reserves the index, as _iommufd_object_alloc() does */
+	err = xa_insert(&ictx->objects, id, NULL, GFP_KERNEL_ACCOUNT);
+	if (err)
+		return err;
+	xa_erase(&ictx->objects, obj->id);
+	obj->id = id;
+	return 0;
+}
+
+static int iommufd_luo_restore_ioas(struct iommufd_ctx *ictx, u32 id)
+{
+	struct iommufd_ioas *ioas;
+	int err;
+
+	ioas = iommufd_ioas_alloc(ictx);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	err = iommufd_luo_set_id(ictx, &ioas->obj, id);
+	if (err) {
+		iommufd_object_abort_and_destroy(ictx, &ioas->obj);
+		return err;
+	}
+	iommufd_object_finalize(ictx, &ioas->obj);
+	return 0;
+}
+
+static int iommufd_luo_restore_map(struct liveupdate_file_op_args *args,
+				   struct iommufd_ctx *ictx,
+				   struct iommufd_luo_map_ser *m)
+{
+	unsigned long iova = m->iova;
+	struct iommufd_ioas *ioas;
+	struct file *memfd;
+	u32 flags = 0;
+	int err;
+
+	err = liveupdate_get_file_incoming(args, m->token, &memfd);
+	if (err) {
+		pr_err("IOAS %u: IOVA %#llx: memfd %llu cannot be retrieved: %d\n",
+		       m->ioas, m->iova, m->token, err);
+		return err;
+	}
+	ioas = iommufd_get_ioas(ictx, m->ioas);
+	if (IS_ERR(ioas)) {
+		fput(memfd);
+		return PTR_ERR(ioas);
+	}
+	if (m->flags & IOMMUFD_LUO_MAP_READ)
+		flags |= IOMMU_IOAS_MAP_READABLE;
+	if (m->flags & IOMMUFD_LUO_MAP_WRITE)
+		flags |= IOMMU_IOAS_MAP_WRITEABLE;
+	err = iopt_map_file_pages(ictx, &ioas->iopt, &iova, memfd, m->offset,
+				  m->length, conv_iommu_prot(flags), 0);
+	if (err)
+		pr_err("IOAS %u: IOVA %#llx: memfd %llu at %#llx, %#llx bytes cannot be mapped: %d\n",
+		       m->ioas, m->iova, m->token, m->offset, m->length, err);
+	iommufd_put_object(ictx, &ioas->obj);
+	fput(memfd);
+	return err;
+}
+
+static int iommufd_luo_restore_hwpt(struct iommufd_ctx *ictx,
+				    struct iommufd_luo_hwpt_ser *h)
+{
+	struct iommufd_hwpt_paging *hwpt_paging;
+	struct iommufd_device idev = { .ictx = ictx };
+	struct iommufd_ioas *ioas;
+	struct pci_dev *pdev;
+	int err;
+
+	pdev = pci_get_domain_bus_and_slot(h->pci_segment, h->pci_rid >> 8,
+					   h->pci_rid & 0xff);
+	if (!pdev || !device_iommu_mapped(&pdev->dev)) {
+		pr_err("HWPT %u: PCI %04x:%02x:%02x.%d is gone or has no IOMMU\n",
+		       h->id, h->pci_segment, h->pci_rid >> 8,
+		       PCI_SLOT(h->pci_rid & 0xff), PCI_FUNC(h->pci_rid & 0xff));
+		pci_dev_put(pdev);
+		return -ENODEV;
+	}
+	/*
+	 * The domain is made for the function, as it was in the previous
+	 * kernel, without binding it: the VMM binds its devices later and
+	 * attaches them by the HWPT's id. With immediate_attach false,
+	 * iommufd_hwpt_paging_alloc() looks only at the device and its cache
+	 * coherency, which are set as a bind would set them.
+	 */
+	idev.dev = &pdev->dev;
+	idev.enforce_cache_coherency =
+		device_iommu_capable(idev.dev,
+				     IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
+	ioas = iommufd_get_ioas(ictx, h->ioas);
+	if (IS_ERR(ioas)) {
+		pci_dev_put(pdev);
+		return PTR_ERR(ioas);
+	}
+	mutex_lock(&ioas->mutex);
+	hwpt_paging = iommufd_hwpt_paging_alloc(ictx, ioas, &idev,
+						IOMMU_NO_PASID, 0, false, NULL);
+	if (IS_ERR(hwpt_paging)) {
+		err = PTR_ERR(hwpt_paging);
+		goto out_unlock;
+	}
+	err = iommufd_luo_set_id(ictx, &hwpt_paging->common.obj, h->id);
+	if (err) {
+		iommufd_object_abort_and_destroy(ictx,
+						 &hwpt_paging->common.obj);
+		goto out_unlock;
+	}
+	iommufd_object_finalize(ictx, &hwpt_paging->common.obj);
+out_unlock:
+	mutex_unlock(&ioas->mutex);
+	iommufd_put_object(ictx, &ioas->obj);
+	if (err)
+		pr_err("HWPT %u: no domain for %s: %d\n", h->id,
+		       pci_name(pdev), err);
+	pci_dev_put(pdev);
+	return err;
+}
+
+/* A new iommufd with the objects and mappings of the record in @folio */
+static struct file *iommufd_luo_rebuild(struct liveupdate_file_op_args *args,
+					struct iommufd_luo_ser *ser)
+{
+	struct iommufd_luo_ioas_ser *ioas = iommufd_luo_ser_ioas(ser);
+	struct iommufd_luo_hwpt_ser *hwpts = iommufd_luo_ser_hwpts(ser);
+	struct iommufd_luo_map_ser *maps = iommufd_luo_ser_maps(ser);
+	struct iommufd_ctx *ictx;
+	struct file *file;
+	int err = 0;
+	u32 i;
+
+	file = iommufd_new_file();
+	if (IS_ERR(file))
+		return file;
+	ictx = iommufd_file_ctx(file);
+
+	for (i = 0; i < ser->nr_ioas && !err; i++)
+		err = iommufd_luo_restore_ioas(ictx, ioas[i].id);
+	for (i = 0; i < ser->nr_maps && !err; i++)
+		err = iommufd_luo_restore_map(args, ictx, &maps[i]);
+	for (i = 0; i < ser->nr_hwpts && !err; i++)
+		err = iommufd_luo_restore_hwpt(ictx, &hwpts[i]);
+	if (err) {
+		fput(file);
+		return ERR_PTR(err);
+	}
+	return file;
+}
+
+static int iommufd_luo_retrieve(struct liveupdate_file_op_args *args)
+{
+	struct folio *folio = args->private_data;
+	struct iommufd_luo_ser *ser;
+	struct file *file;
+
+	/* A failed retrieve keeps the claimed record for the next try */
+	if (!folio) {
+		folio = iommufd_luo_claim(args->serialized_data);
+		if (IS_ERR(folio))
+			return PTR_ERR(folio);
+		args->private_data = folio;
+	}
+	ser = folio_address(folio);
+	file = iommufd_luo_rebuild(args, ser);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	pr_info("iommufd retrieved: %u IOAS, %u HWPTs, %u mappings\n",
+		ser->nr_ioas, ser->nr_hwpts, ser->nr_maps);
+	args->file = file;
+	return 0;
+}
+
+static void iommufd_luo_finish(struct liveupdate_file_op_args *args)
+{
+	struct folio *folio = args->private_data;
+
+	/* never retrieved: take the record back, if it is sound */
+	if (!folio && !args->retrieved)
+		folio = iommufd_luo_claim(args->serialized_data);
+	if (!IS_ERR_OR_NULL(folio))
+		folio_put(folio);
+	args->private_data = NULL;
+}
+
+static const struct liveupdate_file_ops iommufd_luo_ops = {
+	.can_preserve = iommufd_luo_can_preserve,
+	.preserve = iommufd_luo_preserve,
+	.unpreserve = iommufd_luo_unpreserve,
+	.freeze = iommufd_luo_freeze,
+	.retrieve = iommufd_luo_retrieve,
+	.finish = iommufd_luo_finish,
+};
+
+static struct liveupdate_file_handler iommufd_luo_handler = {
+	.ops = &iommufd_luo_ops,
+	.compatible = IOMMUFD_LUO_COMPATIBLE,
+	.owner = THIS_MODULE,
+};
+
+void iommufd_luo_init(void)
+{
+	int err;
+
+	if (!liveupdate_enabled())
+		return;
+	err = liveupdate_register_file_handler(&iommufd_luo_handler);
+	if (err)
+		pr_warn("handler not registered, iommufds cannot be preserved: %d\n",
+			err);
+}
+
+void iommufd_luo_exit(void)
+{
+	if (liveupdate_enabled())
+		WARN_ON(liveupdate_unregister_file_handler(&iommufd_luo_handler));
+}
