@@ -97,6 +97,47 @@ int iommufd_unmap(int iommufd, uint32_t ioas_id, uint64_t iova,
 	return luo_ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
 }
 
+int iommufd_hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t ioas_id,
+		       uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = ioas_id,
+	};
+	int ret = luo_ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd);
+
+	if (!ret)
+		*hwpt_id = cmd.out_hwpt_id;
+	return ret;
+}
+
+long iommufd_unmap_len(int iommufd, uint32_t ioas_id, uint64_t iova,
+		       uint64_t length)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+	int ret = luo_ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+
+	return ret ? ret : (long)cmd.length;
+}
+
+int iommufd_ioas_check(int iommufd, uint32_t ioas_id)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+	};
+	int ret = luo_ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+
+	/* no room given for the ranges: EMSGSIZE says it is an IOAS */
+	return ret == -EMSGSIZE ? 0 : ret;
+}
+
 int iommufd_destroy(int iommufd, uint32_t id)
 {
 	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
@@ -367,4 +408,68 @@ void edu_dma(struct edu *e, uint64_t addr, uint32_t buf_off, uint32_t count,
 	if (edu_dma_wait(e, 10000))
 		fail("edu DMA %s %#llx did not end in 10 s",
 		     to_ram ? "to" : "from", (unsigned long long)addr);
+}
+
+void edu_pattern_fill(void *buf, uint64_t seed)
+{
+	uint64_t *p = buf;
+	unsigned int i;
+
+	for (i = 0; i < EDU_DMA_MAX / 8; i++)
+		p[i] = seed * 0x9e3779b97f4a7c15ULL + i;
+}
+
+bool edu_pattern_holds(const void *buf, uint64_t seed)
+{
+	const uint64_t *p = buf;
+	unsigned int i;
+
+	for (i = 0; i < EDU_DMA_MAX / 8; i++)
+		if (p[i] != seed * 0x9e3779b97f4a7c15ULL + i)
+			return false;
+	return true;
+}
+
+/* ----- a VMM's view ----- */
+
+void iommu_vmm_setup(struct iommu_vmm *v, const char *bdf, int memfd,
+		     uint8_t *ram, uint64_t size, uint64_t iova)
+{
+	v->iommufd = iommufd_open();
+	v->iova = iova;
+	v->ram = ram;
+	expect_ok("IOMMU_IOAS_ALLOC", iommufd_ioas_alloc(v->iommufd, &v->ioas));
+	edu_open_vfio(&v->edu, bdf, v->iommufd);
+	expect_ok("IOMMU_HWPT_ALLOC",
+		  iommufd_hwpt_alloc(v->iommufd, v->edu.devid, v->ioas,
+				     &v->hwpt));
+	expect_ok("attach edu to its HWPT", edu_attach(&v->edu, &v->hwpt));
+	expect_ok("MAP_FILE guest RAM",
+		  iommufd_map_file(v->iommufd, v->ioas, memfd, 0, size, iova));
+}
+
+void iommu_vmm_attach(struct iommu_vmm *v, const char *bdf)
+{
+	uint32_t pt = v->hwpt;
+
+	expect_ok("the IOAS under its old id",
+		  iommufd_ioas_check(v->iommufd, v->ioas));
+	edu_open_vfio(&v->edu, bdf, v->iommufd);
+	expect_ok("attach edu to the HWPT under its old id",
+		  edu_attach(&v->edu, &pt));
+	expect_u64("HWPT id", v->hwpt, pt);
+}
+
+void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
+		    uint64_t seed)
+{
+	edu_pattern_fill(v->ram + from, seed);
+	edu_dma(&v->edu, v->iova + from, 0, EDU_DMA_MAX, false);
+	edu_dma(&v->edu, v->iova + to, 0, EDU_DMA_MAX, true);
+	if (!edu_pattern_holds(v->ram + to, seed))
+		fail("DMA through IOVA %#llx did not reach guest RAM at %#llx",
+		     (unsigned long long)(v->iova + to),
+		     (unsigned long long)to);
+	msg("ok: edu copied guest RAM at %#llx to %#llx through the IOMMU",
+	    (unsigned long long)from, (unsigned long long)to);
 }

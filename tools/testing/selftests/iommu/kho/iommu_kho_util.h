@@ -69,6 +69,14 @@ int iommufd_map_user(int iommufd, uint32_t ioas_id, void *va,
 int iommufd_unmap(int iommufd, uint32_t ioas_id, uint64_t iova,
 		  uint64_t length);
 int iommufd_destroy(int iommufd, uint32_t id);
+/* IOMMU_HWPT_ALLOC of a paging HWPT for device @dev_id from IOAS @ioas_id */
+int iommufd_hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t ioas_id,
+		       uint32_t *hwpt_id);
+/* IOMMU_IOAS_UNMAP of [iova, iova + length): how many bytes, or -errno */
+long iommufd_unmap_len(int iommufd, uint32_t ioas_id, uint64_t iova,
+		       uint64_t length);
+/* Is @ioas_id an IOAS of @iommufd? (IOMMU_IOAS_IOVA_RANGES): 0 or -errno */
+int iommufd_ioas_check(int iommufd, uint32_t ioas_id);
 
 /* ----- edu ----- */
 
@@ -104,5 +112,39 @@ void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
 		   uint32_t count, bool to_ram);
 /* Wait for the transfer started last to end: 0, or -ETIMEDOUT. */
 int edu_dma_wait(struct edu *e, int timeout_ms);
+
+/* ----- a VMM's view: guest RAM in a memfd, edu behind a HWPT ----- */
+
+struct iommu_vmm {
+	int iommufd;
+	uint32_t ioas;
+	uint32_t hwpt;
+	uint64_t iova;		/* where guest RAM starts */
+	uint8_t *ram;		/* the memfd, mapped */
+	struct edu edu;
+};
+
+/*
+ * A new iommufd with an IOAS mapping all @size bytes of @memfd at @iova
+ * (IOMMU_IOAS_MAP_FILE), and edu bound to it and attached to a HWPT of
+ * its own (IOMMU_HWPT_ALLOC), as a VMM sets up a passthrough device.
+ */
+void iommu_vmm_setup(struct iommu_vmm *v, const char *bdf, int memfd,
+		     uint8_t *ram, uint64_t size, uint64_t iova);
+/*
+ * Bind edu to @v->iommufd (a retrieved one) and attach it to the HWPT
+ * @v->hwpt, which must keep its id.
+ */
+void iommu_vmm_attach(struct iommu_vmm *v, const char *bdf);
+/*
+ * edu copies EDU_DMA_MAX bytes of guest RAM from offset @from to offset
+ * @to, through their IOVAs; fails the test unless they land.
+ */
+void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
+		    uint64_t seed);
+
+/* The data the tests move: a pattern of EDU_DMA_MAX bytes from @seed */
+void edu_pattern_fill(void *buf, uint64_t seed);
+bool edu_pattern_holds(const void *buf, uint64_t seed);
 
 #endif

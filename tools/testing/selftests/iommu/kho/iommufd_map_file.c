@@ -64,23 +64,16 @@ static void unmap_page(uint64_t *p)
 static void fill(int fd, uint64_t off, uint64_t seed)
 {
 	uint64_t *buf = page_of(fd, off);
-	unsigned int i;
 
-	for (i = 0; i < PAGE / 8; i++)
-		buf[i] = seed * 0x9e3779b97f4a7c15ULL + i;
+	edu_pattern_fill(buf, seed);
 	unmap_page(buf);
 }
 
-/* The first EDU_DMA_MAX bytes of the page at @off are those of fill() */
 static bool holds(int fd, uint64_t off, uint64_t seed)
 {
 	uint64_t *buf = page_of(fd, off);
-	bool same = true;
-	unsigned int i;
+	bool same = edu_pattern_holds(buf, seed);
 
-	for (i = 0; i < EDU_DMA_MAX / 8; i++)
-		if (buf[i] != seed * 0x9e3779b97f4a7c15ULL + i)
-			same = false;
 	unmap_page(buf);
 	return same;
 }
@@ -164,21 +157,6 @@ static void check_refusals(int shmem)
 	msg("ok: bad requests refused with their errno");
 }
 
-static long meminfo_value(const char *key)
-{
-	char line[128];
-	long val = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		fail("/proc/meminfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			val = atol(line + strlen(key));
-	fclose(f);
-	return val;
-}
-
 static int stage1(void)
 {
 	uint64_t before = 0x5a5aULL;
@@ -237,11 +215,11 @@ static int stage1(void)
 	close(shmem);
 	close(huge);
 	/* every pin let go: the huge pages went back to the pool */
-	if (meminfo_value("HugePages_Free:") != meminfo_value("HugePages_Total:"))
+	if (luo_meminfo("HugePages_Free") != luo_meminfo("HugePages_Total"))
 		fail("%ld of %ld huge pages free once all is closed: pins leaked",
-		     meminfo_value("HugePages_Free:"), meminfo_value("HugePages_Total:"));
+		     luo_meminfo("HugePages_Free"), luo_meminfo("HugePages_Total"));
 	msg("ok: all %ld huge pages back in the pool once all is closed",
-	    meminfo_value("HugePages_Total:"));
+	    luo_meminfo("HugePages_Total"));
 	return EXIT_PASS;
 }
 

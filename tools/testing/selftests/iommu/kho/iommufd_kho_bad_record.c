@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * An iommufd whose Live Update record is damaged must not be rebuilt from
+ * it, nor take memory that is not its record. Stage 1 preserves guest RAM
+ * and an iommufd that maps it with edu attached, finalizes, and through
+ * the KHO test module makes the iommufd's record point at a page of guest
+ * RAM. Stage 2: the iommufd is refused with EINVAL and the kernel log says
+ * why; the memfd comes back whole at the same page frames, and finishing
+ * the session frees none of it. A device attached to nothing cannot DMA.
+ */
+#include "luo_test_utils.h"
+#include "iommu_kho_util.h"
+
+#define SESSION		"bad-iommufd"
+#define SIZE		(8ULL << 20)
+#define IOVA_X		(16ULL << 20)
+#define TOKEN_MEM	1
+#define TOKEN_IOMMUFD	2
+#define LUO_DATA	KHO_DEBUGFS "/test/luo_data"
+#define FINALIZE	"/sys/kernel/kho/finalize"
+#define REASON		"is corrupt: not an iommufd record"
+
+static int stage1(void)
+{
+	struct iommu_vmm vmm;
+	int dev, session, memfd;
+	char bdf[32], cmd[128];
+	uint64_t *pfns;
+
+	if (access(LUO_DATA, W_OK))
+		skip("no %s (CONFIG_TEST_KEXEC_HANDOVER off)", LUO_DATA);
+	edu_find(bdf, sizeof(bdf));
+	dev = luo_open();
+	session = luo_open_session(dev, SESSION, true);
+	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, SIZE))
+		fail("memfd: %s", strerror(errno));
+	/* guest RAM holds the library's pattern, checked in stage 2 */
+	luo_preserve_memfd(session, memfd, SIZE, TOKEN_MEM, "guest RAM", false);
+	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
+	expect_ok("preserve the iommufd",
+		  luo_preserve_fd(session, vmm.iommufd, TOKEN_IOMMUFD));
+
+	luo_write_file(FINALIZE, "1");
+	pfns = luo_pfns(vmm.ram, SIZE);
+	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION, TOKEN_IOMMUFD,
+		 (unsigned long long)pfns[SIZE / 4096 / 2] * 4096);
+	luo_write_file(LUO_DATA, cmd);
+	msg("the iommufd's record points at a page of guest RAM");
+	free(pfns);
+	edu_close(&vmm.edu);
+	munmap(vmm.ram, SIZE);
+	close(vmm.iommufd);
+	close(memfd);
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage2(void)
+{
+	int dev, session, memfd;
+	void *ram;
+
+	dev = luo_open();
+	session = expect_ok("retrieve the session",
+			    luo_retrieve_session(dev, SESSION));
+	expect_err("retrieve the iommufd with the damaged record",
+		   luo_retrieve_fd(session, TOKEN_IOMMUFD), EINVAL);
+	luo_expect_log(REASON);
+	expect_err("and again: still refused",
+		   luo_retrieve_fd(session, TOKEN_IOMMUFD), EINVAL);
+
+	memfd = expect_ok("retrieve the memfd",
+			  luo_retrieve_fd(session, TOKEN_MEM));
+	ram = luo_map(memfd, SIZE);
+	luo_verify("guest RAM next to the damaged iommufd", ram, SIZE, 1,
+		   TOKEN_MEM);
+	luo_check_pfns("guest RAM next to the damaged iommufd", ram, SIZE);
+
+	/* finish looks at the damaged record again: still nothing freed */
+	expect_ok("finish", luo_finish(session));
+	luo_verify("guest RAM after finish", ram, SIZE, 1, TOKEN_MEM);
+	munmap(ram, SIZE);
+	close(memfd);
+	close(session);
+	close(dev);
+	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "iommufd_kho_bad_record",
+			LUO_STAGES(stage1, stage2));
+}

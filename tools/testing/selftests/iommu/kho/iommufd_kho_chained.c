@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The same iommufd across three kexec hops. Each hop retrieves it with its
+ * memfd, attaches edu to the carried HWPT, has edu copy a page of its own
+ * through the carried mapping, checks the pages of the hops before, and
+ * preserves both again in a new session. The IOAS and HWPT keep their ids
+ * and the first hop's page keeps its frame all the way.
+ */
+#include "luo_test_utils.h"
+#include "iommu_kho_util.h"
+
+#define SIZE		(32ULL << 20)
+#define IOVA_X		(32ULL << 20)
+#define PAGE		4096ULL
+#define TOKEN_MEM	1
+#define TOKEN_IOMMUFD	2
+#define LAST_STAGE	4
+#define MAGIC		0x6e6961686366756fULL
+
+/* Page 0 of the memfd: what each hop leaves for the next */
+struct note {
+	uint64_t magic;
+	uint32_t ioas;
+	uint32_t hwpt;
+	uint64_t seed;
+	uint64_t pfn;		/* of the first hop's page */
+};
+
+static struct iommu_vmm vmm;
+
+/* Hop @hop copies page src(hop) to dst(hop), both its own */
+static uint64_t src(int hop)
+{
+	return (uint64_t)hop * 2 * PAGE;
+}
+
+static uint64_t dst(int hop)
+{
+	return (16ULL << 20) + (uint64_t)hop * 3 * PAGE;
+}
+
+static uint64_t pfn_of(void *page)
+{
+	uint64_t pfn;
+
+	luo_read_pfns(page, PAGE, &pfn);
+	return pfn;
+}
+
+static void session_name(char *buf, size_t len, int hop)
+{
+	snprintf(buf, len, "iommufd-hop-%d", hop);
+}
+
+/* Preserve the memfd and the iommufd in the session of @hop, let go */
+static int hand_on(int dev, int memfd, int hop)
+{
+	char name[32];
+	int session;
+
+	session_name(name, sizeof(name), hop);
+	session = luo_open_session(dev, name, true);
+	expect_ok("preserve the memfd",
+		  luo_preserve_fd(session, memfd, TOKEN_MEM));
+	expect_ok("preserve the iommufd",
+		  luo_preserve_fd(session, vmm.iommufd, TOKEN_IOMMUFD));
+	edu_close(&vmm.edu);
+	munmap(vmm.ram, SIZE);
+	close(vmm.iommufd);
+	close(memfd);
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage1(void)
+{
+	struct note *note;
+	int dev, memfd;
+	char bdf[32];
+
+	edu_find(bdf, sizeof(bdf));
+	dev = luo_open();
+	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, SIZE))
+		fail("memfd: %s", strerror(errno));
+	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
+	note = (struct note *)vmm.ram;
+	note->magic = MAGIC;
+	note->ioas = vmm.ioas;
+	note->hwpt = vmm.hwpt;
+	note->seed = luo_seed();
+	iommu_vmm_copy(&vmm, src(1), dst(1), note->seed + 1);
+	note->pfn = pfn_of(vmm.ram + dst(1));
+	return hand_on(dev, memfd, 1);
+}
+
+static int hop_stage(void)
+{
+	int stage = luo_test_stage(), hop, dev, session, memfd;
+	struct note *note;
+	char bdf[32], name[32];
+
+	edu_find(bdf, sizeof(bdf));
+	dev = luo_open();
+	session_name(name, sizeof(name), stage - 1);
+	session = expect_ok("retrieve the session",
+			    luo_retrieve_session(dev, name));
+	vmm.iommufd = expect_ok("retrieve the iommufd",
+				luo_retrieve_fd(session, TOKEN_IOMMUFD));
+	memfd = expect_ok("retrieve the memfd",
+			  luo_retrieve_fd(session, TOKEN_MEM));
+	vmm.ram = luo_map(memfd, SIZE);
+	vmm.iova = IOVA_X;
+	note = (struct note *)vmm.ram;
+	expect_u64("note magic", MAGIC, note->magic);
+	for (hop = 1; hop < stage; hop++)
+		if (!edu_pattern_holds(vmm.ram + dst(hop), note->seed + hop))
+			fail("the page hop %d copied was not carried", hop);
+	expect_u64("PFN of the first hop's page", note->pfn,
+		   pfn_of(vmm.ram + dst(1)));
+	msg("ok: the pages of hops 1 to %d, the first at its frame",
+	    stage - 1);
+
+	vmm.ioas = note->ioas;
+	vmm.hwpt = note->hwpt;
+	iommu_vmm_attach(&vmm, bdf);
+	iommu_vmm_copy(&vmm, src(stage), dst(stage), note->seed + stage);
+	expect_ok("finish", luo_finish(session));
+	close(session);
+	if (stage < LAST_STAGE)
+		return hand_on(dev, memfd, stage);
+
+	edu_close(&vmm.edu);
+	munmap(vmm.ram, SIZE);
+	close(vmm.iommufd);
+	close(memfd);
+	close(dev);
+	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "iommufd_kho_chained",
+			LUO_STAGES(stage1, hop_stage, hop_stage, hop_stage));
+}
