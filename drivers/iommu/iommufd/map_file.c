@@ -28,8 +28,20 @@
 #include "io_pagetable.h"
 #include "iommufd_private.h"
 
-static int iopt_file_check(struct file *file, unsigned long start,
-			   unsigned long length, bool writable)
+/**
+ * iopt_file_check() - May a range of a file be mapped for a device?
+ * @file: the file
+ * @start: byte offset of the range
+ * @length: bytes in the range
+ * @writable: whether the device may write it
+ *
+ * Also used by Live Update, to refuse at preserve what the next kernel
+ * would refuse to map again.
+ *
+ * Return: 0, or the errno of iopt_alloc_file_pages().
+ */
+int iopt_file_check(struct file *file, unsigned long start,
+		    unsigned long length, bool writable)
 {
 	loff_t size = i_size_read(file_inode(file));
 	unsigned long end;
@@ -88,8 +100,9 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file, unsigned long start,
  * @out: receives the pages, each with one FOLL_PIN reference
  *
  * memfd_pin_folios() pins each folio once; a folio that provides several
- * pages gets one more pin for each further page, so that the pages can be
- * released one by one, or in runs, with unpin_user_page*().
+ * pages gets one more pin for each further page (folio_add_pins()), so
+ * that the pages can be released one by one, or in runs, with
+ * unpin_user_page*().
  *
  * The folios are gathered in @out itself: a folio provides at least one
  * page, so the i-th folio's first page lands at or after slot i, and
@@ -134,15 +147,20 @@ long iopt_file_pin(struct iopt_pages *pages, unsigned long start_index,
 		struct folio *folio = folios[i];
 		unsigned long offset = i ? 0 : first_offset;
 		unsigned long count, n;
+		int err;
 
 		count = i == nfolios - 1 ? last_count :
 					   folio_nr_pages(folio) - offset;
-		slot -= count;
-		for (n = 0; n < count; n++) {
-			if (n)
-				folio_add_pin(folio);
-			out[slot + n] = folio_page(folio, offset + n);
+		err = count > 1 ? folio_add_pins(folio, count - 1) : 0;
+		if (err) {
+			/* spread pages hold one pin each, the rest one per folio */
+			unpin_user_pages(out + slot, total - slot);
+			unpin_folios(folios, i + 1);
+			return err;
 		}
+		slot -= count;
+		for (n = 0; n < count; n++)
+			out[slot + n] = folio_page(folio, offset + n);
 	}
 	WARN_ON_ONCE(slot);
 	return total;
