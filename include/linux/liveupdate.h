@@ -114,7 +114,8 @@ int liveupdate_unregister_file_handler(struct liveupdate_file_handler *fh);
 int liveupdate_get_token_outgoing(struct liveupdate_file_op_args *args,
 				  struct file *file, u64 *token);
 int liveupdate_get_file_incoming(struct liveupdate_file_op_args *args,
-				 u64 token, struct file **filep);
+				 u64 token, const char *compatible,
+				 struct file **filep);
 
 #else /* !CONFIG_LIVEUPDATE */
 
@@ -144,7 +145,7 @@ liveupdate_get_token_outgoing(struct liveupdate_file_op_args *args,
 
 static inline int
 liveupdate_get_file_incoming(struct liveupdate_file_op_args *args, u64 token,
-			     struct file **filep)
+			     const char *compatible, struct file **filep)
 {
 	return -EOPNOTSUPP;
 }

@@ -438,13 +438,20 @@ int luo_file_retrieve(struct luo_session *session, u64 token,
 	}
 
 	if (!lf->file) {
+		if (lf->retrieving) {
+			pr_err("session %s: file %llu: its retrieve needs itself, a loop in the records\n",
+			       session->name, token);
+			return -ELOOP;
+		}
 		if (!luo_file_bind(lf)) {
 			pr_warn("session %s: file %llu: no handler for %s\n",
 				session->name, token, lf->compatible);
 			return -ENOENT;
 		}
 		luo_file_args(lf, &args);
+		lf->retrieving = true;
 		err = lf->fh->ops->retrieve(&args);
+		lf->retrieving = false;
 		/* kept even on failure: a retry or finish() continues from it */
 		lf->private_data = args.private_data;
 		if (err) {
@@ -495,20 +502,40 @@ EXPORT_SYMBOL_GPL(liveupdate_get_token_outgoing);
  * liveupdate_get_file_incoming - retrieve another file of a session
  * @args: the arguments of a handler's retrieve() callback
  * @token: the token of the other file
+ * @compatible: the handler format the other file must have been preserved
+ *	with, or NULL for any
  * @filep: set to the file, with a reference the caller must drop
  *
  * The counterpart of liveupdate_get_token_outgoing() in the next kernel:
  * the file is retrieved if userspace has not yet done so, and is the same
- * file userspace gets for @token afterwards.
+ * file userspace gets for @token afterwards. @token comes from the
+ * caller's record, which the previous kernel wrote: @compatible keeps a
+ * corrupt one from retrieving a file of another kind, and a token that
+ * leads back to a file being retrieved is refused.
  *
- * Return: 0, or the error of retrieving it (-ENOENT for an unknown token).
+ * Return: 0; -ENOENT for an unknown token; -EINVAL if the file is not of
+ * the @compatible format; -ELOOP for a file whose retrieve is under way;
+ * or the error of retrieving it.
  */
 int liveupdate_get_file_incoming(struct liveupdate_file_op_args *args,
-				 u64 token, struct file **filep)
+				 u64 token, const char *compatible,
+				 struct file **filep)
 {
+	struct luo_file *lf;
+
 	lockdep_assert_held(&luo_mutex);
 	if (WARN_ON_ONCE(!args->session || !args->session->incoming))
 		return -EINVAL;
+	lf = luo_file_find(args->session, token);
+	if (!lf)
+		return -ENOENT;
+	if (compatible && (!lf->compatible ||
+			   strcmp(lf->compatible, compatible))) {
+		pr_err("session %s: file %llu is %s, not the %s asked for\n",
+		       args->session->name, token,
+		       lf->compatible ?: "of no known format", compatible);
+		return -EINVAL;
+	}
 	return luo_file_retrieve(args->session, token, filep);
 }
 EXPORT_SYMBOL_GPL(liveupdate_get_file_incoming);

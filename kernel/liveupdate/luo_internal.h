@@ -65,6 +65,8 @@ struct luo_session {
  * @compatible: incoming: the handler format the previous kernel recorded
  * @refused: incoming: another incoming file hands over the same record,
  *	so neither is given to its handler
+ * @retrieving: incoming: its handler's retrieve() is running; a record
+ *	that names the file from within its own retrieve (a loop) is refused
  */
 struct luo_file {
 	struct list_head list;
@@ -76,6 +78,7 @@ struct luo_file {
 	void *private_data;
 	char *compatible;
 	bool refused;
+	bool retrieving;
 };
 
 /* ----- ioctl dispatch (luo_core.c) ----- */

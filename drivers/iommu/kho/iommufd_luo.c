@@ -33,6 +33,7 @@
 #include <linux/iommu.h>
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/iommufd.h>
+#include <linux/kho/abi/memfd.h>
 #include <linux/liveupdate.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
@@ -50,14 +51,30 @@
 /**
  * struct iommufd_luo_out - an outgoing iommufd
  * @folio: its record, preserved
- * @hwpt_dev: HWPT id -> the PCI function it was seen attached to, as an
- *	xa_mk_value() of segment << 16 | requester id. Learned at each
- *	walk, so a HWPT whose devices were detached later (the VMM exited)
- *	still knows its IOMMU at freeze.
+ * @hwpt_dev: HWPT id -> struct iommufd_luo_dev, the PCI function the HWPT
+ *	was last seen attached to. Learned at each walk, so a HWPT whose
+ *	devices were detached later (the VMM exited) still knows its IOMMU
+ *	at freeze.
  */
 struct iommufd_luo_out {
 	struct folio *folio;
 	struct xarray hwpt_dev;
+};
+
+/**
+ * struct iommufd_luo_dev - the PCI function a HWPT was seen attached to
+ * @hwpt: the HWPT then, and @domain its domain: an entry for an id that
+ *	now names another HWPT (the old one destroyed, the id reused) does
+ *	not count
+ * @domain: see @hwpt
+ * @segment: PCI segment
+ * @rid: requester id
+ */
+struct iommufd_luo_dev {
+	struct iommufd_hwpt_paging *hwpt;
+	struct iommu_domain *domain;
+	u16 segment;
+	u16 rid;
 };
 
 /* What one walk of an iommufd found, before it is laid out in a record */
@@ -74,6 +91,13 @@ static int iommufd_luo_refuse(const char *why, u32 id)
 	return -EOPNOTSUPP;
 }
 
+static void iommufd_luo_ungrab(struct iommufd_ctx *ictx,
+			       struct iommufd_object **objs, int n)
+{
+	while (n-- > 0)
+		iommufd_put_object(ictx, objs[n]);
+}
+
 /* Take a reference on every object of @ictx, into @objs: how many, or < 0 */
 static int iommufd_luo_grab(struct iommufd_ctx *ictx,
 			    struct iommufd_object **objs)
@@ -82,24 +106,62 @@ static int iommufd_luo_grab(struct iommufd_ctx *ictx,
 	unsigned long index;
 	int n = 0;
 
+	bool full = false;
+
 	xa_lock(&ictx->objects);
 	xa_for_each(&ictx->objects, index, obj) {
 		if (n == IOMMUFD_LUO_MAX_OBJECTS) {
-			n = -E2BIG;
+			full = true;
 			break;
 		}
 		if (iommufd_lock_obj(obj))
 			objs[n++] = obj;
 	}
 	xa_unlock(&ictx->objects);
+	if (full) {
+		iommufd_luo_ungrab(ictx, objs, n);
+		return -E2BIG;
+	}
 	return n;
 }
 
-static void iommufd_luo_ungrab(struct iommufd_ctx *ictx,
-			       struct iommufd_object **objs, int n)
+static void iommufd_luo_free_devs(struct iommufd_luo_out *out)
 {
-	while (n-- > 0)
-		iommufd_put_object(ictx, objs[n]);
+	struct iommufd_luo_dev *dev;
+	unsigned long id;
+
+	xa_for_each(&out->hwpt_dev, id, dev)
+		kfree(dev);
+	xa_destroy(&out->hwpt_dev);
+}
+
+/* Note the PCI function of a device attached to @hwpt now */
+static int iommufd_luo_note_dev(struct iommufd_luo_out *out,
+				struct iommufd_hw_pagetable *hwpt,
+				struct pci_dev *pdev)
+{
+	struct iommufd_luo_dev *dev = xa_load(&out->hwpt_dev, hwpt->obj.id);
+	int err;
+
+	if (pci_domain_nr(pdev->bus) > 0xffff ||
+	    hwpt->obj.type != IOMMUFD_OBJ_HWPT_PAGING)
+		return 0;	/* refused in iommufd_luo_walk_hwpt() */
+	if (!dev) {
+		dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+		if (!dev)
+			return -ENOMEM;
+		err = xa_err(xa_store(&out->hwpt_dev, hwpt->obj.id, dev,
+				      GFP_KERNEL));
+		if (err) {
+			kfree(dev);
+			return err;
+		}
+	}
+	dev->hwpt = container_of(hwpt, struct iommufd_hwpt_paging, common);
+	dev->domain = hwpt->domain;
+	dev->segment = pci_domain_nr(pdev->bus);
+	dev->rid = pci_dev_id(pdev);
+	return 0;
 }
 
 /* Note the PCI function behind each HWPT that has a device attached now */
@@ -108,30 +170,20 @@ static int iommufd_luo_note_devices(struct iommufd_luo_out *out,
 {
 	struct iommufd_hw_pagetable *hwpt;
 	struct iommufd_device *idev;
-	struct pci_dev *pdev;
-	unsigned long key;
-	int i, err;
+	int i, err = 0;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !err; i++) {
 		if (objs[i]->type != IOMMUFD_OBJ_DEVICE)
 			continue;
 		idev = container_of(objs[i], struct iommufd_device, obj);
 		mutex_lock(&idev->igroup->lock);
 		hwpt = idev->igroup->hwpt;
-		if (!hwpt || !dev_is_pci(idev->dev)) {
-			mutex_unlock(&idev->igroup->lock);
-			continue;
-		}
-		pdev = to_pci_dev(idev->dev);
-		key = (unsigned long)pci_domain_nr(pdev->bus) << 16 |
-		      pci_dev_id(pdev);
-		err = xa_err(xa_store(&out->hwpt_dev, hwpt->obj.id,
-				      xa_mk_value(key), GFP_KERNEL));
+		if (hwpt && dev_is_pci(idev->dev))
+			err = iommufd_luo_note_dev(out, hwpt,
+						   to_pci_dev(idev->dev));
 		mutex_unlock(&idev->igroup->lock);
-		if (err)
-			return err;
 	}
-	return 0;
+	return err;
 }
 
 static int iommufd_luo_walk_hwpt(struct iommufd_luo_out *out,
@@ -140,8 +192,8 @@ static int iommufd_luo_walk_hwpt(struct iommufd_luo_out *out,
 {
 	struct iommufd_hw_pagetable *hwpt = &hwpt_paging->common;
 	struct iommufd_luo_hwpt_ser *h;
+	struct iommufd_luo_dev *dev;
 	u32 id = hwpt->obj.id;
-	void *dev;
 
 	if (hwpt_paging->nest_parent)
 		return iommufd_luo_refuse("a nesting parent HWPT", id);
@@ -150,16 +202,18 @@ static int iommufd_luo_walk_hwpt(struct iommufd_luo_out *out,
 	if (hwpt->fault)
 		return iommufd_luo_refuse("a HWPT with I/O page faults", id);
 	dev = xa_load(&out->hwpt_dev, id);
-	if (!dev)
-		return iommufd_luo_refuse("a HWPT that never had a PCI device attached",
+	if (!dev || dev->hwpt != hwpt_paging || dev->domain != hwpt->domain)
+		return iommufd_luo_refuse("a HWPT with no PCI device seen (segment < 0x10000)",
 					  id);
 	if (w->hdr.nr_hwpts == IOMMUFD_LUO_MAX_HWPTS)
 		return iommufd_luo_refuse("more HWPTs than carried", id);
 	h = &w->hwpts[w->hdr.nr_hwpts++];
 	h->id = id;
 	h->ioas = hwpt_paging->ioas->obj.id;
-	h->pci_segment = xa_to_value(dev) >> 16;
-	h->pci_rid = xa_to_value(dev) & 0xffff;
+	h->pci_segment = dev->segment;
+	h->pci_rid = dev->rid;
+	h->flags = hwpt_paging->auto_domain ? IOMMUFD_LUO_HWPT_AUTO : 0;
+	h->reserved = 0;
 	return 0;
 }
 
@@ -193,23 +247,31 @@ static int iommufd_luo_walk_ioas(struct liveupdate_file_op_args *args,
 			err = -EOPNOTSUPP;
 			break;
 		}
+		if (w->hdr.nr_maps == IOMMUFD_LUO_MAX_MAPS) {
+			err = iommufd_luo_refuse("more mappings than carried",
+						 id);
+			break;
+		}
+		m = &w->maps[w->hdr.nr_maps];
+		m->offset = pages->start +
+			    iopt_area_start_byte(area, iopt_area_iova(area));
+		m->length = iopt_area_length(area);
+		if (iopt_file_check(pages->file, m->offset, m->length,
+				    area->iommu_prot & IOMMU_WRITE)) {
+			pr_warn("IOAS %u: IOVA %#lx maps a memfd range that can no longer be mapped (truncated or sealed since)\n",
+				id, iopt_area_iova(area));
+			err = -EOPNOTSUPP;
+			break;
+		}
 		if (liveupdate_get_token_outgoing(args, pages->file, &token)) {
 			pr_warn("IOAS %u: IOVA %#lx maps a memfd that is not in the session\n",
 				id, iopt_area_iova(area));
 			err = -EOPNOTSUPP;
 			break;
 		}
-		if (w->hdr.nr_maps == IOMMUFD_LUO_MAX_MAPS) {
-			err = iommufd_luo_refuse("more mappings than carried",
-						 id);
-			break;
-		}
-		m = &w->maps[w->hdr.nr_maps++];
+		w->hdr.nr_maps++;
 		m->iova = iopt_area_iova(area);
-		m->length = iopt_area_length(area);
 		m->token = token;
-		m->offset = pages->start +
-			    iopt_area_start_byte(area, iopt_area_iova(area));
 		m->ioas = id;
 		m->flags = 0;
 		if (area->iommu_prot & IOMMU_READ)
@@ -359,7 +421,7 @@ static int iommufd_luo_preserve(struct liveupdate_file_op_args *args)
 	xa_init(&out->hwpt_dev);
 	folio = iommufd_luo_record(args, out);
 	if (IS_ERR(folio)) {
-		xa_destroy(&out->hwpt_dev);
+		iommufd_luo_free_devs(out);
 		kfree(out);
 		return PTR_ERR(folio);
 	}
@@ -374,7 +436,7 @@ static void iommufd_luo_unpreserve(struct liveupdate_file_op_args *args)
 	struct iommufd_luo_out *out = args->private_data;
 
 	iommufd_luo_free_record(out->folio);
-	xa_destroy(&out->hwpt_dev);
+	iommufd_luo_free_devs(out);
 	kfree(out);
 }
 
@@ -386,7 +448,7 @@ static int iommufd_luo_freeze(struct liveupdate_file_op_args *args)
 
 	folio = iommufd_luo_record(args, out);
 	if (IS_ERR(folio)) {
-		pr_err("iommufd changed since it was preserved and cannot be carried: %ld\n",
+		pr_err("cannot record the iommufd at freeze: %ld\n",
 		       PTR_ERR(folio));
 		return PTR_ERR(folio);
 	}
@@ -469,7 +531,8 @@ static const char *iommufd_luo_check_ser(struct iommufd_luo_ser *ser,
 		    iommufd_luo_has_ioas(ser, ser->nr_ioas, hwpt[i].id) ||
 		    iommufd_luo_has_hwpt(ser, i, hwpt[i].id) ||
 		    !iommufd_luo_has_ioas(ser, ser->nr_ioas, hwpt[i].ioas) ||
-		    hwpt[i].pci_segment > 0xffff || hwpt[i].pci_rid > 0xffff)
+		    hwpt[i].flags & ~IOMMUFD_LUO_HWPT_FLAGS ||
+		    hwpt[i].reserved)
 			return "a bad or repeated HWPT";
 	map = iommufd_luo_ser_maps(ser);
 	for (i = 0; i < ser->nr_maps; i++)
@@ -554,7 +617,8 @@ static int iommufd_luo_restore_map(struct liveupdate_file_op_args *args,
 	u32 flags = 0;
 	int err;
 
-	err = liveupdate_get_file_incoming(args, m->token, &memfd);
+	err = liveupdate_get_file_incoming(args, m->token, MEMFD_LUO_COMPATIBLE,
+					   &memfd);
 	if (err) {
 		pr_err("IOAS %u: IOVA %#llx: memfd %llu cannot be retrieved: %d\n",
 		       m->ioas, m->iova, m->token, err);
@@ -620,6 +684,7 @@ static int iommufd_luo_restore_hwpt(struct iommufd_ctx *ictx,
 		err = PTR_ERR(hwpt_paging);
 		goto out_unlock;
 	}
+	hwpt_paging->auto_domain = h->flags & IOMMUFD_LUO_HWPT_AUTO;
 	err = iommufd_luo_set_id(ictx, &hwpt_paging->common.obj, h->id);
 	if (err) {
 		iommufd_object_abort_and_destroy(ictx,

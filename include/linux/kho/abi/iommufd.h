@@ -31,6 +31,10 @@
 /* The largest block the record may take. */
 #define IOMMUFD_LUO_MAX_ORDER	10
 
+/* struct iommufd_luo_hwpt_ser.flags */
+#define IOMMUFD_LUO_HWPT_AUTO	BIT(0)	/* made by an attach to the IOAS */
+#define IOMMUFD_LUO_HWPT_FLAGS	IOMMUFD_LUO_HWPT_AUTO
+
 /* struct iommufd_luo_map_ser.flags */
 #define IOMMUFD_LUO_MAP_READ	BIT(0)
 #define IOMMUFD_LUO_MAP_WRITE	BIT(1)
@@ -52,12 +56,16 @@ struct iommufd_luo_ioas_ser {
  * @ioas: the id of the IOAS it is filled from, one of the record's
  * @pci_segment: PCI segment of the function it was allocated for
  * @pci_rid: that function's requester id: bus << 8 | devfn
+ * @flags: IOMMUFD_LUO_HWPT_*
+ * @reserved: zero
  */
 struct iommufd_luo_hwpt_ser {
 	u32 id;
 	u32 ioas;
-	u32 pci_segment;
-	u32 pci_rid;
+	u16 pci_segment;
+	u16 pci_rid;
+	u32 flags;
+	u32 reserved;
 };
 
 /**
