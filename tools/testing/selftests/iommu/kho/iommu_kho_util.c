@@ -473,3 +473,52 @@ void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
 	msg("ok: edu copied guest RAM at %#llx to %#llx through the IOMMU",
 	    (unsigned long long)from, (unsigned long long)to);
 }
+
+void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size)
+{
+	edu_close(&v->edu);
+	munmap(v->ram, size);
+	close(v->iommufd);
+	close(memfd);
+}
+
+#define IOMMU_VMM_MAGIC	0x65746f6e6d6d7669ULL
+
+struct iommu_vmm_note *iommu_vmm_note(struct iommu_vmm *v)
+{
+	struct iommu_vmm_note *note = (struct iommu_vmm_note *)v->ram;
+
+	note->magic = IOMMU_VMM_MAGIC;
+	note->ioas = v->ioas;
+	note->hwpt = v->hwpt;
+	note->seed = luo_seed();
+	return note;
+}
+
+int iommu_vmm_retrieve(struct iommu_vmm *v, int session, uint64_t size,
+		       uint64_t iova)
+{
+	struct iommu_vmm_note *note;
+	int memfd;
+
+	v->iommufd = expect_ok("retrieve the iommufd",
+			       luo_retrieve_fd(session,
+					       IOMMU_VMM_TOKEN_IOMMUFD));
+	memfd = expect_ok("retrieve the memfd",
+			  luo_retrieve_fd(session, IOMMU_VMM_TOKEN_MEM));
+	v->ram = luo_map(memfd, size);
+	v->iova = iova;
+	note = (struct iommu_vmm_note *)v->ram;
+	expect_u64("note magic", IOMMU_VMM_MAGIC, note->magic);
+	v->ioas = note->ioas;
+	v->hwpt = note->hwpt;
+	return memfd;
+}
+
+uint64_t iommu_pfn_of(void *page)
+{
+	uint64_t pfn;
+
+	luo_read_pfns(page, 4096, &pfn);
+	return pfn;
+}

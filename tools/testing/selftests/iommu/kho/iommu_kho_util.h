@@ -142,6 +142,35 @@ void iommu_vmm_attach(struct iommu_vmm *v, const char *bdf);
  */
 void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
 		    uint64_t seed);
+/* Close edu, the iommufd and @memfd, and unmap guest RAM */
+void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size);
+
+/*
+ * What a stage leaves for the next in page 0 of guest RAM, preserved with
+ * it: the ids to find again, a seed, a page frame to compare.
+ */
+#define IOMMU_VMM_TOKEN_MEM	1
+#define IOMMU_VMM_TOKEN_IOMMUFD	2
+
+struct iommu_vmm_note {
+	uint64_t magic;
+	uint32_t ioas;
+	uint32_t hwpt;
+	uint64_t seed;
+	uint64_t pfn;
+};
+
+/* Write the note of @v into guest RAM, with a new seed; returns it */
+struct iommu_vmm_note *iommu_vmm_note(struct iommu_vmm *v);
+/*
+ * Retrieve the iommufd and the memfd (IOMMU_VMM_TOKEN_*) of @session,
+ * map @size bytes of guest RAM, check the note and take the ids from it.
+ * Returns the memfd.
+ */
+int iommu_vmm_retrieve(struct iommu_vmm *v, int session, uint64_t size,
+		       uint64_t iova);
+/* The page frame behind a mapped page */
+uint64_t iommu_pfn_of(void *page);
 
 /* The data the tests move: a pattern of EDU_DMA_MAX bytes from @seed */
 void edu_pattern_fill(void *buf, uint64_t seed);

@@ -14,8 +14,6 @@
 #define SESSION		"bad-iommufd"
 #define SIZE		(8ULL << 20)
 #define IOVA_X		(16ULL << 20)
-#define TOKEN_MEM	1
-#define TOKEN_IOMMUFD	2
 #define LUO_DATA	KHO_DEBUGFS "/test/luo_data"
 #define FINALIZE	"/sys/kernel/kho/finalize"
 #define REASON		"is corrupt: not an iommufd record"
@@ -36,22 +34,22 @@ static int stage1(void)
 	if (memfd < 0 || ftruncate(memfd, SIZE))
 		fail("memfd: %s", strerror(errno));
 	/* guest RAM holds the library's pattern, checked in stage 2 */
-	luo_preserve_memfd(session, memfd, SIZE, TOKEN_MEM, "guest RAM", false);
+	luo_preserve_memfd(session, memfd, SIZE, IOMMU_VMM_TOKEN_MEM,
+			   "guest RAM", false);
 	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
 	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd, TOKEN_IOMMUFD));
+		  luo_preserve_fd(session, vmm.iommufd,
+				  IOMMU_VMM_TOKEN_IOMMUFD));
 
 	luo_write_file(FINALIZE, "1");
 	pfns = luo_pfns(vmm.ram, SIZE);
-	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION, TOKEN_IOMMUFD,
+	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION,
+		 IOMMU_VMM_TOKEN_IOMMUFD,
 		 (unsigned long long)pfns[SIZE / 4096 / 2] * 4096);
 	luo_write_file(LUO_DATA, cmd);
 	msg("the iommufd's record points at a page of guest RAM");
 	free(pfns);
-	edu_close(&vmm.edu);
-	munmap(vmm.ram, SIZE);
-	close(vmm.iommufd);
-	close(memfd);
+	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(dev);
 	return luo_keep_and_kexec();
 }
@@ -65,21 +63,22 @@ static int stage2(void)
 	session = expect_ok("retrieve the session",
 			    luo_retrieve_session(dev, SESSION));
 	expect_err("retrieve the iommufd with the damaged record",
-		   luo_retrieve_fd(session, TOKEN_IOMMUFD), EINVAL);
+		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_IOMMUFD), EINVAL);
 	luo_expect_log(REASON);
 	expect_err("and again: still refused",
-		   luo_retrieve_fd(session, TOKEN_IOMMUFD), EINVAL);
+		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_IOMMUFD), EINVAL);
 
 	memfd = expect_ok("retrieve the memfd",
-			  luo_retrieve_fd(session, TOKEN_MEM));
+			  luo_retrieve_fd(session, IOMMU_VMM_TOKEN_MEM));
 	ram = luo_map(memfd, SIZE);
 	luo_verify("guest RAM next to the damaged iommufd", ram, SIZE, 1,
-		   TOKEN_MEM);
+		   IOMMU_VMM_TOKEN_MEM);
 	luo_check_pfns("guest RAM next to the damaged iommufd", ram, SIZE);
 
 	/* finish looks at the damaged record again: still nothing freed */
 	expect_ok("finish", luo_finish(session));
-	luo_verify("guest RAM after finish", ram, SIZE, 1, TOKEN_MEM);
+	luo_verify("guest RAM after finish", ram, SIZE, 1,
+		   IOMMU_VMM_TOKEN_MEM);
 	munmap(ram, SIZE);
 	close(memfd);
 	close(session);

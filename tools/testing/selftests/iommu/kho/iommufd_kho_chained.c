@@ -12,19 +12,7 @@
 #define SIZE		(32ULL << 20)
 #define IOVA_X		(32ULL << 20)
 #define PAGE		4096ULL
-#define TOKEN_MEM	1
-#define TOKEN_IOMMUFD	2
 #define LAST_STAGE	4
-#define MAGIC		0x6e6961686366756fULL
-
-/* Page 0 of the memfd: what each hop leaves for the next */
-struct note {
-	uint64_t magic;
-	uint32_t ioas;
-	uint32_t hwpt;
-	uint64_t seed;
-	uint64_t pfn;		/* of the first hop's page */
-};
 
 static struct iommu_vmm vmm;
 
@@ -37,14 +25,6 @@ static uint64_t src(int hop)
 static uint64_t dst(int hop)
 {
 	return (16ULL << 20) + (uint64_t)hop * 3 * PAGE;
-}
-
-static uint64_t pfn_of(void *page)
-{
-	uint64_t pfn;
-
-	luo_read_pfns(page, PAGE, &pfn);
-	return pfn;
 }
 
 static void session_name(char *buf, size_t len, int hop)
@@ -61,20 +41,18 @@ static int hand_on(int dev, int memfd, int hop)
 	session_name(name, sizeof(name), hop);
 	session = luo_open_session(dev, name, true);
 	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, TOKEN_MEM));
+		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
 	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd, TOKEN_IOMMUFD));
-	edu_close(&vmm.edu);
-	munmap(vmm.ram, SIZE);
-	close(vmm.iommufd);
-	close(memfd);
+		  luo_preserve_fd(session, vmm.iommufd,
+				  IOMMU_VMM_TOKEN_IOMMUFD));
+	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(dev);
 	return luo_keep_and_kexec();
 }
 
 static int stage1(void)
 {
-	struct note *note;
+	struct iommu_vmm_note *note;
 	int dev, memfd;
 	char bdf[32];
 
@@ -84,20 +62,16 @@ static int stage1(void)
 	if (memfd < 0 || ftruncate(memfd, SIZE))
 		fail("memfd: %s", strerror(errno));
 	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
-	note = (struct note *)vmm.ram;
-	note->magic = MAGIC;
-	note->ioas = vmm.ioas;
-	note->hwpt = vmm.hwpt;
-	note->seed = luo_seed();
+	note = iommu_vmm_note(&vmm);
 	iommu_vmm_copy(&vmm, src(1), dst(1), note->seed + 1);
-	note->pfn = pfn_of(vmm.ram + dst(1));
+	note->pfn = iommu_pfn_of(vmm.ram + dst(1));
 	return hand_on(dev, memfd, 1);
 }
 
 static int hop_stage(void)
 {
 	int stage = luo_test_stage(), hop, dev, session, memfd;
-	struct note *note;
+	struct iommu_vmm_note *note;
 	char bdf[32], name[32];
 
 	edu_find(bdf, sizeof(bdf));
@@ -105,24 +79,16 @@ static int hop_stage(void)
 	session_name(name, sizeof(name), stage - 1);
 	session = expect_ok("retrieve the session",
 			    luo_retrieve_session(dev, name));
-	vmm.iommufd = expect_ok("retrieve the iommufd",
-				luo_retrieve_fd(session, TOKEN_IOMMUFD));
-	memfd = expect_ok("retrieve the memfd",
-			  luo_retrieve_fd(session, TOKEN_MEM));
-	vmm.ram = luo_map(memfd, SIZE);
-	vmm.iova = IOVA_X;
-	note = (struct note *)vmm.ram;
-	expect_u64("note magic", MAGIC, note->magic);
+	memfd = iommu_vmm_retrieve(&vmm, session, SIZE, IOVA_X);
+	note = (struct iommu_vmm_note *)vmm.ram;
 	for (hop = 1; hop < stage; hop++)
 		if (!edu_pattern_holds(vmm.ram + dst(hop), note->seed + hop))
 			fail("the page hop %d copied was not carried", hop);
 	expect_u64("PFN of the first hop's page", note->pfn,
-		   pfn_of(vmm.ram + dst(1)));
+		   iommu_pfn_of(vmm.ram + dst(1)));
 	msg("ok: the pages of hops 1 to %d, the first at its frame",
 	    stage - 1);
 
-	vmm.ioas = note->ioas;
-	vmm.hwpt = note->hwpt;
 	iommu_vmm_attach(&vmm, bdf);
 	iommu_vmm_copy(&vmm, src(stage), dst(stage), note->seed + stage);
 	expect_ok("finish", luo_finish(session));
@@ -130,10 +96,7 @@ static int hop_stage(void)
 	if (stage < LAST_STAGE)
 		return hand_on(dev, memfd, stage);
 
-	edu_close(&vmm.edu);
-	munmap(vmm.ram, SIZE);
-	close(vmm.iommufd);
-	close(memfd);
+	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(dev);
 	return EXIT_PASS;
 }

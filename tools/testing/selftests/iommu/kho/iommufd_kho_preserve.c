@@ -6,10 +6,11 @@
  *
  * Stage 1 maps a 64 MiB memfd at IOVA 16 MiB (IOMMU_IOAS_MAP_FILE) in an
  * IOAS, gives edu a HWPT of it, and has edu copy a page through the
- * mapping. Preserving an iommufd that maps a user VA, or a memfd outside
- * the session, is refused with EOPNOTSUPP and a message. Then it
- * preserves the memfd and the iommufd, releases edu (the HWPT stays) and
- * asks for the kexec.
+ * mapping. Preserving an iommufd that maps a user VA, a memfd outside
+ * the session or a memfd sealed against writes since it was mapped
+ * writeable, or that holds more objects than are carried, is refused with
+ * EOPNOTSUPP and a message. Then it preserves the memfd and the iommufd,
+ * releases edu (the HWPT stays) and asks for the kexec.
  *
  * Stage 2 retrieves the iommufd, finds the IOAS under its old id, binds
  * edu and attaches it to the HWPT under its old id, and has edu copy a
@@ -22,20 +23,7 @@
 #define SIZE		(64ULL << 20)
 #define IOVA_X		(16ULL << 20)
 #define PAGE		4096ULL
-#define TOKEN_MEM	1
-#define TOKEN_IOMMUFD	2
 #define SESSION		"vmm"
-#define MAGIC		0x69756d6d666b686fULL
-
-/* Page 0 of the memfd: what stage 1 left for stage 2 */
-struct note {
-	uint64_t magic;
-	uint32_t ioas;
-	uint32_t hwpt;
-	uint64_t seed;
-	uint64_t pfn;		/* of page B */
-};
-
 #define mib(n)		((uint64_t)(n) << 20)
 /* Pages A and B: stage 1's copy; C and D: stage 2's */
 #define PAGE_A		(1 * PAGE)
@@ -45,19 +33,11 @@ struct note {
 
 static struct iommu_vmm vmm;
 
-static uint64_t pfn_of(void *page)
-{
-	uint64_t pfn;
-
-	luo_read_pfns(page, PAGE, &pfn);
-	return pfn;
-}
-
 /* Preserving an iommufd that cannot be carried fails, saying why */
 static void check_refusals(int session)
 {
+	int fd, outsider, i;
 	uint32_t ioas;
-	int fd, outsider;
 	void *va;
 
 	fd = iommufd_open();
@@ -86,12 +66,39 @@ static void check_refusals(int session)
 	luo_expect_log("maps a memfd that is not in the session");
 	close(fd);
 	close(outsider);
+
+	/* sealed against writes after a writeable mapping was made */
+	fd = iommufd_open();
+	expect_ok("IOAS for a sealed memfd", iommufd_ioas_alloc(fd, &ioas));
+	outsider = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (outsider < 0 || ftruncate(outsider, mib(2)))
+		fail("memfd: %s", strerror(errno));
+	expect_ok("MAP_FILE of it, writeable",
+		  iommufd_map_file(fd, ioas, outsider, 0, mib(2), IOVA_X));
+	if (fcntl(outsider, F_ADD_SEALS, F_SEAL_FUTURE_WRITE))
+		fail("F_SEAL_FUTURE_WRITE: %s", strerror(errno));
+	expect_err("preserve an iommufd mapping it",
+		   luo_preserve_fd(session, fd, 102), EOPNOTSUPP);
+	luo_expect_log("can no longer be mapped");
+	close(fd);
+	close(outsider);
+
+	/* more objects than a walk takes: refused, every reference put back */
+	fd = iommufd_open();
+	for (i = 0; i < 513; i++)
+		if (iommufd_ioas_alloc(fd, &ioas))
+			fail("IOAS %d of 513: %s", i + 1, strerror(errno));
+	msg("ok: 513 IOAS");
+	expect_err("preserve an iommufd of 513 objects",
+		   luo_preserve_fd(session, fd, 103), EOPNOTSUPP);
+	luo_expect_log("more than 512 objects");
+	close(fd);
 }
 
 static int stage1(void)
 {
 	int dev, session, memfd;
-	struct note *note;
+	struct iommu_vmm_note *note;
 	uint8_t *ram;
 	char bdf[32];
 
@@ -105,28 +112,22 @@ static int stage1(void)
 	ram = luo_map(memfd, SIZE);
 	iommu_vmm_setup(&vmm, bdf, memfd, ram, SIZE, IOVA_X);
 
-	note = (struct note *)ram;
-	note->magic = MAGIC;
-	note->ioas = vmm.ioas;
-	note->hwpt = vmm.hwpt;
-	note->seed = luo_seed();
+	note = iommu_vmm_note(&vmm);
 	iommu_vmm_copy(&vmm, PAGE_A, PAGE_B, note->seed);
-	note->pfn = pfn_of(ram + PAGE_B);
+	note->pfn = iommu_pfn_of(ram + PAGE_B);
 
 	check_refusals(session);
 
 	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, TOKEN_MEM));
+		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
 	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd, TOKEN_IOMMUFD));
+		  luo_preserve_fd(session, vmm.iommufd,
+				  IOMMU_VMM_TOKEN_IOMMUFD));
 	msg("IOAS %u and HWPT %u preserved, page B at PFN %#llx", vmm.ioas,
 	    vmm.hwpt, (unsigned long long)note->pfn);
 
 	/* the VMM goes away: edu is released, the preserved HWPT stays */
-	edu_close(&vmm.edu);
-	munmap(ram, SIZE);
-	close(vmm.iommufd);
-	close(memfd);
+	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(dev);
 	return luo_keep_and_kexec();	/* the session stays open */
 }
@@ -134,7 +135,7 @@ static int stage1(void)
 static int stage2(void)
 {
 	int dev, session, memfd;
-	struct note *note;
+	struct iommu_vmm_note *note;
 	char bdf[32];
 	long len;
 
@@ -142,22 +143,14 @@ static int stage2(void)
 	dev = luo_open();
 	session = expect_ok("retrieve the session",
 			    luo_retrieve_session(dev, SESSION));
-	vmm.iommufd = expect_ok("retrieve the iommufd",
-				luo_retrieve_fd(session, TOKEN_IOMMUFD));
-	memfd = expect_ok("retrieve the memfd",
-			  luo_retrieve_fd(session, TOKEN_MEM));
-	vmm.ram = luo_map(memfd, SIZE);
-	vmm.iova = IOVA_X;
-	note = (struct note *)vmm.ram;
-	expect_u64("note magic", MAGIC, note->magic);
+	memfd = iommu_vmm_retrieve(&vmm, session, SIZE, IOVA_X);
+	note = (struct iommu_vmm_note *)vmm.ram;
 	if (!edu_pattern_holds(vmm.ram + PAGE_A, note->seed) ||
 	    !edu_pattern_holds(vmm.ram + PAGE_B, note->seed))
 		fail("stage 1's pages were not carried");
-	expect_u64("PFN of page B", note->pfn, pfn_of(vmm.ram + PAGE_B));
+	expect_u64("PFN of page B", note->pfn, iommu_pfn_of(vmm.ram + PAGE_B));
 	msg("ok: stage 1's data at the same page frames");
 
-	vmm.ioas = note->ioas;
-	vmm.hwpt = note->hwpt;
 	iommu_vmm_attach(&vmm, bdf);
 	/* no map call: the carried mapping takes the DMA */
 	iommu_vmm_copy(&vmm, PAGE_C, PAGE_D, note->seed + 1);
@@ -165,11 +158,8 @@ static int stage2(void)
 	len = iommufd_unmap_len(vmm.iommufd, vmm.ioas, IOVA_X, SIZE);
 	expect_u64("bytes unmapped at the old IOVA", SIZE,
 		   expect_ok("unmap", len));
-	edu_close(&vmm.edu);
-	close(vmm.iommufd);
 	expect_ok("finish", luo_finish(session));
-	munmap(vmm.ram, SIZE);
-	close(memfd);
+	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(session);
 	close(dev);
 	return EXIT_PASS;
