@@ -45,10 +45,6 @@ static int stage1(void)
 	void *va;
 
 	edu_find(bdf, sizeof(bdf));
-	/*
-	 * A pool made at run time: boot-time huge pages come from KHO scratch,
-	 * which is CMA, and a long-term pin would have to move them.
-	 */
 	luo_set_nr_hugepages(2);
 	if (luo_meminfo("HugePages_Free") < 2)
 		fail("no two free 2 MiB pages");

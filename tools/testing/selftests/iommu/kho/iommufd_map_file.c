@@ -165,7 +165,6 @@ static int stage1(void)
 	char bdf[32];
 
 	edu_find(bdf, sizeof(bdf));
-	/* at run time: boot-time huge pages sit in KHO scratch (CMA) */
 	luo_set_nr_hugepages(4);
 	iommufd = iommufd_open();
 	expect_ok("IOMMU_IOAS_ALLOC", iommufd_ioas_alloc(iommufd, &ioas));
