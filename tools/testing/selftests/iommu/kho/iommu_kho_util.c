@@ -87,14 +87,9 @@ int iommufd_map_user(int iommufd, uint32_t ioas_id, void *va,
 int iommufd_unmap(int iommufd, uint32_t ioas_id, uint64_t iova,
 		  uint64_t length)
 {
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = length,
-	};
+	long ret = iommufd_unmap_len(iommufd, ioas_id, iova, length);
 
-	return luo_ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd);
+	return ret < 0 ? ret : 0;
 }
 
 int iommufd_hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t ioas_id,
@@ -162,7 +157,7 @@ static unsigned long read_hex(const char *bdf, const char *attr)
 	return strtoul(buf, NULL, 16);
 }
 
-static int write_str(const char *path, const char *val)
+int iommu_write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);
 	int ret = 0;
@@ -209,15 +204,15 @@ int edu_set_driver(const char *bdf, const char *driver)
 		if (*driver && !strcmp(strrchr(link, '/') + 1, driver))
 			return 0;
 		snprintf(path, sizeof(path), SYS_PCI "/%s/driver/unbind", bdf);
-		ret = write_str(path, bdf);
+		ret = iommu_write_file(path, bdf);
 		if (ret)
 			return ret;
 	}
 	snprintf(path, sizeof(path), SYS_PCI "/%s/driver_override", bdf);
-	ret = write_str(path, *driver ? driver : "\n");
+	ret = iommu_write_file(path, *driver ? driver : "\n");
 	if (ret || !*driver)
 		return ret;
-	return write_str("/sys/bus/pci/drivers_probe", bdf);
+	return iommu_write_file("/sys/bus/pci/drivers_probe", bdf);
 }
 
 static void edu_init(struct edu *e, const char *bdf)
@@ -310,7 +305,7 @@ void edu_open_sysfs(struct edu *e, const char *bdf)
 	edu_init(e, bdf);
 	expect_ok("leave edu without a driver", edu_set_driver(bdf, ""));
 	snprintf(path, sizeof(path), SYS_PCI "/%s/enable", bdf);
-	expect_ok("enable edu", write_str(path, "1"));
+	expect_ok("enable edu", iommu_write_file(path, "1"));
 	snprintf(path, sizeof(path), SYS_PCI "/%s/resource0", bdf);
 	fd = open(path, O_RDWR | O_SYNC);
 	if (fd < 0)

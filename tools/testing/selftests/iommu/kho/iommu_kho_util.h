@@ -69,6 +69,8 @@ int iommufd_map_user(int iommufd, uint32_t ioas_id, void *va,
 int iommufd_unmap(int iommufd, uint32_t ioas_id, uint64_t iova,
 		  uint64_t length);
 int iommufd_destroy(int iommufd, uint32_t id);
+/* Write @val to the file @path (sysfs): 0 or -errno, unlike luo_write_file() */
+int iommu_write_file(const char *path, const char *val);
 /* IOMMU_HWPT_ALLOC of a paging HWPT for device @dev_id from IOAS @ioas_id */
 int iommufd_hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t ioas_id,
 		       uint32_t *hwpt_id);

@@ -28,14 +28,7 @@ static struct iommu_vmm vmm;
 /* Write @val to the finalize file: 0 or -errno */
 static int finalize(const char *val)
 {
-	int fd = open(FINALIZE, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		fail("open %s: %s", FINALIZE, strerror(errno));
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return iommu_write_file(FINALIZE, val);
 }
 
 static int stage1(void)
