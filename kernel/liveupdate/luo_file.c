@@ -546,7 +546,10 @@ EXPORT_SYMBOL_GPL(liveupdate_get_file_incoming);
  * @force: skip the can_finish() checks (the session fd is being closed)
  *
  * Handlers release what they kept; files never retrieved have their
- * preserved state released. The session ends up empty.
+ * preserved state released. The session ends up empty. Files finish in the
+ * reverse of their preservation order, so a file is done with before those
+ * it was preserved after and may use: an iommufd, whose devices may still
+ * reach guest RAM, before the memfds holding that RAM.
  *
  * Return: 0, or -EBUSY (and nothing done) if a handler is not ready.
  */
@@ -568,7 +571,7 @@ int luo_file_finish_all(struct luo_session *session, bool force)
 		}
 	}
 
-	list_for_each_entry_safe(lf, tmp, &session->files, list) {
+	list_for_each_entry_safe_reverse(lf, tmp, &session->files, list) {
 		fh = luo_file_bind(lf);
 		if (lf->refused) {
 			pr_warn("session %s: file %llu: refused, its memory stays reserved\n",
