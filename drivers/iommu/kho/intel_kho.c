@@ -1,0 +1,987 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Intel VT-d across a Live Update kexec: the devices of a preserved
+ * iommufd keep translating, through the same mappings, from the old
+ * kernel's last moment to the moment a VMM attaches them to a domain in
+ * the new one. Their DMA is never untranslated, and never walks tables
+ * that are being rebuilt.
+ *
+ * Outgoing. When an iommufd is frozen, iommu_kho_preserve() is called for
+ * each device attached to one of its paging HWPTs. For the device's unit
+ * it builds a handover root table holding only the context entries of
+ * preserved devices; each points to a copy of its domain's second-level
+ * page table, made then, the copies shared by the devices of a domain.
+ * Every page of these is preserved and the KHO node "intel-iommu" records
+ * the units and domains (include/linux/kho/abi/intel_iommu.h). On the
+ * kexec path intel_kho_shutdown() points each such unit at its handover
+ * root table and leaves translation on: preserved devices translate
+ * through the copies, which map what the live tables mapped at freeze,
+ * and every other device of the unit is blocked. An abort drops it all.
+ *
+ * Incoming. init_dmars() finds the unit translating. intel_kho_adopt()
+ * checks the tables in place against the record (every table page
+ * preserved and used once, every context entry a multi-level one of a
+ * recorded domain, in legacy mode) before anything reads further; then
+ * the driver copies the context entries as a kdump kernel does, marking
+ * them copied and their domain ids in use, and switches the unit to its
+ * own root table with translation still on. The handover root and
+ * context tables are freed then. A device's copied entry goes when it is
+ * attached to a domain (or released by its iommufd's Live Update
+ * handler); when the last entry of a domain goes, its page table copy is
+ * freed and its domain id released. If the check fails the unit keeps
+ * translating but gets an empty root table: every device is blocked,
+ * nothing is identity mapped, and dmesg says why.
+ *
+ * Limits: legacy mode only (scalable mode is refused at preserve), PCI
+ * functions without DMA aliases, second-level tables.
+ */
+#define pr_fmt(fmt) "DMAR: Live Update: " fmt
+
+#include <linux/kexec.h>
+#include <linux/kexec_handover.h>
+#include <linux/kho/abi/intel_iommu.h>
+#include <linux/kho/iommu.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include "../intel/iommu.h"
+#include "../iommu-priv.h"
+
+#define INTEL_KHO_PTES		(VTD_PAGE_SIZE / sizeof(struct dma_pte))
+#define INTEL_KHO_ROOTS		(VTD_PAGE_SIZE / sizeof(struct root_entry))
+#define INTEL_KHO_CONTEXTS	(VTD_PAGE_SIZE / sizeof(struct context_entry))
+
+static inline u64 intel_kho_ctx_root(struct context_entry *c)
+{
+	return c->lo & VTD_PAGE_MASK;
+}
+
+static inline u8 intel_kho_ctx_tt(struct context_entry *c)
+{
+	return (c->lo >> 2) & 3;
+}
+
+static inline u8 intel_kho_ctx_aw(struct context_entry *c)
+{
+	return c->hi & 7;
+}
+
+/* ----- outgoing ----- */
+
+/* A device whose context entry is in a handover table */
+struct intel_kho_dev {
+	struct list_head node;
+	struct device *dev;
+	struct dmar_domain *domain;
+	u8 bus;
+	u8 devfn;
+};
+
+/* The copy of a domain's page table that handover entries point to */
+struct intel_kho_dom {
+	struct list_head node;
+	u64 pgd;
+	u16 did;
+	u8 aw;
+	unsigned long nr_pages;
+	s64 copy_us;
+};
+
+/* A unit to be left translating */
+struct intel_kho_unit {
+	struct list_head node;
+	struct intel_iommu *iommu;
+	struct root_entry *root;
+	struct list_head doms;
+	struct list_head devs;
+	struct list_head pages;	/* every page below, preserved */
+};
+
+static LIST_HEAD(intel_kho_units);
+static DEFINE_MUTEX(intel_kho_lock);
+static struct kho_node intel_kho_node;
+static bool intel_kho_node_added;
+
+/**
+ * iommu_kho_check - can @dev's IOMMU keep translating across a kexec?
+ * @dev: a device attached to a domain that is to be preserved
+ *
+ * Return: 0, or -EOPNOTSUPP (with a message) for an IOMMU other than an
+ * Intel VT-d unit in legacy mode.
+ */
+int iommu_kho_check(struct device *dev)
+{
+	struct device_domain_info *info;
+
+	if (!dev->iommu || !dev->iommu->iommu_dev ||
+	    dev_iommu_ops(dev) != &intel_iommu_ops) {
+		dev_warn(dev, "its IOMMU cannot keep translating across a kexec: only Intel VT-d can\n");
+		return -EOPNOTSUPP;
+	}
+	info = dev_iommu_priv_get(dev);
+	if (sm_supported(info->iommu)) {
+		dev_warn(dev, "%s is in scalable mode, which cannot be handed over yet\n",
+			 info->iommu->name);
+		return -EOPNOTSUPP;
+	}
+	if (!dev_is_pci(dev) || pci_domain_nr(to_pci_dev(dev)->bus) > 0xffff) {
+		dev_warn(dev, "only PCI functions keep translating across a kexec\n");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(iommu_kho_check);
+
+/* A zeroed page, preserved, owned by @u */
+static void *intel_kho_page(struct intel_kho_unit *u)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	int err;
+
+	if (!page)
+		return ERR_PTR(-ENOMEM);
+	err = kho_preserve_folio(page_folio(page));
+	if (err) {
+		__free_page(page);
+		return ERR_PTR(err);
+	}
+	list_add(&page->lru, &u->pages);
+	return page_address(page);
+}
+
+static void intel_kho_flush(struct intel_kho_unit *u, void *addr, int size)
+{
+	if (!ecap_coherent(u->iommu->ecap))
+		clflush_cache_range(addr, size);
+}
+
+/*
+ * Copy the page table at @src, of @level, and every table below it;
+ * *@nr counts the pages
+ */
+static int intel_kho_copy_table(struct intel_kho_unit *u, u64 src, int level,
+				u64 *copy, unsigned long *nr)
+{
+	struct dma_pte *from = phys_to_virt(src), *to;
+	unsigned int i;
+	u64 child;
+	int err;
+
+	to = intel_kho_page(u);
+	if (IS_ERR(to))
+		return PTR_ERR(to);
+	for (i = 0; i < INTEL_KHO_PTES; i++) {
+		struct dma_pte pte = { .val = READ_ONCE(from[i].val) };
+
+		if (level > 1 && dma_pte_present(&pte) &&
+		    !dma_pte_superpage(&pte)) {
+			err = intel_kho_copy_table(u, dma_pte_addr(&pte),
+						   level - 1, &child, nr);
+			if (err)
+				return err;
+			pte.val = pte.val - dma_pte_addr(&pte) + child;
+		}
+		to[i] = pte;
+	}
+	intel_kho_flush(u, to, VTD_PAGE_SIZE);
+	*copy = virt_to_phys(to);
+	(*nr)++;
+	return 0;
+}
+
+static void intel_kho_free_unit(struct intel_kho_unit *u)
+{
+	struct intel_kho_dev *d, *dtmp;
+	struct intel_kho_dom *m, *mtmp;
+	struct page *page, *ptmp;
+
+	list_for_each_entry_safe(d, dtmp, &u->devs, node) {
+		put_device(d->dev);
+		kfree(d);
+	}
+	list_for_each_entry_safe(m, mtmp, &u->doms, node)
+		kfree(m);
+	list_for_each_entry_safe(page, ptmp, &u->pages, lru) {
+		list_del(&page->lru);
+		WARN_ON_ONCE(kho_unpreserve_folio(page_folio(page)));
+		__free_page(page);
+	}
+	kfree(u);
+}
+
+static struct intel_kho_unit *intel_kho_unit_get(struct intel_iommu *iommu)
+{
+	struct intel_kho_unit *u;
+
+	list_for_each_entry(u, &intel_kho_units, node)
+		if (u->iommu == iommu)
+			return u;
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		return ERR_PTR(-ENOMEM);
+	u->iommu = iommu;
+	INIT_LIST_HEAD(&u->doms);
+	INIT_LIST_HEAD(&u->devs);
+	INIT_LIST_HEAD(&u->pages);
+	u->root = intel_kho_page(u);
+	if (IS_ERR(u->root)) {
+		int err = PTR_ERR(u->root);
+
+		kfree(u);
+		return ERR_PTR(err);
+	}
+	list_add_tail(&u->node, &intel_kho_units);
+	return u;
+}
+
+/* The copy of the page table a live context entry @ce points to */
+static struct intel_kho_dom *intel_kho_dom_get(struct intel_kho_unit *u,
+					       struct context_entry *ce)
+{
+	u16 did = context_domain_id(ce);
+	struct intel_kho_dom *m;
+	ktime_t start;
+	int err;
+
+	list_for_each_entry(m, &u->doms, node)
+		if (m->did == did)
+			return m;
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	m->did = did;
+	m->aw = intel_kho_ctx_aw(ce);
+	start = ktime_get();
+	err = intel_kho_copy_table(u, intel_kho_ctx_root(ce),
+				   agaw_to_level(m->aw), &m->pgd, &m->nr_pages);
+	m->copy_us = ktime_us_delta(ktime_get(), start);
+	if (err) {
+		kfree(m);
+		return ERR_PTR(err);
+	}
+	list_add_tail(&m->node, &u->doms);
+	return m;
+}
+
+/* The handover context entry for @bus/@devfn, its table made if need be */
+static struct context_entry *intel_kho_ctx(struct intel_kho_unit *u, u8 bus,
+					   u8 devfn)
+{
+	struct context_entry *tbl;
+
+	if (u->root[bus].lo & 1) {
+		tbl = phys_to_virt(u->root[bus].lo & VTD_PAGE_MASK);
+		return &tbl[devfn];
+	}
+	tbl = intel_kho_page(u);
+	if (IS_ERR(tbl))
+		return ERR_CAST(tbl);
+	u->root[bus].lo = virt_to_phys(tbl) | 1;
+	intel_kho_flush(u, &u->root[bus], sizeof(u->root[bus]));
+	return &tbl[devfn];
+}
+
+/* Lay out the units and domains in the KHO node */
+static int intel_kho_write_record(void)
+{
+	struct intel_kho_domain_ser *doms;
+	struct intel_kho_unit_ser *units;
+	unsigned int nr_units = 0, nr_doms = 0, i = 0, j = 0;
+	struct intel_kho_unit *u;
+	struct intel_kho_dom *m;
+	int err;
+
+	list_for_each_entry(u, &intel_kho_units, node) {
+		nr_units++;
+		list_for_each_entry(m, &u->doms, node)
+			nr_doms++;
+	}
+	if (nr_units > INTEL_KHO_MAX_UNITS || nr_doms > INTEL_KHO_MAX_DOMAINS) {
+		pr_warn("more than %u domains to hand over\n",
+			INTEL_KHO_MAX_DOMAINS);
+		return -EOPNOTSUPP;
+	}
+	units = kcalloc(nr_units, sizeof(*units), GFP_KERNEL);
+	doms = kcalloc(nr_doms, sizeof(*doms), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!units || !doms)
+		goto out;
+	list_for_each_entry(u, &intel_kho_units, node) {
+		units[i].reg_base = u->iommu->reg_phys;
+		units[i].root = virt_to_phys(u->root);
+		units[i].version = INTEL_KHO_VERSION;
+		units[i].segment = u->iommu->segment;
+		i++;
+		list_for_each_entry(m, &u->doms, node) {
+			doms[j].reg_base = u->iommu->reg_phys;
+			doms[j].pgd = m->pgd;
+			doms[j].did = m->did;
+			doms[j].aw = m->aw;
+			j++;
+		}
+	}
+	if (!intel_kho_node_added) {
+		kho_init_node(&intel_kho_node);
+		err = kho_add_node(NULL, INTEL_KHO_NODE, &intel_kho_node);
+		if (err)
+			goto out;
+		intel_kho_node_added = true;
+	}
+	kho_remove_prop(&intel_kho_node, "units");
+	kho_remove_prop(&intel_kho_node, "domains");
+	err = kho_add_prop(&intel_kho_node, "units", units,
+			   nr_units * sizeof(*units));
+	if (!err)
+		err = kho_add_prop(&intel_kho_node, "domains", doms,
+				   nr_doms * sizeof(*doms));
+out:
+	kfree(units);
+	kfree(doms);
+	return err;
+}
+
+/**
+ * iommu_kho_preserve - keep @dev translating through @domain across the kexec
+ * @dev: a PCI function attached to @domain
+ * @domain: a paging domain of an iommufd being frozen
+ *
+ * Puts @dev's context entry, pointing to a copy of @domain's page table as
+ * it is now, in its unit's handover tables, and records them in the KHO
+ * state. The caller keeps @domain's mappings from changing meanwhile.
+ * Called while the handover is being finalized; iommu_kho_abort() undoes
+ * every call.
+ *
+ * Return: 0, -EOPNOTSUPP (with a message) for what cannot be handed over,
+ * or another negative errno.
+ */
+int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain)
+{
+	struct device_domain_info *info;
+	struct context_entry ce, *live, *slot;
+	struct intel_kho_unit *u;
+	struct intel_kho_dom *m;
+	struct intel_kho_dev *d;
+	struct intel_iommu *iommu;
+	int err;
+
+	err = iommu_kho_check(dev);
+	if (err)
+		return err;
+	info = dev_iommu_priv_get(dev);
+	iommu = info->iommu;
+	if (!(domain->type & __IOMMU_DOMAIN_PAGING) ||
+	    info->domain != to_dmar_domain(domain) ||
+	    to_dmar_domain(domain)->use_first_level) {
+		dev_warn(dev, "not attached to a second-level paging domain: its translation cannot be handed over\n");
+		return -EOPNOTSUPP;
+	}
+
+	spin_lock(&iommu->lock);
+	live = iommu_context_addr(iommu, info->bus, info->devfn, 0);
+	if (live)
+		ce = *live;
+	spin_unlock(&iommu->lock);
+	if (!live || !context_present(&ce) ||
+	    intel_kho_ctx_tt(&ce) == CONTEXT_TT_PASS_THROUGH) {
+		dev_warn(dev, "has no context entry translating through a page table\n");
+		return -EOPNOTSUPP;
+	}
+
+	mutex_lock(&intel_kho_lock);
+	u = intel_kho_unit_get(iommu);
+	if (IS_ERR(u)) {
+		err = PTR_ERR(u);
+		goto out_unlock;
+	}
+	list_for_each_entry(d, &u->devs, node)
+		if (d->bus == info->bus && d->devfn == info->devfn)
+			goto out_unlock;	/* already, by another HWPT walk */
+
+	m = intel_kho_dom_get(u, &ce);
+	if (IS_ERR(m)) {
+		err = PTR_ERR(m);
+		goto out_unlock;
+	}
+	slot = intel_kho_ctx(u, info->bus, info->devfn);
+	if (IS_ERR(slot)) {
+		err = PTR_ERR(slot);
+		goto out_unlock;
+	}
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	d->dev = get_device(dev);
+	d->domain = info->domain;
+	d->bus = info->bus;
+	d->devfn = info->devfn;
+	list_add_tail(&d->node, &u->devs);
+
+	ce.lo = (ce.lo & ~VTD_PAGE_MASK) | m->pgd;
+	*slot = ce;
+	intel_kho_flush(u, slot, sizeof(*slot));
+
+	err = intel_kho_write_record();
+	if (!err)
+		dev_info(dev, "will keep translating across the kexec (%s, domain id %u: page table copied, %lu pages in %lld us)\n",
+			 iommu->name, m->did, m->nr_pages, m->copy_us);
+out_unlock:
+	mutex_unlock(&intel_kho_lock);
+	return err;
+}
+EXPORT_SYMBOL_GPL(iommu_kho_preserve);
+
+/**
+ * iommu_kho_abort - drop every handover table: the finalize was undone
+ *
+ * Translation goes off at the next kexec as usual, unless a new finalize
+ * preserves again.
+ */
+void iommu_kho_abort(void)
+{
+	struct intel_kho_unit *u, *tmp;
+
+	mutex_lock(&intel_kho_lock);
+	list_for_each_entry_safe(u, tmp, &intel_kho_units, node) {
+		list_del(&u->node);
+		pr_info("%s: handover tables dropped: translation goes off at the next kexec\n",
+			u->iommu->name);
+		intel_kho_free_unit(u);
+	}
+	if (intel_kho_node_added) {
+		kho_remove_prop(&intel_kho_node, "units");
+		kho_remove_prop(&intel_kho_node, "domains");
+		kho_remove_node(NULL, INTEL_KHO_NODE);
+		intel_kho_node_added = false;
+	}
+	mutex_unlock(&intel_kho_lock);
+}
+EXPORT_SYMBOL_GPL(iommu_kho_abort);
+
+/* Left translating at shutdown? */
+static bool intel_kho_kept(struct intel_iommu *iommu)
+{
+	struct intel_kho_unit *u;
+
+	list_for_each_entry(u, &intel_kho_units, node)
+		if (u->iommu == iommu)
+			return true;
+	return false;
+}
+
+/**
+ * intel_kho_shutdown - point units at their handover tables for the kexec
+ *
+ * Called by intel_iommu_shutdown() with dmar_global_lock held, after the
+ * devices are shut down and with nothing else running. Only on the way
+ * into a kexec: a plain reboot turns translation off as usual.
+ */
+void intel_kho_shutdown(void)
+{
+	struct intel_kho_unit *u;
+	struct intel_kho_dev *d;
+	struct context_entry *tbl;
+
+	if (!kexec_in_progress)
+		return;
+
+	list_for_each_entry(u, &intel_kho_units, node) {
+		/* a device detached since freeze is blocked, not carried */
+		list_for_each_entry(d, &u->devs, node) {
+			struct device_domain_info *info;
+
+			info = dev_iommu_priv_get(d->dev);
+			if (info && info->domain == d->domain)
+				continue;
+			tbl = phys_to_virt(u->root[d->bus].lo & VTD_PAGE_MASK);
+			context_clear_entry(&tbl[d->devfn]);
+			intel_kho_flush(u, &tbl[d->devfn], sizeof(*tbl));
+			pr_info("%s: %02x:%02x.%d detached since freeze: blocked\n",
+				u->iommu->name, d->bus, PCI_SLOT(d->devfn),
+				PCI_FUNC(d->devfn));
+		}
+		u->iommu->root_entry = u->root;
+		iommu_set_root_entry(u->iommu);
+		pr_info("%s: left translating for the kexec\n", u->iommu->name);
+	}
+}
+
+/**
+ * intel_kho_keep_translating - is @iommu to stay on through the kexec?
+ * @iommu: a unit being shut down
+ *
+ * Return: true after intel_kho_shutdown() switched it to handover tables.
+ */
+bool intel_kho_keep_translating(struct intel_iommu *iommu)
+{
+	return kexec_in_progress && intel_kho_kept(iommu);
+}
+
+/* ----- incoming ----- */
+
+/* A domain whose page table copy the adopted context entries point to */
+struct intel_kho_in_dom {
+	struct intel_iommu *iommu;	/* NULL until its unit is adopted */
+	u64 reg_base;
+	u64 pgd;
+	u16 did;
+	u8 aw;
+	unsigned int users;		/* copied context entries */
+	struct work_struct free_work;
+};
+
+static struct {
+	bool parsed;
+	bool present;		/* a record was handed over */
+	bool sound;		/* and it parsed */
+	const struct intel_kho_unit_ser *units;
+	unsigned int nr_units;
+	struct intel_kho_in_dom *doms;
+	unsigned int nr_doms;
+	struct xarray seen;	/* table pages checked: no page used twice */
+	unsigned long nr_seen;
+	struct list_head adopted;
+} intel_kho_in = {
+	.seen = XARRAY_INIT(intel_kho_in.seen, 0),
+	.adopted = LIST_HEAD_INIT(intel_kho_in.adopted),
+};
+
+/* An adopted unit, and its handover root table until that is freed */
+struct intel_kho_in_unit {
+	struct list_head node;
+	struct intel_iommu *iommu;
+	u64 root;
+};
+
+static void intel_kho_in_free_work(struct work_struct *work);
+
+static void __init intel_kho_parse(void)
+{
+	const struct intel_kho_domain_ser *doms;
+	int node, ulen = 0, dlen = 0;
+	unsigned int i;
+
+	intel_kho_in.parsed = true;
+	node = kho_find_node("/" INTEL_KHO_NODE);
+	if (node < 0)
+		return;
+	intel_kho_in.present = true;
+	intel_kho_in.units = kho_get_prop(node, "units", &ulen);
+	doms = kho_get_prop(node, "domains", &dlen);
+	if (!intel_kho_in.units || !doms || ulen <= 0 || dlen < 0 ||
+	    ulen % sizeof(*intel_kho_in.units) || dlen % sizeof(*doms) ||
+	    ulen / sizeof(*intel_kho_in.units) > INTEL_KHO_MAX_UNITS ||
+	    dlen / sizeof(*doms) > INTEL_KHO_MAX_DOMAINS) {
+		pr_err("handover record malformed: every unit left translating blocks all DMA\n");
+		return;
+	}
+	intel_kho_in.nr_units = ulen / sizeof(*intel_kho_in.units);
+	intel_kho_in.nr_doms = dlen / sizeof(*doms);
+	intel_kho_in.doms = kcalloc(intel_kho_in.nr_doms,
+				    sizeof(*intel_kho_in.doms), GFP_KERNEL);
+	if (!intel_kho_in.doms && intel_kho_in.nr_doms) {
+		pr_err("no memory for the handover record: every unit left translating blocks all DMA\n");
+		return;
+	}
+	for (i = 0; i < intel_kho_in.nr_doms; i++) {
+		struct intel_kho_in_dom *m = &intel_kho_in.doms[i];
+
+		m->reg_base = doms[i].reg_base;
+		m->pgd = doms[i].pgd;
+		m->did = doms[i].did;
+		m->aw = doms[i].aw;
+		INIT_WORK(&m->free_work, intel_kho_in_free_work);
+		if (memchr_inv(doms[i].reserved, 0, sizeof(doms[i].reserved))) {
+			pr_err("handover record: domain %u: reserved bytes set\n",
+			       i);
+			return;
+		}
+	}
+	intel_kho_in.sound = true;
+}
+
+/* Take a table page for the check: preserved, unclaimed and not seen yet */
+static int __init intel_kho_see(u64 phys, const char **why)
+{
+	int err;
+
+	if (!PAGE_ALIGNED(phys) || !kho_is_preserved(phys, 0)) {
+		*why = "a table page that was not preserved";
+		return -EINVAL;
+	}
+	err = xa_insert(&intel_kho_in.seen, PHYS_PFN(phys), xa_mk_value(0),
+			GFP_KERNEL);
+	if (!err)
+		intel_kho_in.nr_seen++;
+	else if (err == -EBUSY)
+		*why = "a table page used twice";
+	else if (err)
+		*why = "no memory to check the tables";
+	return err;
+}
+
+/* Check the page table at @phys, of @level, and every table below it */
+static int __init intel_kho_check_table(u64 phys, int level, const char **why)
+{
+	struct dma_pte *tbl;
+	unsigned int i;
+	int err;
+
+	err = intel_kho_see(phys, why);
+	if (err)
+		return err;
+	tbl = phys_to_virt(phys);
+	for (i = 0; i < INTEL_KHO_PTES && level > 1; i++) {
+		struct dma_pte pte = { .val = READ_ONCE(tbl[i].val) };
+
+		if (!dma_pte_present(&pte) || dma_pte_superpage(&pte))
+			continue;
+		err = intel_kho_check_table(dma_pte_addr(&pte), level - 1,
+					    why);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static struct intel_kho_in_dom *intel_kho_in_dom(u64 reg_base, u16 did)
+{
+	unsigned int i;
+
+	for (i = 0; i < intel_kho_in.nr_doms; i++)
+		if (intel_kho_in.doms[i].reg_base == reg_base &&
+		    intel_kho_in.doms[i].did == did)
+			return &intel_kho_in.doms[i];
+	return NULL;
+}
+
+/* Check one context table against the record, counting each domain's users */
+static int __init intel_kho_check_ctx(struct intel_iommu *iommu, u64 phys,
+				      const char **why)
+{
+	struct context_entry *tbl;
+	unsigned int devfn;
+	int err;
+
+	err = intel_kho_see(phys, why);
+	if (err)
+		return err;
+	tbl = phys_to_virt(phys);
+	for (devfn = 0; devfn < INTEL_KHO_CONTEXTS; devfn++) {
+		struct context_entry ce = tbl[devfn];
+		struct intel_kho_in_dom *m;
+
+		if (!context_present(&ce))
+			continue;
+		if (intel_kho_ctx_tt(&ce) != CONTEXT_TT_MULTI_LEVEL &&
+		    intel_kho_ctx_tt(&ce) != CONTEXT_TT_DEV_IOTLB) {
+			*why = "a context entry that does not translate";
+			return -EINVAL;
+		}
+		m = intel_kho_in_dom(iommu->reg_phys, context_domain_id(&ce));
+		if (!m || m->pgd != intel_kho_ctx_root(&ce) ||
+		    m->aw != intel_kho_ctx_aw(&ce)) {
+			*why = "a context entry for no recorded domain";
+			return -EINVAL;
+		}
+		if (m->did >= cap_ndoms(iommu->cap) ||
+		    !(cap_sagaw(iommu->cap) & BIT(m->aw))) {
+			*why = "a domain this unit cannot have";
+			return -EINVAL;
+		}
+		m->users++;
+	}
+	return 0;
+}
+
+/* Check the tables @iommu translates through against the record */
+static int __init intel_kho_check_unit(struct intel_iommu *iommu,
+				       const struct intel_kho_unit_ser *us,
+				       const char **why)
+{
+	struct root_entry *root;
+	unsigned int bus, i;
+	u64 rtaddr;
+	int err;
+
+	rtaddr = dmar_readq(iommu->reg + DMAR_RTADDR_REG);
+	if (us->version != INTEL_KHO_VERSION || us->reserved ||
+	    us->segment != iommu->segment) {
+		*why = "a record of another version or segment";
+		return -EINVAL;
+	}
+	if (sm_supported(iommu) || (rtaddr & ~VTD_PAGE_MASK) ||
+	    rtaddr != us->root) {
+		*why = "the unit translating through other tables than recorded";
+		return -EINVAL;
+	}
+	err = intel_kho_see(us->root, why);
+	if (err)
+		return err;
+	root = phys_to_virt(us->root);
+	for (bus = 0; bus < INTEL_KHO_ROOTS; bus++) {
+		struct root_entry re = root[bus];
+
+		if (re.hi || (re.lo & ~VTD_PAGE_MASK & ~1ULL)) {
+			*why = "a root entry with reserved bits set";
+			return -EINVAL;
+		}
+		if (!(re.lo & 1))
+			continue;
+		err = intel_kho_check_ctx(iommu, re.lo & VTD_PAGE_MASK, why);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < intel_kho_in.nr_doms; i++) {
+		struct intel_kho_in_dom *m = &intel_kho_in.doms[i];
+
+		if (m->reg_base != iommu->reg_phys)
+			continue;
+		err = intel_kho_check_table(m->pgd, agaw_to_level(m->aw), why);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * intel_kho_adopt - take over a unit left translating by the previous kernel
+ * @iommu: a unit found with translation enabled, not in a kdump kernel
+ *
+ * Called by init_dmars(). If the handover record names @iommu and its
+ * tables check out, @iommu stays marked as translating and init_dmars()
+ * copies its context entries. If the record is missing for it or wrong,
+ * the mark is cleared but translation stays on: init_dmars() gives it an
+ * empty root table, which blocks every device.
+ *
+ * Return: false if there is no handover (translation is turned off as
+ * usual), true otherwise.
+ */
+bool __init intel_kho_adopt(struct intel_iommu *iommu)
+{
+	const struct intel_kho_unit_ser *us = NULL;
+	ktime_t start = ktime_get();
+	struct intel_kho_in_unit *iu;
+	const char *why = NULL;
+	unsigned int i;
+
+	if (!intel_kho_in.parsed)
+		intel_kho_parse();
+	if (!intel_kho_in.present)
+		return false;
+	intel_kho_in.nr_seen = 0;
+
+	for (i = 0; intel_kho_in.sound && i < intel_kho_in.nr_units; i++)
+		if (intel_kho_in.units[i].reg_base == iommu->reg_phys)
+			us = &intel_kho_in.units[i];
+	if (!intel_kho_in.sound)
+		why = "the record is malformed";
+	else if (!us)
+		why = "the record does not name it";
+	else
+		intel_kho_check_unit(iommu, us, &why);
+
+	iu = why ? NULL : kzalloc(sizeof(*iu), GFP_KERNEL);
+	if (!why && !iu)
+		why = "no memory";
+	if (why) {
+		for (i = 0; i < intel_kho_in.nr_doms; i++)
+			if (intel_kho_in.doms[i].reg_base == iommu->reg_phys)
+				intel_kho_in.doms[i].users = 0;
+		iommu->flags &= ~VTD_FLAG_TRANS_PRE_ENABLED;
+		pr_err("%s: handover rejected: %s; translation stays on and every device of the unit is blocked\n",
+		       iommu->name, why);
+		return true;
+	}
+	for (i = 0; i < intel_kho_in.nr_doms; i++)
+		if (intel_kho_in.doms[i].reg_base == iommu->reg_phys)
+			intel_kho_in.doms[i].iommu = iommu;
+	iu->iommu = iommu;
+	iu->root = us->root;
+	list_add_tail(&iu->node, &intel_kho_in.adopted);
+	pr_info("%s: adopting the handed-over tables: translation stays on (%lu table pages checked in %lld us)\n",
+		iommu->name, intel_kho_in.nr_seen,
+		ktime_us_delta(ktime_get(), start));
+	return true;
+}
+
+static void intel_kho_free_page(u64 phys)
+{
+	if (!kho_restore_phys(phys, PAGE_SIZE))
+		free_page((unsigned long)phys_to_virt(phys));
+}
+
+static void intel_kho_free_table(u64 phys, int level)
+{
+	struct dma_pte *tbl = phys_to_virt(phys);
+	unsigned int i;
+
+	for (i = 0; i < INTEL_KHO_PTES && level > 1; i++)
+		if (dma_pte_present(&tbl[i]) && !dma_pte_superpage(&tbl[i]))
+			intel_kho_free_table(dma_pte_addr(&tbl[i]), level - 1);
+	intel_kho_free_page(phys);
+}
+
+/**
+ * intel_kho_tables_switched - the adopted units have their own root tables
+ *
+ * Called by init_dmars() once every unit's root table pointer is set: the
+ * handover root and context tables are no longer read by the hardware, and
+ * their pages are freed.
+ */
+void __init intel_kho_tables_switched(void)
+{
+	struct intel_kho_in_unit *iu;
+	struct intel_kho_in_dom *m;
+	struct root_entry *root;
+	unsigned int bus, i;
+
+	list_for_each_entry(iu, &intel_kho_in.adopted, node) {
+		/* a domain whose devices were detached before the kexec */
+		for (i = 0; i < intel_kho_in.nr_doms; i++) {
+			m = &intel_kho_in.doms[i];
+			if (m->iommu == iu->iommu && !m->users)
+				intel_kho_free_table(m->pgd,
+						     agaw_to_level(m->aw));
+		}
+		root = phys_to_virt(iu->root);
+		for (bus = 0; bus < INTEL_KHO_ROOTS; bus++)
+			if (root[bus].lo & 1)
+				intel_kho_free_page(root[bus].lo & VTD_PAGE_MASK);
+		intel_kho_free_page(iu->root);
+		iu->root = 0;
+	}
+	xa_destroy(&intel_kho_in.seen);
+}
+
+static void intel_kho_in_free_work(struct work_struct *work)
+{
+	struct intel_kho_in_dom *m =
+		container_of(work, struct intel_kho_in_dom, free_work);
+
+	intel_kho_free_table(m->pgd, agaw_to_level(m->aw));
+	pr_info("%s: domain id %u: handed-over page table freed\n",
+		m->iommu->name, m->did);
+}
+
+/**
+ * intel_kho_context_gone - a copied context entry was cleared
+ * @iommu: its unit, whose lock is held
+ * @did: the domain id it had
+ *
+ * Once no copied entry uses a handed-over domain, the IOTLB has been
+ * flushed for it: its page table copy is freed and its domain id released.
+ */
+void intel_kho_context_gone(struct intel_iommu *iommu, u16 did)
+{
+	struct intel_kho_in_dom *m = intel_kho_in_dom(iommu->reg_phys, did);
+
+	assert_spin_locked(&iommu->lock);
+	if (!m || m->iommu != iommu || !m->users)
+		return;
+	if (--m->users)
+		return;
+	clear_bit(did, iommu->domain_ids);
+	schedule_work(&m->free_work);
+}
+
+/**
+ * intel_kho_attach_now - may @bus/@devfn of @iommu attach without delay?
+ * @iommu: its unit
+ * @bus: bus number
+ * @devfn: device and function
+ *
+ * On an adopted unit only the preserved devices, whose context entries
+ * were copied, wait to be attached; every other device is attached to its
+ * default domain at probe, as without a handover.
+ *
+ * Return: true for a device of an adopted unit without a copied entry.
+ */
+bool intel_kho_attach_now(struct intel_iommu *iommu, u8 bus, u8 devfn)
+{
+	unsigned int i;
+
+	if (context_copied(iommu, bus, devfn))
+		return false;
+	for (i = 0; i < intel_kho_in.nr_doms; i++)
+		if (intel_kho_in.doms[i].iommu == iommu)
+			return true;
+	return false;
+}
+
+/* Block the devices of @iommu still on copied entries of domain @did (< 0: all) */
+static void intel_kho_tear_down(struct intel_iommu *iommu, int did)
+{
+	struct context_entry *ce;
+	unsigned long rid;
+	u8 bus, devfn;
+
+	spin_lock(&iommu->lock);
+	for_each_set_bit(rid, iommu->copied_tables, BIT(16)) {
+		bus = PCI_BUS_NUM(rid);
+		devfn = rid & 0xff;
+		ce = iommu_context_addr(iommu, bus, devfn, 1);
+		if (!ce || (did >= 0 && context_domain_id(ce) != did))
+			continue;
+		copied_context_tear_down(iommu, ce, bus, devfn);
+		pr_info("%s: %04x:%02x:%02x.%d released: its DMA is blocked\n",
+			iommu->name, iommu->segment, bus, PCI_SLOT(devfn),
+			PCI_FUNC(devfn));
+	}
+	spin_unlock(&iommu->lock);
+}
+
+/**
+ * iommu_kho_release - stop translating through a handed-over domain
+ * @segment: PCI segment of a device of the domain
+ * @rid: its requester id
+ *
+ * For the domain of a device whose iommufd is finished with: every device
+ * still translating through that domain's copied context entries is
+ * blocked, so none can reach guest memory that may be freed next. Nothing
+ * happens for a device already attached to a domain of this kernel.
+ */
+void iommu_kho_release(u16 segment, u16 rid)
+{
+	u8 bus = PCI_BUS_NUM(rid), devfn = rid & 0xff;
+	struct intel_kho_in_unit *iu;
+	struct intel_iommu *iommu;
+	struct context_entry *ce;
+	int did;
+
+	list_for_each_entry(iu, &intel_kho_in.adopted, node) {
+		iommu = iu->iommu;
+		if (iommu->segment != segment)
+			continue;
+		did = -1;
+		spin_lock(&iommu->lock);
+		if (context_copied(iommu, bus, devfn)) {
+			ce = iommu_context_addr(iommu, bus, devfn, 1);
+			if (ce)
+				did = context_domain_id(ce);
+		}
+		spin_unlock(&iommu->lock);
+		if (did >= 0)
+			intel_kho_tear_down(iommu, did);
+	}
+}
+EXPORT_SYMBOL_GPL(iommu_kho_release);
+
+/**
+ * iommu_kho_release_all - stop translating through every handed-over domain
+ *
+ * For when an iommufd's record is unreadable, so that which devices were
+ * its own is unknown: every device still on a copied context entry is
+ * blocked rather than left able to reach memory that may be freed.
+ */
+void iommu_kho_release_all(void)
+{
+	struct intel_kho_in_unit *iu;
+
+	list_for_each_entry(iu, &intel_kho_in.adopted, node)
+		intel_kho_tear_down(iu->iommu, -1);
+}
+EXPORT_SYMBOL_GPL(iommu_kho_release_all);
