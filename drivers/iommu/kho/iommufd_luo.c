@@ -23,9 +23,12 @@
  *
  * The record is built at preserve, to refuse early, and again at freeze,
  * which makes it final: mappings changed after the handover is finalized
- * are not carried. The IOMMU's own tables are not handed over yet: the
- * next kernel starts its IOMMU afresh, so a device must not DMA during the
- * kexec.
+ * are not carried. At freeze, too, every device attached to one of the
+ * HWPTs is handed to the IOMMU driver (include/linux/kho/iommu.h), which
+ * keeps it translating through a copy of its domain, as it is then, until
+ * the VMM attaches it again in the next kernel; an IOMMU that cannot is
+ * refused at preserve. Finishing the iommufd in the next kernel blocks
+ * such a device if it is still translating through the copy.
  */
 #define pr_fmt(fmt) "iommufd: Live Update: " fmt
 
@@ -34,6 +37,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/iommufd.h>
 #include <linux/kho/abi/memfd.h>
+#include <linux/kho/iommu.h>
 #include <linux/liveupdate.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
@@ -178,7 +182,9 @@ static int iommufd_luo_note_devices(struct iommufd_luo_out *out,
 		idev = container_of(objs[i], struct iommufd_device, obj);
 		mutex_lock(&idev->igroup->lock);
 		hwpt = idev->igroup->hwpt;
-		if (hwpt && dev_is_pci(idev->dev))
+		if (hwpt)
+			err = iommu_kho_check(idev->dev);
+		if (!err && hwpt && dev_is_pci(idev->dev))
 			err = iommufd_luo_note_dev(out, hwpt,
 						   to_pci_dev(idev->dev));
 		mutex_unlock(&idev->igroup->lock);
@@ -440,11 +446,52 @@ static void iommufd_luo_unpreserve(struct liveupdate_file_op_args *args)
 	kfree(out);
 }
 
+/*
+ * Hand each device attached to a paging HWPT to the IOMMU driver, so it
+ * keeps translating through the kexec. The IOAS is held still meanwhile.
+ */
+static int iommufd_luo_keep_translating(struct iommufd_ctx *ictx)
+{
+	struct iommufd_hwpt_paging *hwpt_paging;
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object **objs;
+	struct iommufd_device *idev;
+	int i, n, err = 0;
+
+	objs = kcalloc(IOMMUFD_LUO_MAX_OBJECTS, sizeof(*objs), GFP_KERNEL);
+	if (!objs)
+		return -ENOMEM;
+	n = iommufd_luo_grab(ictx, objs);
+	if (n < 0) {
+		kfree(objs);
+		return n;
+	}
+	for (i = 0; i < n && !err; i++) {
+		if (objs[i]->type != IOMMUFD_OBJ_DEVICE)
+			continue;
+		idev = container_of(objs[i], struct iommufd_device, obj);
+		mutex_lock(&idev->igroup->lock);
+		hwpt = idev->igroup->hwpt;
+		if (hwpt && hwpt->obj.type == IOMMUFD_OBJ_HWPT_PAGING) {
+			hwpt_paging = to_hwpt_paging(hwpt);
+			down_write(&hwpt_paging->ioas->iopt.domains_rwsem);
+			err = iommu_kho_preserve(idev->dev, hwpt->domain);
+			up_write(&hwpt_paging->ioas->iopt.domains_rwsem);
+		}
+		mutex_unlock(&idev->igroup->lock);
+	}
+	iommufd_luo_ungrab(ictx, objs, n);
+	kfree(objs);
+	return err;
+}
+
 /* The record made final: what the iommufd holds now, checked again */
 static int iommufd_luo_freeze(struct liveupdate_file_op_args *args)
 {
 	struct iommufd_luo_out *out = args->private_data;
+	struct iommufd_luo_ser *ser;
 	struct folio *folio;
+	int err;
 
 	folio = iommufd_luo_record(args, out);
 	if (IS_ERR(folio)) {
@@ -452,10 +499,27 @@ static int iommufd_luo_freeze(struct liveupdate_file_op_args *args)
 		       PTR_ERR(folio));
 		return PTR_ERR(folio);
 	}
+	err = iommufd_luo_keep_translating(iommufd_file_ctx(args->file));
+	if (err) {
+		pr_err("cannot keep its devices translating across the kexec: %d\n",
+		       err);
+		iommu_kho_abort();
+		iommufd_luo_free_record(folio);
+		return err;
+	}
 	iommufd_luo_free_record(out->folio);
 	out->folio = folio;
 	args->serialized_data = PFN_PHYS(folio_pfn(folio));
+	ser = folio_address(folio);
+	pr_info("iommufd frozen: %u IOAS, %u HWPTs, %u mappings, a record of %llu bytes\n",
+		ser->nr_ioas, ser->nr_hwpts, ser->nr_maps, ser->size);
 	return 0;
+}
+
+/* The finalize was undone: devices go back to turning translation off */
+static void iommufd_luo_unfreeze(struct liveupdate_file_op_args *args)
+{
+	iommu_kho_abort();
 }
 
 /* ----- incoming ----- */
@@ -758,12 +822,25 @@ static int iommufd_luo_retrieve(struct liveupdate_file_op_args *args)
 static void iommufd_luo_finish(struct liveupdate_file_op_args *args)
 {
 	struct folio *folio = args->private_data;
+	struct iommufd_luo_hwpt_ser *hwpts;
+	struct iommufd_luo_ser *ser;
+	u32 i;
 
 	/* never retrieved: take the record back, if it is sound */
 	if (!folio && !args->retrieved)
 		folio = iommufd_luo_claim(args->serialized_data);
-	if (!IS_ERR_OR_NULL(folio))
+	if (!IS_ERR_OR_NULL(folio)) {
+		/* devices still on the previous kernel's translation: block */
+		ser = folio_address(folio);
+		hwpts = iommufd_luo_ser_hwpts(ser);
+		for (i = 0; i < ser->nr_hwpts; i++)
+			iommu_kho_release(hwpts[i].pci_segment,
+					  hwpts[i].pci_rid);
 		folio_put(folio);
+	} else if (!args->retrieved) {
+		/* whose devices they were is unknown: block them all */
+		iommu_kho_release_all();
+	}
 	args->private_data = NULL;
 }
 
@@ -772,6 +849,7 @@ static const struct liveupdate_file_ops iommufd_luo_ops = {
 	.preserve = iommufd_luo_preserve,
 	.unpreserve = iommufd_luo_unpreserve,
 	.freeze = iommufd_luo_freeze,
+	.unfreeze = iommufd_luo_unfreeze,
 	.retrieve = iommufd_luo_retrieve,
 	.finish = iommufd_luo_finish,
 };
