@@ -16,7 +16,11 @@
  *              so the next kernel must refuse it; or subtree-wrap|
  *              subtree-size|subtree-other: damage only where the state
  *              tree says the kho-test subtree is (the FDT checksum still
- *              holds), so the next kernel must refuse that subtree alone
+ *              holds), so the next kernel must refuse that subtree alone;
+ *              or vtd-context|vtd-table: point the first context entry
+ *              of the VT-d handover tables, or the first table below a
+ *              handed-over domain's top page table, at a page that was
+ *              not preserved, so the next kernel must refuse that unit
  *   luo_data   (with Live Update) write "SESSION TOKEN DATA" after
  *              finalize: make file TOKEN of session SESSION hand over
  *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
@@ -47,6 +51,7 @@
 #include <linux/debugfs.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
+#include <linux/kho/abi/intel_iommu.h>
 #include <linux/kho/abi/kexec_handover.h>
 #include <linux/libfdt.h>
 #include <linux/ktime.h>
@@ -518,6 +523,53 @@ static int kho_test_corrupt_subtree(struct kho_handover *h, const char *how)
 	return 0;
 }
 
+/*
+ * Damage the VT-d handover tables (drivers/iommu/kho/intel_kho.c) of the
+ * first unit in the record, in place: the record and the state tree still
+ * hold, only the next kernel's check of the tables can catch it. The page
+ * pointed at is the zero page, which is never preserved and, read as a
+ * table, maps nothing while the kexec runs.
+ */
+static int kho_test_corrupt_vtd(struct kho_handover *h, const char *how)
+{
+	const struct intel_kho_unit_ser *unit;
+	u64 zero = page_to_phys(ZERO_PAGE(0));
+	void *fdt = phys_to_virt(h->fdt_phys);
+	u64 *root, *ctx = NULL, *pte = NULL;
+	int node, len, i;
+
+	node = fdt_subnode_offset(fdt, 0, INTEL_KHO_NODE);
+	unit = node < 0 ? NULL : fdt_getprop(fdt, node, "units", &len);
+	if (!unit || len < (int)sizeof(*unit))
+		return -ENOENT;	/* no device left translating */
+	/* legacy mode: 16-byte root and context entries, lo first */
+	root = phys_to_virt(unit->root);
+	for (i = 0; i < 256 && !ctx; i++)
+		if (root[2 * i] & 1)
+			ctx = phys_to_virt(root[2 * i] & PAGE_MASK);
+	for (i = 0; ctx && i < 256; i++)
+		if (ctx[2 * i] & 1)
+			break;
+	if (!ctx || i == 256)
+		return -ENOENT;
+	ctx += 2 * i;
+
+	if (!strcmp(how, "context")) {
+		*ctx = (*ctx & ~PAGE_MASK) | zero;
+		return 0;
+	}
+	if (strcmp(how, "table"))
+		return -EINVAL;
+	root = phys_to_virt(*ctx & PAGE_MASK);	/* the top page table */
+	for (i = 0; i < 512 && !pte; i++)
+		if ((root[i] & 3) && !(root[i] & BIT(7)))
+			pte = &root[i];
+	if (!pte)
+		return -ENOENT;
+	*pte = (*pte & ~PAGE_MASK) | zero;
+	return 0;
+}
+
 static ssize_t kho_test_corrupt_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)
@@ -554,6 +606,11 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 		kho_handover_seal(h);
 	} else if (!strncmp(what, "subtree-", 8)) {
 		int err = kho_test_corrupt_subtree(h, what + 8);
+
+		if (err)
+			return err;
+	} else if (!strncmp(what, "vtd-", 4)) {
+		int err = kho_test_corrupt_vtd(h, what + 4);
 
 		if (err)
 			return err;

@@ -10,6 +10,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <time.h>
 
 #include "iommu_kho_util.h"
@@ -508,6 +509,34 @@ int iommu_vmm_retrieve(struct iommu_vmm *v, int session, uint64_t size,
 	v->ioas = note->ioas;
 	v->hwpt = note->hwpt;
 	return memfd;
+}
+
+bool iommu_log_has(const char *text)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	bool found;
+	char *buf;
+
+	if (len <= 0)
+		fail("kernel log size: %s", strerror(errno));
+	buf = calloc(1, len + 1);
+	if (!buf)
+		fail("out of memory for the kernel log");
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (len < 0)
+		fail("read the kernel log: %s", strerror(errno));
+	found = strstr(buf, text);
+	free(buf);
+	return found;
+}
+
+void iommu_expect_log_soon(const char *text)
+{
+	int i;
+
+	for (i = 0; i < 20 && !iommu_log_has(text); i++)
+		usleep(100000);
+	luo_expect_log(text);
 }
 
 uint64_t iommu_pfn_of(void *page)

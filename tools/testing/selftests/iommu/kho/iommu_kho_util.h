@@ -171,6 +171,13 @@ struct iommu_vmm_note *iommu_vmm_note(struct iommu_vmm *v);
  */
 int iommu_vmm_retrieve(struct iommu_vmm *v, int session, uint64_t size,
 		       uint64_t iova);
+/* Is @text in the kernel log? */
+bool iommu_log_has(const char *text);
+/*
+ * Wait up to two seconds for @text in the kernel log (an interrupt
+ * handler may print it a little later); fails the test if it never shows.
+ */
+void iommu_expect_log_soon(const char *text);
 /* The page frame behind a mapped page */
 uint64_t iommu_pfn_of(void *page);
 

@@ -5,7 +5,8 @@
  * A VMM preserves its guest RAM (a hugetlb memfd) and its iommufd, then
  * maps a user VA into the IOAS. Finalizing the handover checks the
  * iommufd again and fails, saying why; once that mapping is gone it
- * succeeds. While frozen, and after the abort, edu still DMAs through the
+ * succeeds, and edu is set to keep translating across the kexec; the
+ * abort drops that again. While frozen, and after the abort, edu still DMAs through the
  * mappings, and after the abort the IOAS takes new mappings again. Then
  * the VMM exits before any kexec: closing the session lets go of
  * everything, and every huge page goes back to the pool.
@@ -67,9 +68,11 @@ static int stage1(void)
 		  iommufd_unmap(vmm.iommufd, vmm.ioas, IOVA_USER, 2 * PAGE));
 	munmap(va, 2 * PAGE);
 	expect_ok("finalize without it", finalize("1"));
+	luo_expect_log("will keep translating across the kexec");
 	iommu_vmm_copy(&vmm, 2 * PAGE, SIZE / 2, 2);
 
 	expect_ok("abort", finalize("0"));
+	luo_expect_log("handover tables dropped");
 	iommu_vmm_copy(&vmm, 3 * PAGE, SIZE / 2 + PAGE, 3);
 	expect_ok("a new mapping after the abort",
 		  iommufd_map_file(vmm.iommufd, vmm.ioas, memfd, 0, SIZE,

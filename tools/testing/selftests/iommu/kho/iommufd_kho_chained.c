@@ -4,7 +4,9 @@
  * memfd, attaches edu to the carried HWPT, has edu copy a page of its own
  * through the carried mapping, checks the pages of the hops before, and
  * preserves both again in a new session. The IOAS and HWPT keep their ids
- * and the first hop's page keeps its frame all the way.
+ * and the first hop's page keeps its frame all the way. edu stays
+ * attached into every kexec, so each kernel adopts the VT-d tables the one
+ * before handed over, and frees them once edu is attached again.
  */
 #include "luo_test_utils.h"
 #include "iommu_kho_util.h"
@@ -32,7 +34,10 @@ static void session_name(char *buf, size_t len, int hop)
 	snprintf(buf, len, "iommufd-hop-%d", hop);
 }
 
-/* Preserve the memfd and the iommufd in the session of @hop, let go */
+/*
+ * Preserve the memfd and the iommufd in the session of @hop; edu stays
+ * attached, the holder keeping every file open into the kexec
+ */
 static int hand_on(int dev, int memfd, int hop)
 {
 	char name[32];
@@ -45,7 +50,6 @@ static int hand_on(int dev, int memfd, int hop)
 	expect_ok("preserve the iommufd",
 		  luo_preserve_fd(session, vmm.iommufd,
 				  IOMMU_VMM_TOKEN_IOMMUFD));
-	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(dev);
 	return luo_keep_and_kexec();
 }
@@ -74,6 +78,7 @@ static int hop_stage(void)
 	struct iommu_vmm_note *note;
 	char bdf[32], name[32];
 
+	luo_expect_log("adopting the handed-over tables");
 	edu_find(bdf, sizeof(bdf));
 	dev = luo_open();
 	session_name(name, sizeof(name), stage - 1);
@@ -90,6 +95,7 @@ static int hop_stage(void)
 	    stage - 1);
 
 	iommu_vmm_attach(&vmm, bdf);
+	iommu_expect_log_soon("handed-over page table freed");
 	iommu_vmm_copy(&vmm, src(stage), dst(stage), note->seed + stage);
 	expect_ok("finish", luo_finish(session));
 	close(session);

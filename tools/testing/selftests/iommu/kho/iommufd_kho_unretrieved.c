@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A VMM that never comes back: its device, still translating through the
+ * handed-over tables, is blocked when the session is finished, before the
+ * guest RAM it could reach is released.
+ *
+ * Stage 1 sets up a VMM as iommufd_kho_translation does, with edu
+ * attached into the kexec. Stage 2 retrieves the session but not its
+ * files: edu, driven through sysfs, still copies a page through the
+ * carried IOVAs. Finishing the session releases edu, which the kernel log
+ * says, and a DMA to the same IOVA then faults.
+ */
+#include "luo_test_utils.h"
+#include "iommu_kho_util.h"
+
+#define SIZE		(16ULL << 20)
+#define IOVA_X		(16ULL << 20)
+#define PAGE		4096ULL
+#define SESSION		"gone"
+#define FINALIZE	"/sys/kernel/kho/finalize"
+
+static int stage1(void)
+{
+	struct iommu_vmm_note *note;
+	struct iommu_vmm vmm;
+	int dev, session, memfd;
+	char bdf[32];
+
+	edu_find(bdf, sizeof(bdf));
+	dev = luo_open();
+	session = luo_open_session(dev, SESSION, true);
+	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, SIZE))
+		fail("memfd: %s", strerror(errno));
+	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
+	note = iommu_vmm_note(&vmm);
+	iommu_vmm_copy(&vmm, PAGE, 2 * PAGE, note->seed);
+	expect_ok("preserve the memfd",
+		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
+	expect_ok("preserve the iommufd",
+		  luo_preserve_fd(session, vmm.iommufd,
+				  IOMMU_VMM_TOKEN_IOMMUFD));
+	luo_write_file(FINALIZE, "1");
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage2(void)
+{
+	int dev, session;
+	struct edu e;
+	char bdf[32];
+
+	luo_expect_log("adopting the handed-over tables");
+	edu_find(bdf, sizeof(bdf));
+	edu_open_sysfs(&e, bdf);
+	edu_dma(&e, IOVA_X + PAGE, 0, EDU_DMA_MAX, false);
+	edu_dma(&e, IOVA_X + 3 * PAGE, 0, EDU_DMA_MAX, true);
+	if (iommu_log_has("fault addr"))
+		fail("edu faulted before the session was finished");
+	msg("ok: edu copies through the carried IOVAs, nothing retrieved");
+
+	dev = luo_open();
+	session = expect_ok("retrieve the session",
+			    luo_retrieve_session(dev, SESSION));
+	expect_ok("finish it, its files never retrieved", luo_finish(session));
+	luo_expect_log("released: its DMA is blocked");
+	edu_dma(&e, IOVA_X + 3 * PAGE, 0, EDU_DMA_MAX, true);
+	iommu_expect_log_soon("fault addr 0x1003000");
+	msg("ok: once released, edu's DMA to the same IOVA faults");
+	edu_close(&e);
+	close(session);
+	close(dev);
+	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "iommufd_kho_unretrieved",
+			LUO_STAGES(stage1, stage2));
+}
