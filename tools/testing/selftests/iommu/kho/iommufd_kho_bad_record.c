@@ -4,9 +4,12 @@
  * it, nor take memory that is not its record. Stage 1 preserves guest RAM
  * and an iommufd that maps it with edu attached, finalizes, and through
  * the KHO test module makes the iommufd's record point at a page of guest
- * RAM. Stage 2: the iommufd is refused with EINVAL and the kernel log says
- * why; the memfd comes back whole at the same page frames, and finishing
- * the session frees none of it. A device attached to nothing cannot DMA.
+ * RAM; edu stays attached into the kexec. Stage 2: edu still reads guest
+ * RAM through the handed-over VT-d tables; the iommufd is refused with
+ * EINVAL and the kernel log says why; the memfd comes back whole at the
+ * same page frames, and finishing the session frees none of it. Whose
+ * devices the damaged record held is unknown, so finishing blocks every
+ * device still on handed-over tables: edu's next read faults.
  */
 #include "luo_test_utils.h"
 #include "iommu_kho_util.h"
@@ -49,7 +52,7 @@ static int stage1(void)
 	luo_write_file(LUO_DATA, cmd);
 	msg("the iommufd's record points at a page of guest RAM");
 	free(pfns);
-	iommu_vmm_release(&vmm, memfd, SIZE);
+	/* edu stays attached: the holder keeps the VMM's files open */
 	close(dev);
 	return luo_keep_and_kexec();
 }
@@ -57,7 +60,16 @@ static int stage1(void)
 static int stage2(void)
 {
 	int dev, session, memfd;
+	struct edu e;
+	char bdf[32];
 	void *ram;
+
+	edu_find(bdf, sizeof(bdf));
+	edu_open_sysfs(&e, bdf);
+	edu_dma(&e, IOVA_X, 0, EDU_DMA_MAX, false);
+	if (iommu_log_has("fault addr"))
+		fail("edu faulted on the handed-over tables");
+	msg("ok: edu reads guest RAM through the handed-over tables");
 
 	dev = luo_open();
 	session = expect_ok("retrieve the session",
@@ -77,6 +89,10 @@ static int stage2(void)
 
 	/* finish looks at the damaged record again: still nothing freed */
 	expect_ok("finish", luo_finish(session));
+	luo_expect_log("released: its DMA is blocked");
+	edu_dma(&e, IOVA_X, 0, EDU_DMA_MAX, false);
+	iommu_expect_log_soon("fault addr 0x1000000 ");
+	edu_close(&e);
 	luo_verify("guest RAM after finish", ram, SIZE, 1,
 		   IOMMU_VMM_TOKEN_MEM);
 	munmap(ram, SIZE);
