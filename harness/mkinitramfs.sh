@@ -38,6 +38,7 @@ libs_for() {	# SRC: the library sources it links, by its directory
 	tools/testing/selftests/kvm/kho/*|demo/*) echo "$kvm_lib $luo_lib" ;;
 	tools/testing/selftests/iommu/kho/*) echo "$iommu_lib $luo_lib" ;;
 	bench/kvm_*.c) echo "$kvm_lib $luo_lib" ;;
+	bench/iommufd_*.c) echo "$iommu_lib $luo_lib" ;;
 	bench/*) echo "$bench_lib $luo_lib" ;;
 	esac
 }
@@ -45,7 +46,8 @@ libs_for() {	# SRC: the library sources it links, by its directory
 # the build machine's: the headers kbuild installed in $obj/usr/include.
 cflags_for() {	# SRC
 	case "${1#"$repo/"}" in
-	tools/testing/selftests/iommu/kho/*) echo "-I$obj/usr/include" ;;
+	tools/testing/selftests/iommu/kho/*|bench/iommufd_*) \
+		echo "-I$obj/usr/include" ;;
 	esac
 }
 headers_newer() {	# FILE SRC: a header beside SRC or of a library is newer

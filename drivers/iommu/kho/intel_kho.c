@@ -42,6 +42,7 @@
 #include <linux/kho/abi/intel_iommu.h>
 #include <linux/kho/iommu.h>
 #include <linux/pci.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -763,7 +764,7 @@ static int __init intel_kho_check_unit(struct intel_iommu *iommu,
 bool __init intel_kho_adopt(struct intel_iommu *iommu)
 {
 	const struct intel_kho_unit_ser *us = NULL;
-	ktime_t start = ktime_get();
+	u64 start = local_clock();	/* early: ktime may still tick by jiffies */
 	struct intel_kho_in_unit *iu;
 	const char *why = NULL;
 	unsigned int i;
@@ -802,9 +803,9 @@ bool __init intel_kho_adopt(struct intel_iommu *iommu)
 	iu->iommu = iommu;
 	iu->root = us->root;
 	list_add_tail(&iu->node, &intel_kho_in.adopted);
-	pr_info("%s: adopting the handed-over tables: translation stays on (%lu table pages checked in %lld us)\n",
+	pr_info("%s: adopting the handed-over tables: translation stays on (%lu table pages checked in %llu us)\n",
 		iommu->name, intel_kho_in.nr_seen,
-		ktime_us_delta(ktime_get(), start));
+		div_u64(local_clock() - start, NSEC_PER_USEC));
 	return true;
 }
 
