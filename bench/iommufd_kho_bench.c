@@ -10,9 +10,6 @@
  * handover tables (root, context and page table copy). Prints "bench:"
  * lines; asserts no timing.
  */
-#define _GNU_SOURCE
-#include <time.h>
-
 #include "luo_test_utils.h"
 #include "iommu_kho_util.h"
 
@@ -42,26 +39,6 @@ static const struct backing {
 #define NR_BACKINGS	3
 
 static struct iommu_vmm vmm;
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* The last kernel log line containing @key, after "bench: @prefix" */
-static void print_dmesg(const char *prefix, const char *key)
-{
-	char cmd[320];
-
-	snprintf(cmd, sizeof(cmd),
-		 "dmesg | grep '%s' | tail -n 1 | sed 's/^\\[[^]]*\\] /bench: %s/'",
-		 key, prefix);
-	if (system(cmd))
-		printf("bench: %s(no '%s' in the kernel log)\n", prefix, key);
-}
 
 /* The number after @after in the last kernel log line with @key, or -1 */
 static long dmesg_number(const char *key, const char *after)
@@ -132,30 +109,30 @@ static int set_up(unsigned int i)
 	ram = luo_map(memfd, SIZE);
 	memset(ram, 0x5a, SIZE);	/* every page present */
 
-	t0 = now_us();
+	t0 = luo_now_us();
 	iommu_vmm_setup(&vmm, bdf, memfd, ram, SIZE, IOVA_X);
-	t1 = now_us();
+	t1 = luo_now_us();
 	note = iommu_vmm_note(&vmm);
 	iommu_vmm_copy(&vmm, PAGE, 2 * PAGE, note->seed);
 
 	dev = luo_open();
 	session = luo_open_session(dev, SESSION, true);
-	t2 = now_us();
+	t2 = luo_now_us();
 	expect_ok("preserve the memfd",
 		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
 	expect_ok("preserve the iommufd",
 		  luo_preserve_fd(session, vmm.iommufd,
 				  IOMMU_VMM_TOKEN_IOMMUFD));
-	t3 = now_us();
+	t3 = luo_now_us();
 	luo_write_file(FINALIZE, "1");
-	t4 = now_us();
+	t4 = luo_now_us();
 	printf("bench: %s 1 GiB: bind, attach and MAP_FILE %.0f us; ",
 	       b->name, t1 - t0);
 	printf("preserve memfd and iommufd %.0f us; finalize %.0f us\n",
 	       t3 - t2, t4 - t3);
-	print_dmesg("", "will keep translating across the kexec");
-	print_dmesg("", "iommufd frozen:");
-	print_dmesg("", "KHO: finalized in");
+	luo_bench_log("", "will keep translating across the kexec");
+	luo_bench_log("", "iommufd frozen:");
+	luo_bench_log("", "KHO: finalized in");
 	pages = dmesg_number("will keep translating", "copied, ");
 	bytes = dmesg_number("iommufd frozen:", "a record of ");
 	/* the copy, and one root and one context table page */
@@ -182,13 +159,13 @@ static void measure(unsigned int i)
 		close(dev);
 		return;
 	}
-	print_dmesg("next kernel: ", "adopting the handed-over tables");
+	luo_bench_log("next kernel: ", "adopting the handed-over tables");
 	edu_find(bdf, sizeof(bdf));
-	t0 = now_us();
+	t0 = luo_now_us();
 	memfd = iommu_vmm_retrieve(&vmm, session, SIZE, IOVA_X);
-	t1 = now_us();
+	t1 = luo_now_us();
 	iommu_vmm_attach(&vmm, bdf);
-	t2 = now_us();
+	t2 = luo_now_us();
 	note = (struct iommu_vmm_note *)vmm.ram;
 	if (!edu_pattern_holds(vmm.ram + 2 * PAGE, note->seed))
 		fail("the page edu copied before the kexec was not carried");
@@ -196,7 +173,7 @@ static void measure(unsigned int i)
 	printf("bench: next kernel: %s 1 GiB: retrieve memfd and iommufd %.0f us; ",
 	       b->name, t1 - t0);
 	printf("bind and attach %.0f us\n", t2 - t1);
-	iommu_expect_log_soon("handed-over page table freed");
+	luo_expect_log_soon("handed-over page table freed");
 	expect_ok("finish", luo_finish(session));
 	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(session);

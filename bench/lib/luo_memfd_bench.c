@@ -5,9 +5,6 @@
  * KHO finalize, kexec, retrieve it. Prints "bench:" lines; asserts no
  * timing.
  */
-#define _GNU_SOURCE
-#include <time.h>
-
 #include "luo_test_utils.h"
 #include "luo_memfd_bench.h"
 
@@ -16,26 +13,6 @@
 #define HPAGES	(SIZE >> 21)
 
 static bool hugetlb;
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* The last kernel log line containing @key, without its timestamp. */
-static void print_dmesg(const char *prefix, const char *key)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd),
-		 "dmesg | grep '%s' | tail -n 1 | sed 's/^\\[[^]]*\\] /bench: %s/'",
-		 key, prefix);
-	if (system(cmd))
-		printf("bench: %s(no '%s' in the kernel log)\n", prefix, key);
-}
 
 static int stage1(void)
 {
@@ -60,17 +37,17 @@ static int stage1(void)
 
 	dev = luo_open();
 	session = expect_ok("create session", luo_create_session(dev, "bench"));
-	t0 = now_us();
+	t0 = luo_now_us();
 	expect_ok("preserve", luo_preserve_fd(session, fd, TOKEN));
-	t1 = now_us();
+	t1 = luo_now_us();
 	f = fopen("/sys/kernel/kho/finalize", "w");
-	t2 = now_us();
+	t2 = luo_now_us();
 	if (!f || fprintf(f, "1\n") < 0 || fclose(f))
 		fail("finalize: %s", strerror(errno));
-	t3 = now_us();
+	t3 = luo_now_us();
 	printf("bench: %s 1 GiB: preserve ioctl %.0f us, freeze (KHO finalize) %.0f us\n",
 	       hugetlb ? "hugetlb-2M" : "shmem", t1 - t0, t3 - t2);
-	print_dmesg("", "KHO: finalized in");
+	luo_bench_log("", "KHO: finalized in");
 	close(fd);
 	close(dev);
 	return luo_keep_and_kexec();
@@ -81,13 +58,13 @@ static int stage2(void)
 	int dev, session, fd;
 	double t0, t1;
 
-	print_dmesg("next kernel: ", "KHO: incoming map");
+	luo_bench_log("next kernel: ", "KHO: incoming map");
 	dev = luo_open();
 	session = expect_ok("retrieve session",
 			    luo_retrieve_session(dev, "bench"));
-	t0 = now_us();
+	t0 = luo_now_us();
 	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN));
-	t1 = now_us();
+	t1 = luo_now_us();
 	expect_u64("size", SIZE, luo_fd_size(fd));
 	printf("bench: next kernel: retrieve ioctl %.0f us for 1 GiB\n", t1 - t0);
 	return EXIT_PASS;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "luo_test_utils.h"
@@ -418,10 +419,11 @@ int luo_run(const char *cmd, char *out, size_t len)
 	return WEXITSTATUS(st);
 }
 
-void luo_expect_log(const char *text)
+/* The whole kernel log, NUL-terminated; free() it */
+static char *luo_read_log(void)
 {
 	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	char *buf, *line, *end;
+	char *buf;
 
 	if (len <= 0)
 		fail("kernel log size: %s", strerror(errno));
@@ -431,6 +433,13 @@ void luo_expect_log(const char *text)
 	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
 	if (len < 0)
 		fail("read the kernel log: %s", strerror(errno));
+	return buf;
+}
+
+void luo_expect_log(const char *text)
+{
+	char *buf = luo_read_log(), *line, *end;
+
 	line = strstr(buf, text);
 	if (!line)
 		fail("no '%s' in the kernel log", text);
@@ -441,6 +450,43 @@ void luo_expect_log(const char *text)
 		line--;
 	msg("kernel: %s", line);
 	free(buf);
+}
+
+bool luo_log_has(const char *text)
+{
+	char *buf = luo_read_log();
+	bool found = strstr(buf, text);
+
+	free(buf);
+	return found;
+}
+
+void luo_expect_log_soon(const char *text)
+{
+	int i;
+
+	for (i = 0; i < 20 && !luo_log_has(text); i++)
+		usleep(100000);
+	luo_expect_log(text);
+}
+
+double luo_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+void luo_bench_log(const char *prefix, const char *key)
+{
+	char cmd[320];
+
+	snprintf(cmd, sizeof(cmd),
+		 "dmesg | grep '%s' | tail -n 1 | sed 's/^\\[[^]]*\\] /bench: %s/'",
+		 key, prefix);
+	if (system(cmd))
+		printf("bench: %s(no '%s' in the kernel log)\n", prefix, key);
 }
 
 long luo_meminfo(const char *key)

@@ -170,6 +170,20 @@ void luo_write_file(const char *path, const char *val);
 int luo_run(const char *cmd, char *out, size_t len);
 /* Fail unless a kernel log line holds @text; print that line. */
 void luo_expect_log(const char *text);
+/* Is @text in the kernel log? */
+bool luo_log_has(const char *text);
+/*
+ * luo_expect_log(), after waiting up to two seconds for @text (an
+ * interrupt handler or a worker may log it a little later).
+ */
+void luo_expect_log_soon(const char *text);
+
+/* ----- benchmarks ----- */
+
+/* CLOCK_MONOTONIC in microseconds */
+double luo_now_us(void);
+/* Print the last kernel log line holding @key as "bench: @prefix<line>" */
+void luo_bench_log(const char *prefix, const char *key);
 
 /* A /proc/meminfo value (in kB, or pages for the HugePages_ counts). */
 long luo_meminfo(const char *key);

@@ -10,7 +10,6 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
-#include <sys/klog.h>
 #include <time.h>
 
 #include "iommu_kho_util.h"
@@ -470,6 +469,29 @@ void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
 	    (unsigned long long)from, (unsigned long long)to);
 }
 
+int iommu_vmm_hand_over(struct iommu_vmm *v, int dev, const char *name,
+			uint64_t size, uint64_t iova)
+{
+	struct iommu_vmm_note *note;
+	int session, memfd;
+	char bdf[32];
+
+	edu_find(bdf, sizeof(bdf));
+	session = luo_open_session(dev, name, true);
+	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, size))
+		fail("memfd: %s", strerror(errno));
+	iommu_vmm_setup(v, bdf, memfd, luo_map(memfd, size), size, iova);
+	note = iommu_vmm_note(v);
+	iommu_vmm_copy(v, 4096, 2 * 4096, note->seed);
+	expect_ok("preserve the memfd",
+		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
+	expect_ok("preserve the iommufd",
+		  luo_preserve_fd(session, v->iommufd, IOMMU_VMM_TOKEN_IOMMUFD));
+	luo_write_file("/sys/kernel/kho/finalize", "1");
+	return memfd;
+}
+
 void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size)
 {
 	edu_close(&v->edu);
@@ -509,34 +531,6 @@ int iommu_vmm_retrieve(struct iommu_vmm *v, int session, uint64_t size,
 	v->ioas = note->ioas;
 	v->hwpt = note->hwpt;
 	return memfd;
-}
-
-bool iommu_log_has(const char *text)
-{
-	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	bool found;
-	char *buf;
-
-	if (len <= 0)
-		fail("kernel log size: %s", strerror(errno));
-	buf = calloc(1, len + 1);
-	if (!buf)
-		fail("out of memory for the kernel log");
-	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
-	if (len < 0)
-		fail("read the kernel log: %s", strerror(errno));
-	found = strstr(buf, text);
-	free(buf);
-	return found;
-}
-
-void iommu_expect_log_soon(const char *text)
-{
-	int i;
-
-	for (i = 0; i < 20 && !iommu_log_has(text); i++)
-		usleep(100000);
-	luo_expect_log(text);
 }
 
 uint64_t iommu_pfn_of(void *page)

@@ -144,6 +144,16 @@ void iommu_vmm_attach(struct iommu_vmm *v, const char *bdf);
  */
 void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
 		    uint64_t seed);
+/*
+ * A VMM's last steps before the kexec: guest RAM in a new memfd of @size
+ * bytes, mapped at @iova with edu attached (iommu_vmm_setup()), a note in
+ * page 0 (iommu_vmm_note()), edu's copy of page 1 to page 2 checked
+ * (iommu_vmm_copy() with the note's seed), the memfd and the iommufd
+ * preserved in a new session @name, the handover finalized. edu stays
+ * attached. Returns the memfd.
+ */
+int iommu_vmm_hand_over(struct iommu_vmm *v, int dev, const char *name,
+			uint64_t size, uint64_t iova);
 /* Close edu, the iommufd and @memfd, and unmap guest RAM */
 void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size);
 
@@ -171,13 +181,6 @@ struct iommu_vmm_note *iommu_vmm_note(struct iommu_vmm *v);
  */
 int iommu_vmm_retrieve(struct iommu_vmm *v, int session, uint64_t size,
 		       uint64_t iova);
-/* Is @text in the kernel log? */
-bool iommu_log_has(const char *text);
-/*
- * Wait up to two seconds for @text in the kernel log (an interrupt
- * handler may print it a little later); fails the test if it never shows.
- */
-void iommu_expect_log_soon(const char *text);
 /* The page frame behind a mapped page */
 uint64_t iommu_pfn_of(void *page);
 

@@ -67,7 +67,7 @@ static int stage2(void)
 	edu_find(bdf, sizeof(bdf));
 	edu_open_sysfs(&e, bdf);
 	edu_dma(&e, IOVA_X, 0, EDU_DMA_MAX, false);
-	if (iommu_log_has("fault addr"))
+	if (luo_log_has("fault addr"))
 		fail("edu faulted on the handed-over tables");
 	msg("ok: edu reads guest RAM through the handed-over tables");
 
@@ -91,7 +91,7 @@ static int stage2(void)
 	expect_ok("finish", luo_finish(session));
 	luo_expect_log("released: its DMA is blocked");
 	edu_dma(&e, IOVA_X, 0, EDU_DMA_MAX, false);
-	iommu_expect_log_soon("fault addr 0x1000000 ");
+	luo_expect_log_soon("fault addr 0x1000000 ");
 	edu_close(&e);
 	luo_verify("guest RAM after finish", ram, SIZE, 1,
 		   IOMMU_VMM_TOKEN_MEM);

@@ -25,10 +25,9 @@
 #define IOVA_X		(16ULL << 20)
 #define PAGE		4096ULL
 #define SESSION		"vmm"
-#define FINALIZE	"/sys/kernel/kho/finalize"
 #define CORRUPT		KHO_DEBUGFS "/test/corrupt"
+/* Pages A and B: stage 1's copy (iommu_vmm_hand_over()); then stage 2's */
 #define PAGE_A		(1 * PAGE)
-#define PAGE_B		((6ULL << 20) + 5 * PAGE)
 #define PAGE_C		(7 * PAGE)
 #define PAGE_D		((40ULL << 20) + 9 * PAGE)
 #define PAGE_E		((33ULL << 20) + 3 * PAGE)
@@ -37,27 +36,12 @@ static struct iommu_vmm vmm;
 
 static int stage1(void)
 {
-	struct iommu_vmm_note *note;
-	int dev, session, memfd;
-	char bdf[32];
+	int dev;
 
 	if (access(CORRUPT, W_OK))
 		skip("no %s (CONFIG_TEST_KEXEC_HANDOVER off)", CORRUPT);
-	edu_find(bdf, sizeof(bdf));
 	dev = luo_open();
-	session = luo_open_session(dev, SESSION, true);
-	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, SIZE))
-		fail("memfd: %s", strerror(errno));
-	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
-	note = iommu_vmm_note(&vmm);
-	iommu_vmm_copy(&vmm, PAGE_A, PAGE_B, note->seed);
-	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
-	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd,
-				  IOMMU_VMM_TOKEN_IOMMUFD));
-	luo_write_file(FINALIZE, "1");
+	iommu_vmm_hand_over(&vmm, dev, SESSION, SIZE, IOVA_X);
 	luo_write_file(CORRUPT, "vtd-table");
 	msg("a table of the handed-over domain points at an unpreserved page");
 	close(dev);
@@ -78,7 +62,7 @@ static int stage2(void)
 	edu_open_sysfs(&e, bdf);
 	edu_dma(&e, IOVA_X + PAGE_A, 0, EDU_DMA_MAX, false);
 	edu_dma(&e, IOVA_X + PAGE_E, 0, EDU_DMA_MAX, true);
-	iommu_expect_log_soon("fault addr 0x3103000");
+	luo_expect_log_soon("fault addr 0x3103000");
 	msg("ok: edu is blocked, not translated by the damaged tables");
 	edu_close(&e);
 

@@ -95,7 +95,7 @@ static int hop_stage(void)
 	    stage - 1);
 
 	iommu_vmm_attach(&vmm, bdf);
-	iommu_expect_log_soon("handed-over page table freed");
+	luo_expect_log_soon("handed-over page table freed");
 	iommu_vmm_copy(&vmm, src(stage), dst(stage), note->seed + stage);
 	expect_ok("finish", luo_finish(session));
 	close(session);

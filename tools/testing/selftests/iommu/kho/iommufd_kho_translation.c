@@ -6,8 +6,9 @@
  * retrieved anything, and an IOVA nothing maps still faults.
  *
  * Stage 1 maps a 64 MiB memfd at IOVA 16 MiB, attaches edu to a HWPT of
- * it, copies page A to page B through the IOMMU, preserves the memfd and
- * the iommufd and finalizes: the kernel says edu will keep translating.
+ * it, copies page A (1) to page B (2) through the IOMMU, preserves the
+ * memfd and the iommufd and finalizes: the kernel says edu will keep
+ * translating.
  * edu stays attached (the holder keeps the VMM's files open) into the
  * kexec.
  *
@@ -27,9 +28,8 @@
 #define IOVA_UNMAPPED	(128ULL << 20)
 #define PAGE		4096ULL
 #define SESSION		"vmm"
-#define FINALIZE	"/sys/kernel/kho/finalize"
+/* Pages A and B: stage 1's copy (iommu_vmm_hand_over()); then stage 2's */
 #define PAGE_A		(1 * PAGE)
-#define PAGE_B		((6ULL << 20) + 5 * PAGE)
 #define PAGE_C		(7 * PAGE)
 #define PAGE_D		((40ULL << 20) + 9 * PAGE)
 #define PAGE_E		((33ULL << 20) + 3 * PAGE)
@@ -38,26 +38,9 @@ static struct iommu_vmm vmm;
 
 static int stage1(void)
 {
-	struct iommu_vmm_note *note;
-	int dev, session, memfd;
-	char bdf[32];
+	int dev = luo_open();
 
-	edu_find(bdf, sizeof(bdf));
-	dev = luo_open();
-	session = luo_open_session(dev, SESSION, true);
-	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, SIZE))
-		fail("memfd: %s", strerror(errno));
-	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
-	note = iommu_vmm_note(&vmm);
-	iommu_vmm_copy(&vmm, PAGE_A, PAGE_B, note->seed);
-
-	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
-	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd,
-				  IOMMU_VMM_TOKEN_IOMMUFD));
-	luo_write_file(FINALIZE, "1");
+	iommu_vmm_hand_over(&vmm, dev, SESSION, SIZE, IOVA_X);
 	luo_expect_log("will keep translating across the kexec");
 	/* edu stays bound and attached: the holder keeps every file open */
 	close(dev);
@@ -81,7 +64,7 @@ static int stage2(void)
 	edu_dma(&e, IOVA_X + PAGE_E, 0, EDU_DMA_MAX, true);
 	msg("ok: edu copied through the carried IOVAs before any retrieve");
 	edu_dma(&e, IOVA_UNMAPPED, 0, EDU_DMA_MAX, true);
-	iommu_expect_log_soon("fault addr 0x8000000");
+	luo_expect_log_soon("fault addr 0x8000000");
 	edu_close(&e);
 
 	dev = luo_open();
@@ -97,7 +80,7 @@ static int stage2(void)
 	msg("ok: page E got page A's data, and no other page changed");
 
 	iommu_vmm_attach(&vmm, bdf);
-	iommu_expect_log_soon("handed-over page table freed");
+	luo_expect_log_soon("handed-over page table freed");
 	iommu_vmm_copy(&vmm, PAGE_C, PAGE_D, note->seed + 1);
 	expect_ok("finish", luo_finish(session));
 	iommu_vmm_release(&vmm, memfd, SIZE);

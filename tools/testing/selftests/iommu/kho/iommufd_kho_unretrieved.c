@@ -17,30 +17,13 @@
 #define IOVA_X		(16ULL << 20)
 #define PAGE		4096ULL
 #define SESSION		"gone"
-#define FINALIZE	"/sys/kernel/kho/finalize"
 
 static int stage1(void)
 {
-	struct iommu_vmm_note *note;
 	struct iommu_vmm vmm;
-	int dev, session, memfd;
-	char bdf[32];
+	int dev = luo_open();
 
-	edu_find(bdf, sizeof(bdf));
-	dev = luo_open();
-	session = luo_open_session(dev, SESSION, true);
-	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, SIZE))
-		fail("memfd: %s", strerror(errno));
-	iommu_vmm_setup(&vmm, bdf, memfd, luo_map(memfd, SIZE), SIZE, IOVA_X);
-	note = iommu_vmm_note(&vmm);
-	iommu_vmm_copy(&vmm, PAGE, 2 * PAGE, note->seed);
-	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
-	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd,
-				  IOMMU_VMM_TOKEN_IOMMUFD));
-	luo_write_file(FINALIZE, "1");
+	iommu_vmm_hand_over(&vmm, dev, SESSION, SIZE, IOVA_X);
 	close(dev);
 	return luo_keep_and_kexec();
 }
@@ -56,7 +39,7 @@ static int stage2(void)
 	edu_open_sysfs(&e, bdf);
 	edu_dma(&e, IOVA_X + PAGE, 0, EDU_DMA_MAX, false);
 	edu_dma(&e, IOVA_X + 3 * PAGE, 0, EDU_DMA_MAX, true);
-	if (iommu_log_has("fault addr"))
+	if (luo_log_has("fault addr"))
 		fail("edu faulted before the session was finished");
 	msg("ok: edu copies through the carried IOVAs, nothing retrieved");
 
@@ -66,7 +49,7 @@ static int stage2(void)
 	expect_ok("finish it, its files never retrieved", luo_finish(session));
 	luo_expect_log("released: its DMA is blocked");
 	edu_dma(&e, IOVA_X + 3 * PAGE, 0, EDU_DMA_MAX, true);
-	iommu_expect_log_soon("fault addr 0x1003000");
+	luo_expect_log_soon("fault addr 0x1003000");
 	msg("ok: once released, edu's DMA to the same IOVA faults");
 	edu_close(&e);
 	close(session);
