@@ -83,6 +83,7 @@ struct intel_kho_dev {
 /* The copy of a domain's page table that handover entries point to */
 struct intel_kho_dom {
 	struct list_head node;
+	u64 owner;
 	u64 pgd;
 	u16 did;
 	u8 aw;
@@ -104,6 +105,12 @@ static LIST_HEAD(intel_kho_units);
 static DEFINE_MUTEX(intel_kho_lock);
 static struct kho_node intel_kho_node;
 static bool intel_kho_node_added;
+
+/* Nonzero for a DMA alias other than the function itself */
+static int intel_kho_alias(struct pci_dev *pdev, u16 alias, void *data)
+{
+	return alias != pci_dev_id(to_pci_dev(data));
+}
 
 /**
  * iommu_kho_check - can @dev's IOMMU keep translating across a kexec?
@@ -131,9 +138,23 @@ int iommu_kho_check(struct device *dev)
 		dev_warn(dev, "only PCI functions keep translating across a kexec\n");
 		return -EOPNOTSUPP;
 	}
+	if (pci_for_each_dma_alias(to_pci_dev(dev), intel_kho_alias, dev)) {
+		dev_warn(dev, "has DMA aliases, which cannot be handed over yet\n");
+		return -EOPNOTSUPP;
+	}
+	if (info->ats_supported) {
+		dev_warn(dev, "uses ATS: its device TLB cannot be handed over yet\n");
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 EXPORT_SYMBOL_GPL(iommu_kho_check);
+
+static void intel_kho_flush(struct intel_kho_unit *u, void *addr, int size)
+{
+	if (!ecap_coherent(u->iommu->ecap))
+		clflush_cache_range(addr, size);
+}
 
 /* A zeroed page, preserved, owned by @u */
 static void *intel_kho_page(struct intel_kho_unit *u)
@@ -149,13 +170,9 @@ static void *intel_kho_page(struct intel_kho_unit *u)
 		return ERR_PTR(err);
 	}
 	list_add(&page->lru, &u->pages);
+	/* a unit that does not snoop must not see stale bits as entries */
+	intel_kho_flush(u, page_address(page), PAGE_SIZE);
 	return page_address(page);
-}
-
-static void intel_kho_flush(struct intel_kho_unit *u, void *addr, int size)
-{
-	if (!ecap_coherent(u->iommu->ecap))
-		clflush_cache_range(addr, size);
 }
 
 /*
@@ -239,7 +256,7 @@ static struct intel_kho_unit *intel_kho_unit_get(struct intel_iommu *iommu)
 
 /* The copy of the page table a live context entry @ce points to */
 static struct intel_kho_dom *intel_kho_dom_get(struct intel_kho_unit *u,
-					       struct context_entry *ce)
+					       struct context_entry *ce, u64 owner)
 {
 	u16 did = context_domain_id(ce);
 	struct intel_kho_dom *m;
@@ -253,6 +270,7 @@ static struct intel_kho_dom *intel_kho_dom_get(struct intel_kho_unit *u,
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->did = did;
+	m->owner = owner;
 	m->aw = intel_kho_ctx_aw(ce);
 	start = ktime_get();
 	err = intel_kho_copy_table(u, intel_kho_ctx_root(ce),
@@ -287,27 +305,33 @@ static struct context_entry *intel_kho_ctx(struct intel_kho_unit *u, u8 bus,
 /* Lay out the units and domains in the KHO node */
 static int intel_kho_write_record(void)
 {
+	unsigned int nr_units = 0, nr_doms = 0, nr_devs = 0, i = 0, j = 0, k = 0;
 	struct intel_kho_domain_ser *doms;
+	struct intel_kho_device_ser *devs;
 	struct intel_kho_unit_ser *units;
-	unsigned int nr_units = 0, nr_doms = 0, i = 0, j = 0;
 	struct intel_kho_unit *u;
 	struct intel_kho_dom *m;
+	struct intel_kho_dev *d;
 	int err;
 
 	list_for_each_entry(u, &intel_kho_units, node) {
 		nr_units++;
 		list_for_each_entry(m, &u->doms, node)
 			nr_doms++;
+		list_for_each_entry(d, &u->devs, node)
+			nr_devs++;
 	}
-	if (nr_units > INTEL_KHO_MAX_UNITS || nr_doms > INTEL_KHO_MAX_DOMAINS) {
-		pr_warn("more than %u domains to hand over\n",
-			INTEL_KHO_MAX_DOMAINS);
+	if (nr_units > INTEL_KHO_MAX_UNITS || nr_doms > INTEL_KHO_MAX_DOMAINS ||
+	    nr_devs > INTEL_KHO_MAX_DEVICES) {
+		pr_warn("more than %u domains or %u devices to hand over\n",
+			INTEL_KHO_MAX_DOMAINS, INTEL_KHO_MAX_DEVICES);
 		return -EOPNOTSUPP;
 	}
 	units = kcalloc(nr_units, sizeof(*units), GFP_KERNEL);
 	doms = kcalloc(nr_doms, sizeof(*doms), GFP_KERNEL);
+	devs = kcalloc(nr_devs, sizeof(*devs), GFP_KERNEL);
 	err = -ENOMEM;
-	if (!units || !doms)
+	if (!units || !doms || !devs)
 		goto out;
 	list_for_each_entry(u, &intel_kho_units, node) {
 		units[i].reg_base = u->iommu->reg_phys;
@@ -318,9 +342,15 @@ static int intel_kho_write_record(void)
 		list_for_each_entry(m, &u->doms, node) {
 			doms[j].reg_base = u->iommu->reg_phys;
 			doms[j].pgd = m->pgd;
+			doms[j].owner = m->owner;
 			doms[j].did = m->did;
 			doms[j].aw = m->aw;
 			j++;
+		}
+		list_for_each_entry(d, &u->devs, node) {
+			devs[k].reg_base = u->iommu->reg_phys;
+			devs[k].rid = PCI_DEVID(d->bus, d->devfn);
+			k++;
 		}
 	}
 	if (!intel_kho_node_added) {
@@ -332,14 +362,19 @@ static int intel_kho_write_record(void)
 	}
 	kho_remove_prop(&intel_kho_node, "units");
 	kho_remove_prop(&intel_kho_node, "domains");
+	kho_remove_prop(&intel_kho_node, "devices");
 	err = kho_add_prop(&intel_kho_node, "units", units,
 			   nr_units * sizeof(*units));
 	if (!err)
 		err = kho_add_prop(&intel_kho_node, "domains", doms,
 				   nr_doms * sizeof(*doms));
+	if (!err)
+		err = kho_add_prop(&intel_kho_node, "devices", devs,
+				   nr_devs * sizeof(*devs));
 out:
 	kfree(units);
 	kfree(doms);
+	kfree(devs);
 	return err;
 }
 
@@ -347,17 +382,21 @@ out:
  * iommu_kho_preserve - keep @dev translating through @domain across the kexec
  * @dev: a PCI function attached to @domain
  * @domain: a paging domain of an iommufd being frozen
+ * @owner: a value to release the domain by in the next kernel
+ *	(iommu_kho_release())
  *
  * Puts @dev's context entry, pointing to a copy of @domain's page table as
  * it is now, in its unit's handover tables, and records them in the KHO
  * state. The caller keeps @domain's mappings from changing meanwhile.
- * Called while the handover is being finalized; iommu_kho_abort() undoes
- * every call.
+ * Called while the handover is being finalized. iommu_kho_abort() undoes
+ * every call; after a failure the caller must call it, as what was
+ * already copied stays until then.
  *
  * Return: 0, -EOPNOTSUPP (with a message) for what cannot be handed over,
  * or another negative errno.
  */
-int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain)
+int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain,
+		       u64 owner)
 {
 	struct device_domain_info *info;
 	struct context_entry ce, *live, *slot;
@@ -385,7 +424,7 @@ int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain)
 		ce = *live;
 	spin_unlock(&iommu->lock);
 	if (!live || !context_present(&ce) ||
-	    intel_kho_ctx_tt(&ce) == CONTEXT_TT_PASS_THROUGH) {
+	    intel_kho_ctx_tt(&ce) != CONTEXT_TT_MULTI_LEVEL) {
 		dev_warn(dev, "has no context entry translating through a page table\n");
 		return -EOPNOTSUPP;
 	}
@@ -400,7 +439,7 @@ int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain)
 		if (d->bus == info->bus && d->devfn == info->devfn)
 			goto out_unlock;	/* already, by another HWPT walk */
 
-	m = intel_kho_dom_get(u, &ce);
+	m = intel_kho_dom_get(u, &ce, owner);
 	if (IS_ERR(m)) {
 		err = PTR_ERR(m);
 		goto out_unlock;
@@ -455,6 +494,7 @@ void iommu_kho_abort(void)
 	if (intel_kho_node_added) {
 		kho_remove_prop(&intel_kho_node, "units");
 		kho_remove_prop(&intel_kho_node, "domains");
+		kho_remove_prop(&intel_kho_node, "devices");
 		kho_remove_node(NULL, INTEL_KHO_NODE);
 		intel_kho_node_added = false;
 	}
@@ -525,13 +565,28 @@ bool intel_kho_keep_translating(struct intel_iommu *iommu)
 
 /* A domain whose page table copy the adopted context entries point to */
 struct intel_kho_in_dom {
-	struct intel_iommu *iommu;	/* NULL until its unit is adopted */
+	struct intel_iommu *iommu;	/* set once its unit is adopted */
 	u64 reg_base;
 	u64 pgd;
+	u64 owner;
 	u16 did;
 	u8 aw;
 	unsigned int users;		/* copied context entries */
 	struct work_struct free_work;
+};
+
+enum intel_kho_in_state {
+	INTEL_KHO_CHECKED,	/* tables sound, to be copied by init_dmars() */
+	INTEL_KHO_ADOPTED,	/* copied: the unit translates for them */
+	INTEL_KHO_REJECTED,	/* blocked: its handed-over devices wait */
+};
+
+/* A unit the previous kernel left translating */
+struct intel_kho_in_unit {
+	struct list_head node;
+	struct intel_iommu *iommu;
+	enum intel_kho_in_state state;
+	u64 root;		/* handover root table, until it is freed */
 };
 
 static struct {
@@ -540,66 +595,89 @@ static struct {
 	bool sound;		/* and it parsed */
 	const struct intel_kho_unit_ser *units;
 	unsigned int nr_units;
+	const struct intel_kho_device_ser *devs;
+	unsigned int nr_devs;
 	struct intel_kho_in_dom *doms;
 	unsigned int nr_doms;
 	struct xarray seen;	/* table pages checked: no page used twice */
 	unsigned long nr_seen;
-	struct list_head adopted;
+	struct list_head units_in;
 } intel_kho_in = {
 	.seen = XARRAY_INIT(intel_kho_in.seen, 0),
-	.adopted = LIST_HEAD_INIT(intel_kho_in.adopted),
-};
-
-/* An adopted unit, and its handover root table until that is freed */
-struct intel_kho_in_unit {
-	struct list_head node;
-	struct intel_iommu *iommu;
-	u64 root;
+	.units_in = LIST_HEAD_INIT(intel_kho_in.units_in),
 };
 
 static void intel_kho_in_free_work(struct work_struct *work);
 
+/* A property that is an array of at most @max items of @size bytes */
+static const void * __init intel_kho_array(int node, const char *name,
+					   size_t size, unsigned int max,
+					   unsigned int *nr)
+{
+	const void *val;
+	int len = 0;
+
+	val = kho_get_prop(node, name, &len);
+	if (!val || len < 0 || len % size || len / size > max)
+		return NULL;
+	*nr = len / size;
+	return val;
+}
+
 static void __init intel_kho_parse(void)
 {
 	const struct intel_kho_domain_ser *doms;
-	int node, ulen = 0, dlen = 0;
 	unsigned int i;
+	int node;
 
 	intel_kho_in.parsed = true;
 	node = kho_find_node("/" INTEL_KHO_NODE);
 	if (node < 0)
 		return;
 	intel_kho_in.present = true;
-	intel_kho_in.units = kho_get_prop(node, "units", &ulen);
-	doms = kho_get_prop(node, "domains", &dlen);
-	if (!intel_kho_in.units || !doms || ulen <= 0 || dlen < 0 ||
-	    ulen % sizeof(*intel_kho_in.units) || dlen % sizeof(*doms) ||
-	    ulen / sizeof(*intel_kho_in.units) > INTEL_KHO_MAX_UNITS ||
-	    dlen / sizeof(*doms) > INTEL_KHO_MAX_DOMAINS) {
-		pr_err("handover record malformed: every unit left translating blocks all DMA\n");
+	intel_kho_in.units = intel_kho_array(node, "units",
+					     sizeof(*intel_kho_in.units),
+					     INTEL_KHO_MAX_UNITS,
+					     &intel_kho_in.nr_units);
+	doms = intel_kho_array(node, "domains", sizeof(*doms),
+			       INTEL_KHO_MAX_DOMAINS, &intel_kho_in.nr_doms);
+	intel_kho_in.devs = intel_kho_array(node, "devices",
+					    sizeof(*intel_kho_in.devs),
+					    INTEL_KHO_MAX_DEVICES,
+					    &intel_kho_in.nr_devs);
+	if (!intel_kho_in.units || !doms || !intel_kho_in.devs) {
+		pr_err("handover record malformed\n");
 		return;
 	}
-	intel_kho_in.nr_units = ulen / sizeof(*intel_kho_in.units);
-	intel_kho_in.nr_doms = dlen / sizeof(*doms);
+	for (i = 0; i < intel_kho_in.nr_devs; i++)
+		if (memchr_inv(intel_kho_in.devs[i].reserved, 0,
+			       sizeof(intel_kho_in.devs[i].reserved))) {
+			pr_err("handover record: device %u: reserved bytes set\n",
+			       i);
+			return;
+		}
 	intel_kho_in.doms = kcalloc(intel_kho_in.nr_doms,
 				    sizeof(*intel_kho_in.doms), GFP_KERNEL);
 	if (!intel_kho_in.doms && intel_kho_in.nr_doms) {
-		pr_err("no memory for the handover record: every unit left translating blocks all DMA\n");
+		pr_err("no memory for the handover record\n");
 		return;
 	}
 	for (i = 0; i < intel_kho_in.nr_doms; i++) {
 		struct intel_kho_in_dom *m = &intel_kho_in.doms[i];
 
-		m->reg_base = doms[i].reg_base;
-		m->pgd = doms[i].pgd;
-		m->did = doms[i].did;
-		m->aw = doms[i].aw;
-		INIT_WORK(&m->free_work, intel_kho_in_free_work);
-		if (memchr_inv(doms[i].reserved, 0, sizeof(doms[i].reserved))) {
-			pr_err("handover record: domain %u: reserved bytes set\n",
+		/* did 0 and 1 are the driver's own; aw 1-3 are 3-5 levels */
+		if (doms[i].did < 2 || doms[i].aw < 1 || doms[i].aw > 3 ||
+		    memchr_inv(doms[i].reserved, 0, sizeof(doms[i].reserved))) {
+			pr_err("handover record: domain %u: bad domain id, width or reserved bytes\n",
 			       i);
 			return;
 		}
+		m->reg_base = doms[i].reg_base;
+		m->pgd = doms[i].pgd;
+		m->owner = doms[i].owner;
+		m->did = doms[i].did;
+		m->aw = doms[i].aw;
+		INIT_WORK(&m->free_work, intel_kho_in_free_work);
 	}
 	intel_kho_in.sound = true;
 }
@@ -619,7 +697,7 @@ static int __init intel_kho_see(u64 phys, const char **why)
 		intel_kho_in.nr_seen++;
 	else if (err == -EBUSY)
 		*why = "a table page used twice";
-	else if (err)
+	else
 		*why = "no memory to check the tables";
 	return err;
 }
@@ -677,20 +755,14 @@ static int __init intel_kho_check_ctx(struct intel_iommu *iommu, u64 phys,
 
 		if (!context_present(&ce))
 			continue;
-		if (intel_kho_ctx_tt(&ce) != CONTEXT_TT_MULTI_LEVEL &&
-		    intel_kho_ctx_tt(&ce) != CONTEXT_TT_DEV_IOTLB) {
-			*why = "a context entry that does not translate";
+		if (intel_kho_ctx_tt(&ce) != CONTEXT_TT_MULTI_LEVEL) {
+			*why = "a context entry that does not translate through a page table";
 			return -EINVAL;
 		}
 		m = intel_kho_in_dom(iommu->reg_phys, context_domain_id(&ce));
 		if (!m || m->pgd != intel_kho_ctx_root(&ce) ||
 		    m->aw != intel_kho_ctx_aw(&ce)) {
 			*why = "a context entry for no recorded domain";
-			return -EINVAL;
-		}
-		if (m->did >= cap_ndoms(iommu->cap) ||
-		    !(cap_sagaw(iommu->cap) & BIT(m->aw))) {
-			*why = "a domain this unit cannot have";
 			return -EINVAL;
 		}
 		m->users++;
@@ -718,6 +790,16 @@ static int __init intel_kho_check_unit(struct intel_iommu *iommu,
 	    rtaddr != us->root) {
 		*why = "the unit translating through other tables than recorded";
 		return -EINVAL;
+	}
+	for (i = 0; i < intel_kho_in.nr_doms; i++) {
+		struct intel_kho_in_dom *m = &intel_kho_in.doms[i];
+
+		if (m->reg_base == iommu->reg_phys &&
+		    (m->did >= cap_ndoms(iommu->cap) ||
+		     !(cap_sagaw(iommu->cap) & BIT(m->aw)))) {
+			*why = "a domain this unit cannot have";
+			return -EINVAL;
+		}
 	}
 	err = intel_kho_see(us->root, why);
 	if (err)
@@ -748,24 +830,52 @@ static int __init intel_kho_check_unit(struct intel_iommu *iommu,
 	return 0;
 }
 
+static struct intel_kho_in_unit *intel_kho_in_unit(struct intel_iommu *iommu)
+{
+	struct intel_kho_in_unit *iu;
+
+	list_for_each_entry(iu, &intel_kho_in.units_in, node)
+		if (iu->iommu == iommu)
+			return iu;
+	return NULL;
+}
+
+/* Block @iommu's devices: it keeps translating, through an empty table */
+static void __init intel_kho_reject(struct intel_kho_in_unit *iu,
+				    const char *why)
+{
+	unsigned int i;
+
+	for (i = 0; i < intel_kho_in.nr_doms; i++)
+		if (intel_kho_in.doms[i].reg_base == iu->iommu->reg_phys) {
+			intel_kho_in.doms[i].users = 0;
+			intel_kho_in.doms[i].iommu = NULL;
+		}
+	iu->state = INTEL_KHO_REJECTED;
+	iu->iommu->flags &= ~VTD_FLAG_TRANS_PRE_ENABLED;
+	pr_err("%s: handover rejected: %s; translation stays on and the devices it carried are blocked\n",
+	       iu->iommu->name, why);
+}
+
 /**
  * intel_kho_adopt - take over a unit left translating by the previous kernel
  * @iommu: a unit found with translation enabled, not in a kdump kernel
  *
  * Called by init_dmars(). If the handover record names @iommu and its
  * tables check out, @iommu stays marked as translating and init_dmars()
- * copies its context entries. If the record is missing for it or wrong,
- * the mark is cleared but translation stays on: init_dmars() gives it an
- * empty root table, which blocks every device.
+ * copies its context entries. If the record is wrong, the mark is cleared
+ * but translation stays on: init_dmars() gives the unit an empty root
+ * table, and the devices the record names wait to be attached, blocked.
  *
  * Return: false if there is no handover (translation is turned off as
  * usual), true otherwise.
  */
 bool __init intel_kho_adopt(struct intel_iommu *iommu)
 {
+	/* early: ktime may still tick by jiffies */
 	const struct intel_kho_unit_ser *us = NULL;
-	u64 start = local_clock();	/* early: ktime may still tick by jiffies */
 	struct intel_kho_in_unit *iu;
+	u64 start = local_clock();
 	const char *why = NULL;
 	unsigned int i;
 
@@ -775,6 +885,17 @@ bool __init intel_kho_adopt(struct intel_iommu *iommu)
 		return false;
 	intel_kho_in.nr_seen = 0;
 
+	iu = kzalloc(sizeof(*iu), GFP_KERNEL);
+	if (!iu) {
+		/* cannot even remember it: block every device of the unit */
+		iommu->flags &= ~VTD_FLAG_TRANS_PRE_ENABLED;
+		pr_err("%s: no memory for the handover: every device is blocked\n",
+		       iommu->name);
+		return true;
+	}
+	iu->iommu = iommu;
+	list_add_tail(&iu->node, &intel_kho_in.units_in);
+
 	for (i = 0; intel_kho_in.sound && i < intel_kho_in.nr_units; i++)
 		if (intel_kho_in.units[i].reg_base == iommu->reg_phys)
 			us = &intel_kho_in.units[i];
@@ -782,30 +903,37 @@ bool __init intel_kho_adopt(struct intel_iommu *iommu)
 		why = "the record is malformed";
 	else if (!us)
 		why = "the record does not name it";
-	else
-		intel_kho_check_unit(iommu, us, &why);
-
-	iu = why ? NULL : kzalloc(sizeof(*iu), GFP_KERNEL);
-	if (!why && !iu)
-		why = "no memory";
+	else if (intel_kho_check_unit(iommu, us, &why) && !why)
+		why = "its tables";
 	if (why) {
-		for (i = 0; i < intel_kho_in.nr_doms; i++)
-			if (intel_kho_in.doms[i].reg_base == iommu->reg_phys)
-				intel_kho_in.doms[i].users = 0;
-		iommu->flags &= ~VTD_FLAG_TRANS_PRE_ENABLED;
-		pr_err("%s: handover rejected: %s; translation stays on and every device of the unit is blocked\n",
-		       iommu->name, why);
+		intel_kho_reject(iu, why);
 		return true;
 	}
 	for (i = 0; i < intel_kho_in.nr_doms; i++)
 		if (intel_kho_in.doms[i].reg_base == iommu->reg_phys)
 			intel_kho_in.doms[i].iommu = iommu;
-	iu->iommu = iommu;
+	iu->state = INTEL_KHO_CHECKED;
 	iu->root = us->root;
-	list_add_tail(&iu->node, &intel_kho_in.adopted);
 	pr_info("%s: adopting the handed-over tables: translation stays on (%lu table pages checked in %llu us)\n",
 		iommu->name, intel_kho_in.nr_seen,
 		div_u64(local_clock() - start, NSEC_PER_USEC));
+	return true;
+}
+
+/**
+ * intel_kho_copy_failed - init_dmars() could not copy an adopted unit's entries
+ * @iommu: the unit
+ *
+ * Return: true if @iommu was handed over: it is then blocked rather than
+ * turned off, and the caller leaves translation on.
+ */
+bool __init intel_kho_copy_failed(struct intel_iommu *iommu)
+{
+	struct intel_kho_in_unit *iu = intel_kho_in_unit(iommu);
+
+	if (!iu)
+		return false;
+	intel_kho_reject(iu, "its context entries could not be copied");
 	return true;
 }
 
@@ -831,7 +959,7 @@ static void intel_kho_free_table(u64 phys, int level)
  *
  * Called by init_dmars() once every unit's root table pointer is set: the
  * handover root and context tables are no longer read by the hardware, and
- * their pages are freed.
+ * their pages are freed, as are the page tables of domains no entry uses.
  */
 void __init intel_kho_tables_switched(void)
 {
@@ -840,7 +968,10 @@ void __init intel_kho_tables_switched(void)
 	struct root_entry *root;
 	unsigned int bus, i;
 
-	list_for_each_entry(iu, &intel_kho_in.adopted, node) {
+	list_for_each_entry(iu, &intel_kho_in.units_in, node) {
+		if (iu->state != INTEL_KHO_CHECKED)
+			continue;
+		iu->state = INTEL_KHO_ADOPTED;
 		/* a domain whose devices were detached before the kexec */
 		for (i = 0; i < intel_kho_in.nr_doms; i++) {
 			m = &intel_kho_in.doms[i];
@@ -890,27 +1021,34 @@ void intel_kho_context_gone(struct intel_iommu *iommu, u16 did)
 }
 
 /**
- * intel_kho_attach_now - may @bus/@devfn of @iommu attach without delay?
+ * intel_kho_defer_attach - must a device of a handed-over unit wait?
  * @iommu: its unit
  * @bus: bus number
  * @devfn: device and function
  *
- * On an adopted unit only the preserved devices, whose context entries
- * were copied, wait to be attached; every other device is attached to its
- * default domain at probe, as without a handover.
+ * On an adopted unit only the devices whose context entries were copied
+ * wait to be attached, translating meanwhile; on a rejected one the
+ * devices the record names wait, blocked. Every other device is attached
+ * to its default domain at probe, as without a handover.
  *
- * Return: true for a device of an adopted unit without a copied entry.
+ * Return: 1 to wait, 0 not to, -1 if @iommu was not handed over.
  */
-bool intel_kho_attach_now(struct intel_iommu *iommu, u8 bus, u8 devfn)
+int intel_kho_defer_attach(struct intel_iommu *iommu, u8 bus, u8 devfn)
 {
+	struct intel_kho_in_unit *iu = intel_kho_in_unit(iommu);
 	unsigned int i;
 
-	if (context_copied(iommu, bus, devfn))
-		return false;
-	for (i = 0; i < intel_kho_in.nr_doms; i++)
-		if (intel_kho_in.doms[i].iommu == iommu)
-			return true;
-	return false;
+	if (!iu)
+		return -1;
+	if (iu->state != INTEL_KHO_REJECTED)
+		return context_copied(iommu, bus, devfn);
+	if (!intel_kho_in.sound)
+		return 1;	/* which devices is unknown: all of them */
+	for (i = 0; i < intel_kho_in.nr_devs; i++)
+		if (intel_kho_in.devs[i].reg_base == iommu->reg_phys &&
+		    intel_kho_in.devs[i].rid == PCI_DEVID(bus, devfn))
+			return 1;
+	return 0;
 }
 
 /* Block the devices of @iommu still on copied entries of domain @did (< 0: all) */
@@ -936,37 +1074,23 @@ static void intel_kho_tear_down(struct intel_iommu *iommu, int did)
 }
 
 /**
- * iommu_kho_release - stop translating through a handed-over domain
- * @segment: PCI segment of a device of the domain
- * @rid: its requester id
+ * iommu_kho_release - stop translating through handed-over domains
+ * @owner: the value their owner gave iommu_kho_preserve()
  *
- * For the domain of a device whose iommufd is finished with: every device
- * still translating through that domain's copied context entries is
- * blocked, so none can reach guest memory that may be freed next. Nothing
- * happens for a device already attached to a domain of this kernel.
+ * For an owner finished with them: every device still translating through
+ * copied context entries of those domains, on any unit, is blocked, so
+ * none can reach guest memory that may be freed next. A device already
+ * attached to a domain of this kernel is not affected.
  */
-void iommu_kho_release(u16 segment, u16 rid)
+void iommu_kho_release(u64 owner)
 {
-	u8 bus = PCI_BUS_NUM(rid), devfn = rid & 0xff;
-	struct intel_kho_in_unit *iu;
-	struct intel_iommu *iommu;
-	struct context_entry *ce;
-	int did;
+	struct intel_kho_in_dom *m;
+	unsigned int i;
 
-	list_for_each_entry(iu, &intel_kho_in.adopted, node) {
-		iommu = iu->iommu;
-		if (iommu->segment != segment)
-			continue;
-		did = -1;
-		spin_lock(&iommu->lock);
-		if (context_copied(iommu, bus, devfn)) {
-			ce = iommu_context_addr(iommu, bus, devfn, 1);
-			if (ce)
-				did = context_domain_id(ce);
-		}
-		spin_unlock(&iommu->lock);
-		if (did >= 0)
-			intel_kho_tear_down(iommu, did);
+	for (i = 0; i < intel_kho_in.nr_doms; i++) {
+		m = &intel_kho_in.doms[i];
+		if (m->owner == owner && m->iommu && m->iommu->copied_tables)
+			intel_kho_tear_down(m->iommu, m->did);
 	}
 }
 EXPORT_SYMBOL_GPL(iommu_kho_release);
@@ -974,15 +1098,17 @@ EXPORT_SYMBOL_GPL(iommu_kho_release);
 /**
  * iommu_kho_release_all - stop translating through every handed-over domain
  *
- * For when an iommufd's record is unreadable, so that which devices were
- * its own is unknown: every device still on a copied context entry is
+ * For when an owner's record is unreadable, so that which domains were its
+ * own is not certain: every device still on a copied context entry is
  * blocked rather than left able to reach memory that may be freed.
  */
 void iommu_kho_release_all(void)
 {
 	struct intel_kho_in_unit *iu;
 
-	list_for_each_entry(iu, &intel_kho_in.adopted, node)
-		intel_kho_tear_down(iu->iommu, -1);
+	list_for_each_entry(iu, &intel_kho_in.units_in, node)
+		if (iu->state == INTEL_KHO_ADOPTED &&
+		    iu->iommu->copied_tables)
+			intel_kho_tear_down(iu->iommu, -1);
 }
 EXPORT_SYMBOL_GPL(iommu_kho_release_all);

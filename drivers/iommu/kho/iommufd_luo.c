@@ -449,8 +449,9 @@ static void iommufd_luo_unpreserve(struct liveupdate_file_op_args *args)
 /*
  * Hand each device attached to a paging HWPT to the IOMMU driver, so it
  * keeps translating through the kexec. The IOAS is held still meanwhile.
+ * The record's address names the domains for iommu_kho_release().
  */
-static int iommufd_luo_keep_translating(struct iommufd_ctx *ictx)
+static int iommufd_luo_keep_translating(struct iommufd_ctx *ictx, u64 owner)
 {
 	struct iommufd_hwpt_paging *hwpt_paging;
 	struct iommufd_hw_pagetable *hwpt;
@@ -475,7 +476,8 @@ static int iommufd_luo_keep_translating(struct iommufd_ctx *ictx)
 		if (hwpt && hwpt->obj.type == IOMMUFD_OBJ_HWPT_PAGING) {
 			hwpt_paging = to_hwpt_paging(hwpt);
 			down_write(&hwpt_paging->ioas->iopt.domains_rwsem);
-			err = iommu_kho_preserve(idev->dev, hwpt->domain);
+			err = iommu_kho_preserve(idev->dev, hwpt->domain,
+						 owner);
 			up_write(&hwpt_paging->ioas->iopt.domains_rwsem);
 		}
 		mutex_unlock(&idev->igroup->lock);
@@ -499,7 +501,8 @@ static int iommufd_luo_freeze(struct liveupdate_file_op_args *args)
 		       PTR_ERR(folio));
 		return PTR_ERR(folio);
 	}
-	err = iommufd_luo_keep_translating(iommufd_file_ctx(args->file));
+	err = iommufd_luo_keep_translating(iommufd_file_ctx(args->file),
+					   PFN_PHYS(folio_pfn(folio)));
 	if (err) {
 		pr_err("cannot keep its devices translating across the kexec: %d\n",
 		       err);
@@ -822,25 +825,22 @@ static int iommufd_luo_retrieve(struct liveupdate_file_op_args *args)
 static void iommufd_luo_finish(struct liveupdate_file_op_args *args)
 {
 	struct folio *folio = args->private_data;
-	struct iommufd_luo_hwpt_ser *hwpts;
-	struct iommufd_luo_ser *ser;
-	u32 i;
+
+	/*
+	 * Devices still translating through what the previous kernel handed
+	 * over may reach the memfds finished next: block them. They are
+	 * found by the record's address, which needs no trust in the record.
+	 */
+	iommu_kho_release(args->serialized_data);
 
 	/* never retrieved: take the record back, if it is sound */
 	if (!folio && !args->retrieved)
 		folio = iommufd_luo_claim(args->serialized_data);
-	if (!IS_ERR_OR_NULL(folio)) {
-		/* devices still on the previous kernel's translation: block */
-		ser = folio_address(folio);
-		hwpts = iommufd_luo_ser_hwpts(ser);
-		for (i = 0; i < ser->nr_hwpts; i++)
-			iommu_kho_release(hwpts[i].pci_segment,
-					  hwpts[i].pci_rid);
+	if (!IS_ERR_OR_NULL(folio))
 		folio_put(folio);
-	} else if (!args->retrieved) {
-		/* whose devices they were is unknown: block them all */
+	else if (!args->retrieved)
+		/* a damaged record: leave nothing translating at all */
 		iommu_kho_release_all();
-	}
 	args->private_data = NULL;
 }
 

@@ -15,9 +15,10 @@ struct iommu_domain;
 
 #ifdef CONFIG_INTEL_IOMMU_KHO
 int iommu_kho_check(struct device *dev);
-int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain);
+int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain,
+		       u64 owner);
 void iommu_kho_abort(void);
-void iommu_kho_release(u16 segment, u16 rid);
+void iommu_kho_release(u64 owner);
 void iommu_kho_release_all(void);
 #else
 static inline int iommu_kho_check(struct device *dev)
@@ -26,13 +27,13 @@ static inline int iommu_kho_check(struct device *dev)
 }
 
 static inline int iommu_kho_preserve(struct device *dev,
-				     struct iommu_domain *domain)
+				     struct iommu_domain *domain, u64 owner)
 {
 	return -EOPNOTSUPP;
 }
 
 static inline void iommu_kho_abort(void) { }
-static inline void iommu_kho_release(u16 segment, u16 rid) { }
+static inline void iommu_kho_release(u64 owner) { }
 static inline void iommu_kho_release_all(void) { }
 #endif
 

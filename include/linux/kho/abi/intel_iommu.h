@@ -15,9 +15,11 @@
  * register pointing there, checks the tables against this record, and
  * adopts them as a kdump kernel adopts the tables of a crashed one.
  *
- * The record is the KHO node "intel-iommu" with two properties, arrays of
- * the structures below: "units" and "domains". The tables themselves are
- * VT-d formats, in legacy (not scalable) mode.
+ * The record is the KHO node "intel-iommu" with three properties, arrays
+ * of the structures below: "units", "domains" and "devices". The tables
+ * themselves are VT-d formats, in legacy (not scalable) mode. The device
+ * list says which functions were left translating even when the tables
+ * turn out damaged, so that the next kernel keeps exactly those blocked.
  */
 #ifndef _LINUX_KHO_ABI_INTEL_IOMMU_H
 #define _LINUX_KHO_ABI_INTEL_IOMMU_H
@@ -30,6 +32,7 @@
 /* Bounds on what the next kernel accepts. */
 #define INTEL_KHO_MAX_UNITS	64
 #define INTEL_KHO_MAX_DOMAINS	256
+#define INTEL_KHO_MAX_DEVICES	1024
 
 /**
  * struct intel_kho_unit_ser - a remapping unit left translating
@@ -53,16 +56,31 @@ struct intel_kho_unit_ser {
  * @reg_base: the unit it is on
  * @pgd: physical address of its top page table page, as the context entry
  *	gives it; every page table page below is a preserved page
- * @did: its domain id on that unit
+ * @owner: a value its owner chose to find it by in the next kernel (the
+ *	iommufd handler: the physical address of its record)
+ * @did: its domain id on that unit, at least 2 (0 and 1 are the driver's)
  * @aw: the context entry's address width field (1: 3 levels, 2: 4, 3: 5)
  * @reserved: zero
  */
 struct intel_kho_domain_ser {
 	u64 reg_base;
 	u64 pgd;
+	u64 owner;
 	u16 did;
 	u8 aw;
 	u8 reserved[5];
+};
+
+/**
+ * struct intel_kho_device_ser - a PCI function left translating
+ * @reg_base: the unit it is behind
+ * @rid: its requester id, bus << 8 | devfn
+ * @reserved: zero
+ */
+struct intel_kho_device_ser {
+	u64 reg_base;
+	u16 rid;
+	u16 reserved[3];
 };
 
 #endif /* _LINUX_KHO_ABI_INTEL_IOMMU_H */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Damaged VT-d handover tables must not be adopted: the next kernel keeps
- * translation on but blocks every device of the unit, never letting its
- * DMA through untranslated, says why, and the rest of the handover is
- * intact.
+ * translation on but keeps the devices it carried blocked, never letting
+ * their DMA through untranslated, says why, and the rest of the handover
+ * is intact.
  *
  * Stage 1 sets up a VMM as iommufd_kho_translation does (edu attached to
  * a HWPT mapping a memfd at IOVA 16 MiB), preserves the memfd and the
@@ -20,6 +20,13 @@
  */
 #include "luo_test_utils.h"
 #include "iommu_kho_util.h"
+
+/* iommufd_kho_bad_vtd_context.c damages a context entry instead */
+#ifndef VTD_DAMAGE
+#define VTD_TEST	"iommufd_kho_bad_vtd"
+#define VTD_DAMAGE	"vtd-table"
+#define VTD_REASON	"a table page that was not preserved"
+#endif
 
 #define SIZE		(64ULL << 20)
 #define IOVA_X		(16ULL << 20)
@@ -42,8 +49,8 @@ static int stage1(void)
 		skip("no %s (CONFIG_TEST_KEXEC_HANDOVER off)", CORRUPT);
 	dev = luo_open();
 	iommu_vmm_hand_over(&vmm, dev, SESSION, SIZE, IOVA_X);
-	luo_write_file(CORRUPT, "vtd-table");
-	msg("a table of the handed-over domain points at an unpreserved page");
+	luo_write_file(CORRUPT, VTD_DAMAGE);
+	msg("the VT-d handover tables are damaged (%s)", VTD_DAMAGE);
 	close(dev);
 	return luo_keep_and_kexec();
 }
@@ -56,7 +63,7 @@ static int stage2(void)
 	struct edu e;
 	char bdf[32];
 
-	luo_expect_log("handover rejected: a table page that was not preserved");
+	luo_expect_log("handover rejected: " VTD_REASON);
 
 	edu_find(bdf, sizeof(bdf));
 	edu_open_sysfs(&e, bdf);
@@ -87,6 +94,6 @@ static int stage2(void)
 
 int main(int argc, char **argv)
 {
-	return luo_test(argc, argv, "iommufd_kho_bad_vtd",
+	return luo_test(argc, argv, VTD_TEST,
 			LUO_STAGES(stage1, stage2));
 }
