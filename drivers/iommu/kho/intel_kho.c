@@ -551,6 +551,39 @@ void intel_kho_shutdown(void)
 }
 
 /**
+ * iommu_kho_keeps_dma - may @dev go on with DMA through the kexec?
+ * @dev: a device being shut down for a kexec
+ *
+ * A device handed over to keep translating, and still attached to the
+ * domain it was handed over with, keeps bus mastering: its DMA stays
+ * translated, by the handover tables once the unit is switched to them,
+ * until the next kernel attaches it again.
+ *
+ * Return: true for such a device.
+ */
+bool iommu_kho_keeps_dma(struct device *dev)
+{
+	struct device_domain_info *info;
+	struct intel_kho_unit *u;
+	struct intel_kho_dev *d;
+	bool keep = false;
+
+	if (!kexec_in_progress)
+		return false;
+	mutex_lock(&intel_kho_lock);
+	list_for_each_entry(u, &intel_kho_units, node)
+		list_for_each_entry(d, &u->devs, node)
+			if (d->dev == dev) {
+				info = dev_iommu_priv_get(dev);
+				keep = info && info->domain == d->domain;
+			}
+	mutex_unlock(&intel_kho_lock);
+	if (keep)
+		dev_info(dev, "keeps bus mastering through the kexec: its DMA stays translated\n");
+	return keep;
+}
+
+/**
  * intel_kho_keep_translating - is @iommu to stay on through the kexec?
  * @iommu: a unit being shut down
  *

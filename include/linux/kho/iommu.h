@@ -20,6 +20,7 @@ int iommu_kho_preserve(struct device *dev, struct iommu_domain *domain,
 void iommu_kho_abort(void);
 void iommu_kho_release(u64 owner);
 void iommu_kho_release_all(void);
+bool iommu_kho_keeps_dma(struct device *dev);
 #else
 static inline int iommu_kho_check(struct device *dev)
 {
@@ -35,6 +36,11 @@ static inline int iommu_kho_preserve(struct device *dev,
 static inline void iommu_kho_abort(void) { }
 static inline void iommu_kho_release(u64 owner) { }
 static inline void iommu_kho_release_all(void) { }
+
+static inline bool iommu_kho_keeps_dma(struct device *dev)
+{
+	return false;
+}
 #endif
 
 #endif /* _LINUX_KHO_IOMMU_H */
