@@ -21,16 +21,17 @@
  * Incoming. init_dmars() finds the unit translating. intel_kho_adopt()
  * checks the tables in place against the record (every table page
  * preserved and used once, every context entry a multi-level one of a
- * recorded domain, in legacy mode) before anything reads further; then
- * the driver copies the context entries as a kdump kernel does, marking
- * them copied and their domain ids in use, and switches the unit to its
- * own root table with translation still on. The handover root and
- * context tables are freed then. A device's copied entry goes when it is
- * attached to a domain (or released by its iommufd's Live Update
- * handler); when the last entry of a domain goes, its page table copy is
- * freed and its domain id released. If the check fails the unit keeps
- * translating but gets an empty root table: every device is blocked,
- * nothing is identity mapped, and dmesg says why.
+ * recorded domain, in legacy mode) before anything reads further, and
+ * claims the table pages; then the driver copies the context entries as a
+ * kdump kernel does, marking them copied and their domain ids in use, and
+ * switches the unit to its own root table with translation still on. The
+ * handover root and context tables are freed then. A device's copied
+ * entry goes when it is attached to a paging domain (or released by its
+ * iommufd's Live Update handler); when the last entry of a domain goes,
+ * its page table copy is freed and its domain id released. If the check
+ * fails the unit keeps translating but gets an empty root table: the
+ * devices the record names wait to be attached, blocked, nothing is
+ * identity mapped, and dmesg says why.
  *
  * Limits: legacy mode only (scalable mode is refused at preserve), PCI
  * functions without DMA aliases, second-level tables.
@@ -634,6 +635,7 @@ static struct {
 	unsigned int nr_doms;
 	struct xarray seen;	/* table pages checked: no page used twice */
 	unsigned long nr_seen;
+	unsigned long gen;	/* which unit's check: the value in @seen */
 	struct list_head units_in;
 } intel_kho_in = {
 	.seen = XARRAY_INIT(intel_kho_in.seen, 0),
@@ -724,8 +726,8 @@ static int __init intel_kho_see(u64 phys, const char **why)
 		*why = "a table page that was not preserved";
 		return -EINVAL;
 	}
-	err = xa_insert(&intel_kho_in.seen, PHYS_PFN(phys), xa_mk_value(0),
-			GFP_KERNEL);
+	err = xa_insert(&intel_kho_in.seen, PHYS_PFN(phys),
+			xa_mk_value(intel_kho_in.gen), GFP_KERNEL);
 	if (!err)
 		intel_kho_in.nr_seen++;
 	else if (err == -EBUSY)
@@ -890,6 +892,24 @@ static void __init intel_kho_reject(struct intel_kho_in_unit *iu,
 	       iu->iommu->name, why);
 }
 
+/*
+ * Claim every table page the check of this unit saw: from now on they are
+ * this kernel's, and nothing else can claim them while the unit reads
+ * them. A failure (someone claimed one first) rejects the unit; what was
+ * claimed stays allocated, as the hardware may still be reading it.
+ */
+static const char * __init intel_kho_claim(void)
+{
+	unsigned long pfn;
+	void *entry;
+
+	xa_for_each(&intel_kho_in.seen, pfn, entry)
+		if (xa_to_value(entry) == intel_kho_in.gen &&
+		    kho_restore_phys(PFN_PHYS(pfn), PAGE_SIZE))
+			return "a table page claimed by someone else";
+	return NULL;
+}
+
 /**
  * intel_kho_adopt - take over a unit left translating by the previous kernel
  * @iommu: a unit found with translation enabled, not in a kdump kernel
@@ -917,6 +937,7 @@ bool __init intel_kho_adopt(struct intel_iommu *iommu)
 	if (!intel_kho_in.present)
 		return false;
 	intel_kho_in.nr_seen = 0;
+	intel_kho_in.gen++;
 
 	iu = kzalloc(sizeof(*iu), GFP_KERNEL);
 	if (!iu) {
@@ -938,6 +959,8 @@ bool __init intel_kho_adopt(struct intel_iommu *iommu)
 		why = "the record does not name it";
 	else if (intel_kho_check_unit(iommu, us, &why) && !why)
 		why = "its tables";
+	if (!why)
+		why = intel_kho_claim();
 	if (why) {
 		intel_kho_reject(iu, why);
 		return true;
@@ -970,10 +993,10 @@ bool __init intel_kho_copy_failed(struct intel_iommu *iommu)
 	return true;
 }
 
+/* A table page of an adopted unit, claimed when it was checked */
 static void intel_kho_free_page(u64 phys)
 {
-	if (!kho_restore_phys(phys, PAGE_SIZE))
-		free_page((unsigned long)phys_to_virt(phys));
+	free_page((unsigned long)phys_to_virt(phys));
 }
 
 static void intel_kho_free_table(u64 phys, int level)
