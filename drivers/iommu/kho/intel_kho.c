@@ -925,10 +925,9 @@ static const char * __init intel_kho_claim(void)
  */
 bool __init intel_kho_adopt(struct intel_iommu *iommu)
 {
-	/* early: ktime may still tick by jiffies */
 	const struct intel_kho_unit_ser *us = NULL;
+	u64 start = local_clock();	/* early: ktime may tick by jiffies */
 	struct intel_kho_in_unit *iu;
-	u64 start = local_clock();
 	const char *why = NULL;
 	unsigned int i;
 
