@@ -95,38 +95,46 @@ static int iommufd_luo_refuse(const char *why, u32 id)
 	return -EOPNOTSUPP;
 }
 
+/* Put back what iommufd_luo_grab() took, and free the array */
 static void iommufd_luo_ungrab(struct iommufd_ctx *ictx,
 			       struct iommufd_object **objs, int n)
 {
 	while (n-- > 0)
 		iommufd_put_object(ictx, objs[n]);
+	kfree(objs);
 }
 
-/* Take a reference on every object of @ictx, into @objs: how many, or < 0 */
-static int iommufd_luo_grab(struct iommufd_ctx *ictx,
-			    struct iommufd_object **objs)
+/*
+ * Take a reference on every object of @ictx, in an array to give to
+ * iommufd_luo_ungrab(); *@n: how many. ERR_PTR(-E2BIG) for more than
+ * IOMMUFD_LUO_MAX_OBJECTS, or ERR_PTR(-ENOMEM).
+ */
+static struct iommufd_object **iommufd_luo_grab(struct iommufd_ctx *ictx,
+						int *n)
 {
-	struct iommufd_object *obj;
+	struct iommufd_object **objs, *obj;
 	unsigned long index;
-	int n = 0;
-
 	bool full = false;
 
+	objs = kcalloc(IOMMUFD_LUO_MAX_OBJECTS, sizeof(*objs), GFP_KERNEL);
+	if (!objs)
+		return ERR_PTR(-ENOMEM);
+	*n = 0;
 	xa_lock(&ictx->objects);
 	xa_for_each(&ictx->objects, index, obj) {
-		if (n == IOMMUFD_LUO_MAX_OBJECTS) {
+		if (*n == IOMMUFD_LUO_MAX_OBJECTS) {
 			full = true;
 			break;
 		}
 		if (iommufd_lock_obj(obj))
-			objs[n++] = obj;
+			objs[(*n)++] = obj;
 	}
 	xa_unlock(&ictx->objects);
 	if (full) {
-		iommufd_luo_ungrab(ictx, objs, n);
-		return -E2BIG;
+		iommufd_luo_ungrab(ictx, objs, *n);
+		return ERR_PTR(-E2BIG);
 	}
-	return n;
+	return objs;
 }
 
 static void iommufd_luo_free_devs(struct iommufd_luo_out *out)
@@ -298,16 +306,14 @@ static int iommufd_luo_walk(struct liveupdate_file_op_args *args,
 	struct iommufd_object **objs;
 	int i, n, err = 0;
 
-	objs = kcalloc(IOMMUFD_LUO_MAX_OBJECTS, sizeof(*objs), GFP_KERNEL);
-	if (!objs)
-		return -ENOMEM;
-	n = iommufd_luo_grab(ictx, objs);
-	if (n < 0) {
+	objs = iommufd_luo_grab(ictx, &n);
+	if (PTR_ERR_OR_ZERO(objs) == -E2BIG) {
 		pr_warn("cannot preserve iommufd: more than %d objects\n",
 			IOMMUFD_LUO_MAX_OBJECTS);
-		kfree(objs);
 		return -EOPNOTSUPP;
 	}
+	if (IS_ERR(objs))
+		return PTR_ERR(objs);
 	err = iommufd_luo_note_devices(out, objs, n);
 
 	for (i = 0; i < n && !err; i++) {
@@ -344,7 +350,6 @@ static int iommufd_luo_walk(struct liveupdate_file_op_args *args,
 		}
 	}
 	iommufd_luo_ungrab(ictx, objs, n);
-	kfree(objs);
 	return err;
 }
 
@@ -459,14 +464,9 @@ static int iommufd_luo_keep_translating(struct iommufd_ctx *ictx, u64 owner)
 	struct iommufd_device *idev;
 	int i, n, err = 0;
 
-	objs = kcalloc(IOMMUFD_LUO_MAX_OBJECTS, sizeof(*objs), GFP_KERNEL);
-	if (!objs)
-		return -ENOMEM;
-	n = iommufd_luo_grab(ictx, objs);
-	if (n < 0) {
-		kfree(objs);
-		return n;
-	}
+	objs = iommufd_luo_grab(ictx, &n);
+	if (IS_ERR(objs))
+		return PTR_ERR(objs);
 	for (i = 0; i < n && !err; i++) {
 		if (objs[i]->type != IOMMUFD_OBJ_DEVICE)
 			continue;
@@ -483,7 +483,6 @@ static int iommufd_luo_keep_translating(struct iommufd_ctx *ictx, u64 owner)
 		mutex_unlock(&idev->igroup->lock);
 	}
 	iommufd_luo_ungrab(ictx, objs, n);
-	kfree(objs);
 	return err;
 }
 

@@ -613,7 +613,6 @@ int luo_keep_and_kexec(void)
 	return EXIT_KEXEC;
 }
 
-
 void msg(const char *fmt, ...)
 {
 	va_list ap;
