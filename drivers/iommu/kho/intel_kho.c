@@ -552,36 +552,52 @@ void intel_kho_shutdown(void)
 }
 
 /**
- * iommu_kho_keeps_dma - may @dev go on with DMA through the kexec?
- * @dev: a device being shut down for a kexec
+ * iommu_kho_handed_over - is @dev handed over to keep translating?
+ * @dev: a device
  *
- * A device handed over to keep translating, and still attached to the
- * domain it was handed over with, keeps bus mastering: its DMA stays
- * translated, by the handover tables once the unit is switched to them,
- * until the next kernel attaches it again.
+ * True once the handover is frozen with @dev among the devices its
+ * iommufd carries, for as long as @dev stays attached to the domain it
+ * was handed over with. The handlers of device files (vfio) require it
+ * of the devices they carry.
  *
  * Return: true for such a device.
  */
-bool iommu_kho_keeps_dma(struct device *dev)
+bool iommu_kho_handed_over(struct device *dev)
 {
 	struct device_domain_info *info;
 	struct intel_kho_unit *u;
 	struct intel_kho_dev *d;
-	bool keep = false;
+	bool kept = false;
 
-	if (!kexec_in_progress)
-		return false;
 	mutex_lock(&intel_kho_lock);
 	list_for_each_entry(u, &intel_kho_units, node)
 		list_for_each_entry(d, &u->devs, node)
 			if (d->dev == dev) {
 				info = dev_iommu_priv_get(dev);
-				keep = info && info->domain == d->domain;
+				kept = info && info->domain == d->domain;
 			}
 	mutex_unlock(&intel_kho_lock);
-	if (keep)
-		dev_info(dev, "keeps bus mastering through the kexec: its DMA stays translated\n");
-	return keep;
+	return kept;
+}
+EXPORT_SYMBOL_GPL(iommu_kho_handed_over);
+
+/**
+ * iommu_kho_keeps_dma - may @dev go on with DMA through the kexec?
+ * @dev: a device being shut down for a kexec
+ *
+ * A device handed over to keep translating (iommu_kho_handed_over())
+ * keeps bus mastering: its DMA stays translated, by the handover tables
+ * once the unit is switched to them, until the next kernel attaches it
+ * again.
+ *
+ * Return: true for such a device.
+ */
+bool iommu_kho_keeps_dma(struct device *dev)
+{
+	if (!kexec_in_progress || !iommu_kho_handed_over(dev))
+		return false;
+	dev_info(dev, "keeps bus mastering through the kexec: its DMA stays translated\n");
+	return true;
 }
 
 /**
@@ -1105,6 +1121,38 @@ int intel_kho_defer_attach(struct intel_iommu *iommu, u8 bus, u8 devfn)
 			return 1;
 	return 0;
 }
+
+/**
+ * iommu_kho_carried - is @dev still running on what the previous kernel left?
+ * @dev: a device
+ *
+ * True for a device whose translation the previous kernel handed over and
+ * that no domain of this kernel has been attached to since: it may be
+ * doing DMA into memory that a Live Update session still holds, so it
+ * must be neither reset nor given to a new owner until its session says
+ * so.
+ *
+ * Return: true for such a device.
+ */
+bool iommu_kho_carried(struct device *dev)
+{
+	struct device_domain_info *info;
+	struct intel_kho_in_unit *iu;
+	bool carried;
+
+	if (!dev->iommu || !dev->iommu->iommu_dev ||
+	    dev_iommu_ops(dev) != &intel_iommu_ops)
+		return false;
+	info = dev_iommu_priv_get(dev);
+	iu = intel_kho_in_unit(info->iommu);
+	if (!iu || iu->state != INTEL_KHO_ADOPTED)
+		return false;
+	spin_lock(&info->iommu->lock);
+	carried = context_copied(info->iommu, info->bus, info->devfn);
+	spin_unlock(&info->iommu->lock);
+	return carried;
+}
+EXPORT_SYMBOL_GPL(iommu_kho_carried);
 
 /* Block the devices of @iommu still on copied entries of domain @did (< 0: all) */
 static void intel_kho_tear_down(struct intel_iommu *iommu, int did)

@@ -21,6 +21,8 @@ void iommu_kho_abort(void);
 void iommu_kho_release(u64 owner);
 void iommu_kho_release_all(void);
 bool iommu_kho_keeps_dma(struct device *dev);
+bool iommu_kho_handed_over(struct device *dev);
+bool iommu_kho_carried(struct device *dev);
 #else
 static inline int iommu_kho_check(struct device *dev)
 {
@@ -38,6 +40,16 @@ static inline void iommu_kho_release(u64 owner) { }
 static inline void iommu_kho_release_all(void) { }
 
 static inline bool iommu_kho_keeps_dma(struct device *dev)
+{
+	return false;
+}
+
+static inline bool iommu_kho_handed_over(struct device *dev)
+{
+	return false;
+}
+
+static inline bool iommu_kho_carried(struct device *dev)
 {
 	return false;
 }
