@@ -38,6 +38,7 @@
 #include <linux/kho/abi/iommufd.h>
 #include <linux/kho/abi/memfd.h>
 #include <linux/kho/iommu.h>
+#include <linux/kho/iommufd.h>
 #include <linux/liveupdate.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
@@ -842,6 +843,77 @@ static void iommufd_luo_finish(struct liveupdate_file_op_args *args)
 		iommu_kho_release_all();
 	args->private_data = NULL;
 }
+
+/* ----- for the device files bound to a preserved iommufd (vfio) ----- */
+
+/**
+ * iommufd_luo_ctx_file - the file of an iommufd context
+ * @ictx: the context, which a reference of the caller keeps alive
+ *
+ * Return: the iommufd file, for liveupdate_get_token_outgoing(); the
+ * caller's reference on @ictx is one on the file.
+ */
+struct file *iommufd_luo_ctx_file(struct iommufd_ctx *ictx)
+{
+	return ictx->file;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_ctx_file, IOMMUFD);
+
+/**
+ * iommufd_luo_device_pt - the paging HWPT a bound device is attached to
+ * @idev: the device, bound
+ * @pt_id: its id, on success
+ *
+ * Return: 0, or -ENOENT if it is attached to none, or to one of another
+ * kind (a nested HWPT), which a Live Update does not carry.
+ */
+int iommufd_luo_device_pt(struct iommufd_device *idev, u32 *pt_id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	int err = -ENOENT;
+
+	mutex_lock(&idev->igroup->lock);
+	hwpt = idev->igroup->hwpt;
+	if (hwpt && hwpt->obj.type == IOMMUFD_OBJ_HWPT_PAGING) {
+		*pt_id = hwpt->obj.id;
+		err = 0;
+	}
+	mutex_unlock(&idev->igroup->lock);
+	return err;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_device_pt, IOMMUFD);
+
+/**
+ * iommufd_luo_device_set_id - give a newly bound device its old id
+ * @idev: the device, just bound to an iommufd retrieved by Live Update
+ * @id: the object id it had in the previous kernel
+ *
+ * A VMM knows its devices by the ids it was given before the kexec, as it
+ * knows the IOAS and HWPTs, which the retrieve recreates under their old
+ * ids. The caller serializes this with the device's unbind.
+ *
+ * Return: 0, -EINVAL for an id iommufd does not hand out, or -EBUSY if
+ * another object of the iommufd has taken it since.
+ */
+int iommufd_luo_device_set_id(struct iommufd_device *idev, u32 id)
+{
+	struct iommufd_ctx *ictx = idev->ictx;
+	int err;
+
+	if (idev->obj.id == id)
+		return 0;
+	if (!iommufd_luo_id_ok(id))
+		return -EINVAL;
+	xa_lock(&ictx->objects);
+	err = __xa_insert(&ictx->objects, id, &idev->obj, GFP_KERNEL_ACCOUNT);
+	if (!err) {
+		__xa_erase(&ictx->objects, idev->obj.id);
+		idev->obj.id = id;
+	}
+	xa_unlock(&ictx->objects);
+	return err;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_device_set_id, IOMMUFD);
 
 static const struct liveupdate_file_ops iommufd_luo_ops = {
 	.can_preserve = iommufd_luo_can_preserve,
