@@ -9,6 +9,8 @@
 #include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -133,6 +135,13 @@ int iommufd_ioas_check(int iommufd, uint32_t ioas_id)
 	return ret == -EMSGSIZE ? 0 : ret;
 }
 
+int iommufd_device_check(int iommufd, uint32_t dev_id)
+{
+	struct iommu_hw_info cmd = { .size = sizeof(cmd), .dev_id = dev_id };
+
+	return luo_ioctl(iommufd, IOMMU_GET_HW_INFO, &cmd);
+}
+
 int iommufd_destroy(int iommufd, uint32_t id)
 {
 	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
@@ -223,8 +232,7 @@ static void edu_init(struct edu *e, const char *bdf)
 	e->cfgfd = -1;
 }
 
-/* The cdev of a device bound to vfio-pci: /dev/vfio/devices/vfioN */
-static int vfio_cdev_open(const char *bdf)
+int vfio_cdev_open(const char *bdf)
 {
 	char path[512];
 	struct dirent *d;
@@ -248,24 +256,13 @@ static int vfio_cdev_open(const char *bdf)
 	return fd;
 }
 
-void edu_open_vfio(struct edu *e, const char *bdf, int iommufd)
+void edu_map_vfio(struct edu *e)
 {
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind),
-		.iommufd = iommufd,
-	};
 	struct vfio_region_info reg = {
 		.argsz = sizeof(reg),
 		.index = VFIO_PCI_BAR0_REGION_INDEX,
 	};
 	void *bar;
-
-	edu_init(e, bdf);
-	expect_ok("bind edu to vfio-pci", edu_set_driver(bdf, "vfio-pci"));
-	e->devfd = vfio_cdev_open(bdf);
-	expect_ok("VFIO_DEVICE_BIND_IOMMUFD",
-		  luo_ioctl(e->devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
-	e->devid = bind.out_devid;
 
 	expect_ok("VFIO_DEVICE_GET_REGION_INFO(BAR0)",
 		  luo_ioctl(e->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
@@ -280,6 +277,62 @@ void edu_open_vfio(struct edu *e, const char *bdf, int iommufd)
 	expect_ok("VFIO_DEVICE_GET_REGION_INFO(config)",
 		  luo_ioctl(e->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
 	e->cfg_offset = reg.offset;
+}
+
+int edu_arm_msi(struct edu *e)
+{
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = VFIO_PCI_MSI_IRQ_INDEX,
+			.start = 0,
+			.count = 1,
+		},
+	};
+	int ret;
+
+	irq.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (irq.fd < 0)
+		return -errno;
+	ret = luo_ioctl(e->devfd, VFIO_DEVICE_SET_IRQS, &irq);
+	if (ret) {
+		close(irq.fd);
+		return ret;
+	}
+	return irq.fd;
+}
+
+uint64_t edu_wait_irq(int efd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t n;
+
+	if (poll(&pfd, 1, timeout_ms) != 1 ||
+	    read(efd, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return n;
+}
+
+void edu_open_vfio(struct edu *e, const char *bdf, int iommufd)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+
+	edu_init(e, bdf);
+	expect_ok("bind edu to vfio-pci", edu_set_driver(bdf, "vfio-pci"));
+	e->devfd = vfio_cdev_open(bdf);
+	expect_ok("VFIO_DEVICE_BIND_IOMMUFD",
+		  luo_ioctl(e->devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	e->devid = bind.out_devid;
+
+	edu_map_vfio(e);
 	edu_bus_master(e, true);
 }
 
@@ -369,9 +422,11 @@ void edu_bus_master(struct edu *e, bool on)
 		fail("write PCI_COMMAND of %s: %s", e->bdf, strerror(errno));
 }
 
-void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
-		   uint32_t count, bool to_ram)
+static void edu_dma_cmd(struct edu *e, uint64_t addr, uint32_t buf_off,
+			uint32_t count, uint64_t cmd)
 {
+	bool to_ram = cmd & EDU_DMA_TO_RAM;
+
 	if (addr + count > EDU_DMA_LIMIT || buf_off + count >= EDU_BUF_SIZE)
 		fail("edu DMA of %u bytes at %#llx (buffer +%#x): out of range",
 		     count, (unsigned long long)addr, buf_off);
@@ -379,8 +434,21 @@ void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
 		    EDU_BUF + buf_off);
 	edu_write64(e, to_ram ? EDU_REG_DMA_DST : EDU_REG_DMA_SRC, addr);
 	edu_write64(e, EDU_REG_DMA_COUNT, count);
-	edu_write64(e, EDU_REG_DMA_CMD,
+	edu_write64(e, EDU_REG_DMA_CMD, cmd);
+}
+
+void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
+		   uint32_t count, bool to_ram)
+{
+	edu_dma_cmd(e, addr, buf_off, count,
 		    EDU_DMA_START | (to_ram ? EDU_DMA_TO_RAM : 0));
+}
+
+void edu_dma_start_irq(struct edu *e, uint64_t addr, uint32_t buf_off,
+		       uint32_t count, bool to_ram)
+{
+	edu_dma_cmd(e, addr, buf_off, count,
+		    EDU_DMA_START | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0));
 }
 
 int edu_dma_wait(struct edu *e, int timeout_ms)
@@ -472,12 +540,23 @@ void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
 int iommu_vmm_hand_over(struct iommu_vmm *v, int dev, const char *name,
 			uint64_t size, uint64_t iova)
 {
+	int session, memfd;
+
+	memfd = iommu_vmm_prepare(v, dev, name, size, iova, &session);
+	luo_write_file("/sys/kernel/kho/finalize", "1");
+	return memfd;
+}
+
+int iommu_vmm_prepare(struct iommu_vmm *v, int dev, const char *name,
+		      uint64_t size, uint64_t iova, int *session_out)
+{
 	struct iommu_vmm_note *note;
 	int session, memfd;
 	char bdf[32];
 
 	edu_find(bdf, sizeof(bdf));
 	session = luo_open_session(dev, name, true);
+	*session_out = session;
 	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, size))
 		fail("memfd: %s", strerror(errno));
@@ -488,8 +567,24 @@ int iommu_vmm_hand_over(struct iommu_vmm *v, int dev, const char *name,
 		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
 	expect_ok("preserve the iommufd",
 		  luo_preserve_fd(session, v->iommufd, IOMMU_VMM_TOKEN_IOMMUFD));
-	luo_write_file("/sys/kernel/kho/finalize", "1");
 	return memfd;
+}
+
+void iommu_vmm_retrieve_device(struct iommu_vmm *v, int session)
+{
+	struct iommu_vmm_note *note = (struct iommu_vmm_note *)v->ram;
+	char bdf[32];
+
+	edu_find(bdf, sizeof(bdf));
+	edu_init(&v->edu, bdf);
+	expect_ok("bind edu to vfio-pci", edu_set_driver(bdf, "vfio-pci"));
+	v->edu.devfd = expect_ok("retrieve edu's device file",
+				 luo_retrieve_fd(session,
+						 IOMMU_VMM_TOKEN_DEVICE));
+	v->edu.devid = note->devid;
+	expect_ok("the device keeps its iommufd device id",
+		  iommufd_device_check(v->iommufd, note->devid));
+	edu_map_vfio(&v->edu);
 }
 
 void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size)
@@ -509,6 +604,7 @@ struct iommu_vmm_note *iommu_vmm_note(struct iommu_vmm *v)
 	note->magic = IOMMU_VMM_MAGIC;
 	note->ioas = v->ioas;
 	note->hwpt = v->hwpt;
+	note->devid = v->edu.devid;
 	note->seed = luo_seed();
 	return note;
 }

@@ -30,12 +30,17 @@
 #define EDU_REG_LIVENESS	0x04
 #define EDU_REG_FACTORIAL	0x08
 #define EDU_REG_STATUS		0x20
+#define EDU_REG_IRQ_STATUS	0x24
+#define EDU_REG_IRQ_RAISE	0x60
+#define EDU_REG_IRQ_ACK		0x64
 #define EDU_REG_DMA_SRC		0x80
 #define EDU_REG_DMA_DST		0x88
 #define EDU_REG_DMA_COUNT	0x90
 #define EDU_REG_DMA_CMD		0x98
 #define EDU_DMA_START		0x1
 #define EDU_DMA_TO_RAM		0x2
+#define EDU_DMA_IRQ		0x4		/* raise 0x100 at the end */
+#define EDU_IRQ_DMA		0x100
 #define EDU_BUF			0x40000ULL	/* the device's buffer */
 #define EDU_BUF_SIZE		4096
 #define EDU_DMA_MAX		2048		/* the tests' transfers */
@@ -79,6 +84,8 @@ long iommufd_unmap_len(int iommufd, uint32_t ioas_id, uint64_t iova,
 		       uint64_t length);
 /* Is @ioas_id an IOAS of @iommufd? (IOMMU_IOAS_IOVA_RANGES): 0 or -errno */
 int iommufd_ioas_check(int iommufd, uint32_t ioas_id);
+/* Is @dev_id a device of @iommufd? (IOMMU_GET_HW_INFO): 0 or -errno */
+int iommufd_device_check(int iommufd, uint32_t dev_id);
 
 /* ----- edu ----- */
 
@@ -86,6 +93,8 @@ int iommufd_ioas_check(int iommufd, uint32_t ioas_id);
 void edu_find(char *bdf, size_t len);
 /* Bind @bdf to @driver ("" to leave it without one): 0 or -errno. */
 int edu_set_driver(const char *bdf, const char *driver);
+/* Open the cdev of @bdf, bound to vfio-pci (/dev/vfio/devices/vfioN) */
+int vfio_cdev_open(const char *bdf);
 /*
  * Bind edu to vfio-pci, open its cdev, bind it to @iommufd, map BAR0 and
  * set bus mastering. Fails the test on error.
@@ -96,6 +105,15 @@ int edu_attach(struct edu *e, uint32_t *pt_id);
 /* Drive edu through sysfs: no driver, BAR0 from resource0, bus master. */
 void edu_open_sysfs(struct edu *e, const char *bdf);
 void edu_close(struct edu *e);
+/* Map BAR0 and find config space of @e->devfd, a bound VFIO device */
+void edu_map_vfio(struct edu *e);
+/*
+ * Wire edu's MSI to a new eventfd (VFIO_DEVICE_SET_IRQS): the eventfd,
+ * or -errno.
+ */
+int edu_arm_msi(struct edu *e);
+/* Wait up to @timeout_ms for @efd: its count, or 0 if nothing came */
+uint64_t edu_wait_irq(int efd, int timeout_ms);
 
 uint32_t edu_read32(struct edu *e, unsigned int reg);
 void edu_write32(struct edu *e, unsigned int reg, uint32_t val);
@@ -112,6 +130,9 @@ void edu_dma(struct edu *e, uint64_t addr, uint32_t buf_off, uint32_t count,
 /* Start a transfer and return: it ends ~100 ms later. */
 void edu_dma_start(struct edu *e, uint64_t addr, uint32_t buf_off,
 		   uint32_t count, bool to_ram);
+/* The same, with an interrupt (EDU_IRQ_DMA) when it ends */
+void edu_dma_start_irq(struct edu *e, uint64_t addr, uint32_t buf_off,
+		       uint32_t count, bool to_ram);
 /* Wait for the transfer started last to end: 0, or -ETIMEDOUT. */
 int edu_dma_wait(struct edu *e, int timeout_ms);
 
@@ -154,6 +175,18 @@ void iommu_vmm_copy(struct iommu_vmm *v, uint64_t from, uint64_t to,
  */
 int iommu_vmm_hand_over(struct iommu_vmm *v, int dev, const char *name,
 			uint64_t size, uint64_t iova);
+/*
+ * iommu_vmm_hand_over() up to the finalize, which is left to the caller;
+ * the session in *@session.
+ */
+int iommu_vmm_prepare(struct iommu_vmm *v, int dev, const char *name,
+		      uint64_t size, uint64_t iova, int *session);
+/*
+ * Retrieve edu's device file (IOMMU_VMM_TOKEN_DEVICE) from @session: it
+ * comes bound to @v->iommufd under the device id of the note and
+ * attached to its HWPT. Maps BAR0. Fails the test otherwise.
+ */
+void iommu_vmm_retrieve_device(struct iommu_vmm *v, int session);
 /* Close edu, the iommufd and @memfd, and unmap guest RAM */
 void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size);
 
@@ -163,6 +196,7 @@ void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size);
  */
 #define IOMMU_VMM_TOKEN_MEM	1
 #define IOMMU_VMM_TOKEN_IOMMUFD	2
+#define IOMMU_VMM_TOKEN_DEVICE	3
 
 struct iommu_vmm_note {
 	uint64_t magic;
@@ -170,6 +204,8 @@ struct iommu_vmm_note {
 	uint32_t hwpt;
 	uint64_t seed;
 	uint64_t pfn;
+	uint32_t devid;
+	uint32_t pad;
 };
 
 /* Write the note of @v into guest RAM, with a new seed; returns it */
