@@ -116,6 +116,8 @@ int liveupdate_get_token_outgoing(struct liveupdate_file_op_args *args,
 int liveupdate_get_file_incoming(struct liveupdate_file_op_args *args,
 				 u64 token, const char *compatible,
 				 struct file **filep);
+int liveupdate_walk_incoming(const char *compatible,
+			     int (*fn)(u64 data, void *arg), void *arg);
 
 #else /* !CONFIG_LIVEUPDATE */
 
@@ -148,6 +150,13 @@ liveupdate_get_file_incoming(struct liveupdate_file_op_args *args, u64 token,
 			     const char *compatible, struct file **filep)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline int
+liveupdate_walk_incoming(const char *compatible,
+			 int (*fn)(u64 data, void *arg), void *arg)
+{
+	return 0;
 }
 
 #endif /* CONFIG_LIVEUPDATE */

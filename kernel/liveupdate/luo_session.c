@@ -567,6 +567,46 @@ bool luo_session_handler_in_use(struct liveupdate_file_handler *fh)
 	return false;
 }
 
+/**
+ * liveupdate_walk_incoming - look at the incoming files of one format
+ * @compatible: the handler format
+ * @fn: called with the serialized_data of each file of that format that
+ *	userspace has not retrieved, in any incoming session; a nonzero
+ *	return stops the walk
+ * @arg: passed to @fn
+ *
+ * For a handler that must know what the previous kernel handed over
+ * before userspace retrieves anything: vfio-pci keeps the devices its
+ * files name from being opened by anyone else meanwhile. What @fn gets
+ * is the previous kernel's word, to be checked before any use. @fn runs
+ * under the Live Update mutex and must not call back into Live Update.
+ *
+ * Return: 0, or what @fn returned.
+ */
+int liveupdate_walk_incoming(const char *compatible,
+			     int (*fn)(u64 data, void *arg), void *arg)
+{
+	struct luo_session *session;
+	struct luo_file *lf;
+	int ret = 0;
+
+	mutex_lock(&luo_mutex);
+	list_for_each_entry(session, &luo_sessions_in, list) {
+		list_for_each_entry(lf, &session->files, list) {
+			if (lf->file || !lf->compatible ||
+			    strcmp(lf->compatible, compatible))
+				continue;
+			ret = fn(lf->data, arg);
+			if (ret)
+				goto out;
+		}
+	}
+out:
+	mutex_unlock(&luo_mutex);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(liveupdate_walk_incoming);
+
 /* ----- debugfs: what is preserved and what came in ----- */
 
 static void luo_session_show_list(struct seq_file *m, struct list_head *head,
