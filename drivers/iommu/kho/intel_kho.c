@@ -1122,6 +1122,42 @@ int intel_kho_defer_attach(struct intel_iommu *iommu, u8 bus, u8 devfn)
 	return 0;
 }
 
+/*
+ * Is @dev on an adopted unit and still translating through a copied
+ * context entry? With @owner non-zero: of a domain handed over by that
+ * owner.
+ */
+static bool intel_kho_carries(struct device *dev, u64 owner)
+{
+	struct device_domain_info *info;
+	struct intel_kho_in_unit *iu;
+	struct intel_kho_in_dom *m;
+	struct context_entry *ce;
+	bool carried = false;
+
+	if (!dev->iommu || !dev->iommu->iommu_dev ||
+	    dev_iommu_ops(dev) != &intel_iommu_ops)
+		return false;
+	info = dev_iommu_priv_get(dev);
+	iu = intel_kho_in_unit(info->iommu);
+	if (!iu || iu->state != INTEL_KHO_ADOPTED)
+		return false;
+	spin_lock(&info->iommu->lock);
+	if (context_copied(info->iommu, info->bus, info->devfn)) {
+		carried = true;
+		if (owner) {
+			/* alloc: the only way to be given a copied entry */
+			ce = iommu_context_addr(info->iommu, info->bus,
+						info->devfn, 1);
+			m = ce ? intel_kho_in_dom(info->iommu->reg_phys,
+						  context_domain_id(ce)) : NULL;
+			carried = m && m->owner == owner;
+		}
+	}
+	spin_unlock(&info->iommu->lock);
+	return carried;
+}
+
 /**
  * iommu_kho_carried - is @dev still running on what the previous kernel left?
  * @dev: a device
@@ -1136,23 +1172,27 @@ int intel_kho_defer_attach(struct intel_iommu *iommu, u8 bus, u8 devfn)
  */
 bool iommu_kho_carried(struct device *dev)
 {
-	struct device_domain_info *info;
-	struct intel_kho_in_unit *iu;
-	bool carried;
-
-	if (!dev->iommu || !dev->iommu->iommu_dev ||
-	    dev_iommu_ops(dev) != &intel_iommu_ops)
-		return false;
-	info = dev_iommu_priv_get(dev);
-	iu = intel_kho_in_unit(info->iommu);
-	if (!iu || iu->state != INTEL_KHO_ADOPTED)
-		return false;
-	spin_lock(&info->iommu->lock);
-	carried = context_copied(info->iommu, info->bus, info->devfn);
-	spin_unlock(&info->iommu->lock);
-	return carried;
+	return intel_kho_carries(dev, 0);
 }
 EXPORT_SYMBOL_GPL(iommu_kho_carried);
+
+/**
+ * iommu_kho_carried_by - is @dev carried for the owner of @owner's domains?
+ * @dev: a device
+ * @owner: the value the domains' owner gave iommu_kho_preserve() in the
+ *	previous kernel (an iommufd's record)
+ *
+ * As iommu_kho_carried(), and the domain it still translates through was
+ * handed over by @owner: a device file retrieved with that owner's
+ * iommufd may be given the device as it is.
+ *
+ * Return: true for such a device.
+ */
+bool iommu_kho_carried_by(struct device *dev, u64 owner)
+{
+	return owner && intel_kho_carries(dev, owner);
+}
+EXPORT_SYMBOL_GPL(iommu_kho_carried_by);
 
 /* Block the devices of @iommu still on copied entries of domain @did (< 0: all) */
 static void intel_kho_tear_down(struct intel_iommu *iommu, int did)

@@ -23,6 +23,7 @@ void iommu_kho_release_all(void);
 bool iommu_kho_keeps_dma(struct device *dev);
 bool iommu_kho_handed_over(struct device *dev);
 bool iommu_kho_carried(struct device *dev);
+bool iommu_kho_carried_by(struct device *dev, u64 owner);
 #else
 static inline int iommu_kho_check(struct device *dev)
 {
@@ -50,6 +51,11 @@ static inline bool iommu_kho_handed_over(struct device *dev)
 }
 
 static inline bool iommu_kho_carried(struct device *dev)
+{
+	return false;
+}
+
+static inline bool iommu_kho_carried_by(struct device *dev, u64 owner)
 {
 	return false;
 }
