@@ -90,6 +90,22 @@ struct iommufd_luo_walk {
 	struct iommufd_luo_map_ser *maps;
 };
 
+/**
+ * struct iommufd_luo_owner - a retrieved iommufd and the record it came from
+ * @node: in iommufd_luo_owners
+ * @ictx: the iommufd, alive until its file is finished
+ * @owner: the address of its record: the owner of the domains it handed
+ *	over (iommu_kho_preserve()), which device files ask about
+ */
+struct iommufd_luo_owner {
+	struct list_head node;
+	struct iommufd_ctx *ictx;
+	u64 owner;
+};
+
+static LIST_HEAD(iommufd_luo_owners);
+static DEFINE_MUTEX(iommufd_luo_owners_lock);
+
 static int iommufd_luo_refuse(const char *why, u32 id)
 {
 	pr_warn("cannot preserve iommufd: object %u: %s\n", id, why);
@@ -802,6 +818,7 @@ static struct file *iommufd_luo_rebuild(struct liveupdate_file_op_args *args,
 static int iommufd_luo_retrieve(struct liveupdate_file_op_args *args)
 {
 	struct folio *folio = args->private_data;
+	struct iommufd_luo_owner *owner;
 	struct iommufd_luo_ser *ser;
 	struct file *file;
 
@@ -816,6 +833,16 @@ static int iommufd_luo_retrieve(struct liveupdate_file_op_args *args)
 	file = iommufd_luo_rebuild(args, ser);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
+	owner = kzalloc(sizeof(*owner), GFP_KERNEL);
+	if (!owner) {
+		fput(file);
+		return -ENOMEM;
+	}
+	owner->ictx = iommufd_file_ctx(file);
+	owner->owner = args->serialized_data;
+	mutex_lock(&iommufd_luo_owners_lock);
+	list_add(&owner->node, &iommufd_luo_owners);
+	mutex_unlock(&iommufd_luo_owners_lock);
 	pr_info("iommufd retrieved: %u IOAS, %u HWPTs, %u mappings\n",
 		ser->nr_ioas, ser->nr_hwpts, ser->nr_maps);
 	args->file = file;
@@ -825,6 +852,17 @@ static int iommufd_luo_retrieve(struct liveupdate_file_op_args *args)
 static void iommufd_luo_finish(struct liveupdate_file_op_args *args)
 {
 	struct folio *folio = args->private_data;
+	struct iommufd_luo_owner *owner, *tmp;
+
+	mutex_lock(&iommufd_luo_owners_lock);
+	list_for_each_entry_safe(owner, tmp, &iommufd_luo_owners, node) {
+		if (args->retrieved &&
+		    owner->ictx == iommufd_file_ctx(args->file)) {
+			list_del(&owner->node);
+			kfree(owner);
+		}
+	}
+	mutex_unlock(&iommufd_luo_owners_lock);
 
 	/*
 	 * Devices still translating through what the previous kernel handed
@@ -884,34 +922,103 @@ int iommufd_luo_device_pt(struct iommufd_device *idev, u32 *pt_id)
 EXPORT_SYMBOL_NS_GPL(iommufd_luo_device_pt, IOMMUFD);
 
 /**
- * iommufd_luo_device_set_id - give a newly bound device its old id
- * @idev: the device, just bound to an iommufd retrieved by Live Update
- * @id: the object id it had in the previous kernel
+ * iommufd_luo_ctx_owner - where a retrieved iommufd came from
+ * @ictx: an iommufd, which a reference of the caller keeps alive
+ *
+ * Return: the value its record gave iommu_kho_preserve() in the previous
+ * kernel as the owner of the domains it handed over, for
+ * iommu_kho_carried_by(); 0 for an iommufd Live Update did not retrieve.
+ */
+u64 iommufd_luo_ctx_owner(struct iommufd_ctx *ictx)
+{
+	struct iommufd_luo_owner *owner;
+	u64 val = 0;
+
+	mutex_lock(&iommufd_luo_owners_lock);
+	list_for_each_entry(owner, &iommufd_luo_owners, node)
+		if (owner->ictx == ictx)
+			val = owner->owner;
+	mutex_unlock(&iommufd_luo_owners_lock);
+	return val;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_ctx_owner, IOMMUFD);
+
+/**
+ * iommufd_luo_check_pt - is @id a paging HWPT of @ictx?
+ * @ictx: an iommufd
+ * @id: an object id
+ *
+ * Return: 0, or -ENOENT.
+ */
+int iommufd_luo_check_pt(struct iommufd_ctx *ictx, u32 id)
+{
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(ictx, id, IOMMUFD_OBJ_HWPT_PAGING);
+	if (IS_ERR(obj))
+		return -ENOENT;
+	iommufd_put_object(ictx, obj);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_check_pt, IOMMUFD);
+
+/**
+ * iommufd_luo_reserve_id - keep an object id free for a device to come
+ * @ictx: an iommufd retrieved by Live Update
+ * @id: the id a device had in it in the previous kernel
  *
  * A VMM knows its devices by the ids it was given before the kexec, as it
  * knows the IOAS and HWPTs, which the retrieve recreates under their old
- * ids. The caller serializes this with the device's unbind.
+ * ids. The id is held before the device is bound, so that a failure to
+ * get it is known before anything is done to the device. Give it to the
+ * device with iommufd_luo_device_set_id(), or back with
+ * iommufd_luo_unreserve_id().
  *
- * Return: 0, -EINVAL for an id iommufd does not hand out, or -EBUSY if
- * another object of the iommufd has taken it since.
+ * Return: 0, -EINVAL for an id iommufd does not hand out, or -EBUSY if an
+ * object of the iommufd has it.
  */
-int iommufd_luo_device_set_id(struct iommufd_device *idev, u32 id)
+int iommufd_luo_reserve_id(struct iommufd_ctx *ictx, u32 id)
 {
-	struct iommufd_ctx *ictx = idev->ictx;
-	int err;
-
-	if (idev->obj.id == id)
-		return 0;
 	if (!iommufd_luo_id_ok(id))
 		return -EINVAL;
+	/* a NULL entry reserves the index, as _iommufd_object_alloc() does */
+	return xa_insert(&ictx->objects, id, NULL, GFP_KERNEL_ACCOUNT);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_reserve_id, IOMMUFD);
+
+/**
+ * iommufd_luo_unreserve_id - give back an id iommufd_luo_reserve_id() held
+ * @ictx: the iommufd
+ * @id: the id
+ */
+void iommufd_luo_unreserve_id(struct iommufd_ctx *ictx, u32 id)
+{
+	xa_release(&ictx->objects, id);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_luo_unreserve_id, IOMMUFD);
+
+/**
+ * iommufd_luo_device_set_id - give a newly bound device its old id
+ * @idev: the device, just bound to an iommufd retrieved by Live Update
+ * @id: the id it had, held with iommufd_luo_reserve_id()
+ *
+ * The device moves from the id its bind gave it to @id under the objects'
+ * lock, so a lookup finds it under one or the other. The caller
+ * serializes this with the device's unbind.
+ */
+void iommufd_luo_device_set_id(struct iommufd_device *idev, u32 id)
+{
+	struct iommufd_ctx *ictx = idev->ictx;
+
+	if (idev->obj.id == id)
+		return;
 	xa_lock(&ictx->objects);
-	err = __xa_insert(&ictx->objects, id, &idev->obj, GFP_KERNEL_ACCOUNT);
-	if (!err) {
-		__xa_erase(&ictx->objects, idev->obj.id);
-		idev->obj.id = id;
-	}
+	/* the reserved entry is there: nothing to allocate, nothing to fail */
+	WARN_ON(xa_is_err(__xa_store(&ictx->objects, id, &idev->obj,
+				     GFP_ATOMIC)));
+	__xa_erase(&ictx->objects, idev->obj.id);
+	idev->obj.id = id;
 	xa_unlock(&ictx->objects);
-	return err;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_luo_device_set_id, IOMMUFD);
 

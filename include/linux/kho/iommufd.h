@@ -17,7 +17,11 @@ struct iommufd_device;
 #if IS_ENABLED(CONFIG_IOMMUFD) && defined(CONFIG_IOMMUFD_LUO)
 struct file *iommufd_luo_ctx_file(struct iommufd_ctx *ictx);
 int iommufd_luo_device_pt(struct iommufd_device *idev, u32 *pt_id);
-int iommufd_luo_device_set_id(struct iommufd_device *idev, u32 id);
+u64 iommufd_luo_ctx_owner(struct iommufd_ctx *ictx);
+int iommufd_luo_check_pt(struct iommufd_ctx *ictx, u32 id);
+int iommufd_luo_reserve_id(struct iommufd_ctx *ictx, u32 id);
+void iommufd_luo_unreserve_id(struct iommufd_ctx *ictx, u32 id);
+void iommufd_luo_device_set_id(struct iommufd_device *idev, u32 id);
 #else
 static inline struct file *iommufd_luo_ctx_file(struct iommufd_ctx *ictx)
 {
@@ -30,10 +34,28 @@ static inline int iommufd_luo_device_pt(struct iommufd_device *idev,
 	return -EOPNOTSUPP;
 }
 
-static inline int iommufd_luo_device_set_id(struct iommufd_device *idev,
-					    u32 id)
+static inline u64 iommufd_luo_ctx_owner(struct iommufd_ctx *ictx)
+{
+	return 0;
+}
+
+static inline int iommufd_luo_check_pt(struct iommufd_ctx *ictx, u32 id)
 {
 	return -EOPNOTSUPP;
+}
+
+static inline int iommufd_luo_reserve_id(struct iommufd_ctx *ictx, u32 id)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void iommufd_luo_unreserve_id(struct iommufd_ctx *ictx, u32 id)
+{
+}
+
+static inline void iommufd_luo_device_set_id(struct iommufd_device *idev,
+					     u32 id)
+{
 }
 #endif
 
