@@ -40,6 +40,7 @@
  */
 #define pr_fmt(fmt) "vfio-pci: Live Update: " fmt
 
+#include <linux/bitmap.h>
 #include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/kexec_handover.h>
@@ -54,6 +55,8 @@
 #include <linux/vfio_pci_core.h>
 
 #include "vfio_pci_priv.h"
+
+MODULE_IMPORT_NS(VFIO_KHO);
 
 /**
  * struct vfio_pci_luo_out - an outgoing device file
@@ -70,6 +73,28 @@ struct vfio_pci_luo_out {
 /* Every device file preserved, for the IOMMU group check at freeze */
 static LIST_HEAD(vfio_pci_luo_outgoing);
 static DEFINE_MUTEX(vfio_pci_luo_lock);
+
+/**
+ * struct vfio_pci_luo_held - a function an incoming record names
+ * @node: in vfio_pci_luo_held
+ * @segment: its PCI segment
+ * @rid: its requester id
+ */
+struct vfio_pci_luo_held {
+	struct list_head node;
+	u16 segment;
+	u16 rid;
+};
+
+/*
+ * The functions the records of the previous kernel name, until they are
+ * retrieved: vfio refuses to open them any other way. A record that does
+ * not check out names no function for sure, so then every function still
+ * on handed-over translation is held. Under vfio_pci_luo_held_lock.
+ */
+static LIST_HEAD(vfio_pci_luo_held);
+static bool vfio_pci_luo_hold_all;
+static DEFINE_MUTEX(vfio_pci_luo_held_lock);
 
 static bool vfio_pci_luo_is_vfio_pci(struct pci_dev *pdev)
 {
@@ -173,7 +198,9 @@ static void vfio_pci_luo_fill(struct vfio_pci_luo_ser *ser,
 static bool vfio_pci_luo_can_preserve(struct liveupdate_file_handler *handler,
 				      struct file *file)
 {
-	return vfio_kho_file_device(file);
+	struct vfio_device *device = vfio_kho_file_device(file);
+
+	return device && dev_is_pci(device->dev);
 }
 
 static int vfio_pci_luo_preserve(struct liveupdate_file_op_args *args)
@@ -318,6 +345,111 @@ static struct folio *vfio_pci_luo_claim(phys_addr_t phys)
 	return folio;
 }
 
+/* What vfio_pci_luo_scan() learns, before it is published */
+struct vfio_pci_luo_scan {
+	struct list_head held;
+	bool hold_all;
+};
+
+/* Note the function an incoming record names (liveupdate_walk_incoming) */
+static int vfio_pci_luo_note_held(u64 phys, void *arg)
+{
+	const struct vfio_pci_luo_ser *ser = phys_to_virt(phys);
+	struct vfio_pci_luo_scan *scan = arg;
+	struct vfio_pci_luo_held *h;
+
+	if (!PAGE_ALIGNED(phys) || !kho_is_preserved(phys, 0) ||
+	    vfio_pci_luo_check_ser(ser)) {
+		scan->hold_all = true;
+		return 0;
+	}
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	h->segment = ser->pci_segment;
+	h->rid = ser->pci_rid;
+	list_add_tail(&h->node, &scan->held);
+	return 0;
+}
+
+/* Does an incoming record, not yet retrieved, hold @pdev? */
+static bool vfio_pci_luo_holds(struct pci_dev *pdev)
+{
+	struct vfio_pci_luo_held *h;
+	bool held;
+
+	mutex_lock(&vfio_pci_luo_held_lock);
+	held = vfio_pci_luo_hold_all && iommu_kho_carried(&pdev->dev);
+	list_for_each_entry(h, &vfio_pci_luo_held, node)
+		if (h->segment == pci_domain_nr(pdev->bus) &&
+		    h->rid == pci_dev_id(pdev))
+			held = true;
+	mutex_unlock(&vfio_pci_luo_held_lock);
+	return held;
+}
+
+/* The function of a retrieved record is no longer held */
+static void vfio_pci_luo_unhold(const struct vfio_pci_luo_ser *ser)
+{
+	struct vfio_pci_luo_held *h, *tmp;
+
+	mutex_lock(&vfio_pci_luo_held_lock);
+	list_for_each_entry_safe(h, tmp, &vfio_pci_luo_held, node) {
+		if (h->segment == ser->pci_segment && h->rid == ser->pci_rid) {
+			list_del(&h->node);
+			kfree(h);
+		}
+	}
+	mutex_unlock(&vfio_pci_luo_held_lock);
+}
+
+/* Mark @pdev's vfio device held, if vfio-pci drives it and a record holds it */
+static void vfio_pci_luo_mark_held(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *vdev;
+
+	if (!vfio_pci_luo_holds(pdev))
+		return;
+	device_lock(&pdev->dev);
+	if (vfio_pci_luo_is_vfio_pci(pdev)) {
+		vdev = dev_get_drvdata(&pdev->dev);
+		WRITE_ONCE(vdev->vdev.kho_held, true);
+	}
+	device_unlock(&pdev->dev);
+}
+
+/*
+ * Learn which functions the previous kernel's records hold, once Live
+ * Update has read the handover, and mark those vfio-pci already drives;
+ * vfio_pci_kho_register() marks those it is bound to later.
+ */
+static int vfio_pci_luo_scan(void)
+{
+	struct vfio_pci_luo_scan scan = {
+		.held = LIST_HEAD_INIT(scan.held),
+	};
+	struct pci_dev *pdev = NULL;
+	int err;
+
+	/* the Live Update mutex is taken before ours on retrieve: not here */
+	err = liveupdate_walk_incoming(VFIO_PCI_LUO_COMPATIBLE,
+				       vfio_pci_luo_note_held, &scan);
+	if (err) {
+		pr_err("cannot note the devices the previous kernel handed over: %d\n",
+		       err);
+		scan.hold_all = true;
+	}
+	mutex_lock(&vfio_pci_luo_held_lock);
+	list_splice_tail(&scan.held, &vfio_pci_luo_held);
+	vfio_pci_luo_hold_all |= scan.hold_all;
+	mutex_unlock(&vfio_pci_luo_held_lock);
+	if (scan.hold_all)
+		pr_err("a device record of the previous kernel is corrupt: every device still on handed-over translation is held until its session is finished\n");
+	for_each_pci_dev(pdev)
+		vfio_pci_luo_mark_held(pdev);
+	return 0;
+}
+
 /* The vfio-pci device of the record's function, with a registration */
 static struct vfio_pci_core_device *
 vfio_pci_luo_find(const struct vfio_pci_luo_ser *ser)
@@ -338,7 +470,11 @@ vfio_pci_luo_find(const struct vfio_pci_luo_ser *ser)
 			pdev->vendor, pdev->device, ser->vendor, ser->device);
 		goto out_put;
 	}
-	device_lock(&pdev->dev);
+	/* an unbind may wait for a file Live Update holds: do not wait on it */
+	if (!device_trylock(&pdev->dev)) {
+		vdev = ERR_PTR(-EAGAIN);
+		goto out_put;
+	}
 	if (!vfio_pci_luo_is_vfio_pci(pdev)) {
 		pci_err(pdev, "is not bound to vfio-pci: bind it, then retrieve it again\n");
 	} else {
@@ -350,6 +486,32 @@ vfio_pci_luo_find(const struct vfio_pci_luo_ser *ser)
 out_put:
 	pci_dev_put(pdev);
 	return vdev;
+}
+
+/*
+ * The MSI or MSI-X vectors wired before the kexec, to signal once each
+ * when they are armed again. INTx is not: nothing can say it fired.
+ */
+static void vfio_pci_luo_set_kick(struct vfio_pci_core_device *vdev,
+				  const struct vfio_pci_luo_ser *ser)
+{
+	unsigned long *kick;
+
+	if (ser->irq_index != VFIO_PCI_MSI_IRQ_INDEX &&
+	    ser->irq_index != VFIO_PCI_MSIX_IRQ_INDEX)
+		return;
+	kick = bitmap_zalloc(ser->irq_count, GFP_KERNEL);
+	if (!kick) {
+		pci_warn(vdev->pdev, "no memory to signal its vectors on re-arm: an interrupt of the blackout may be lost\n");
+		return;
+	}
+	bitmap_fill(kick, ser->irq_count);
+	mutex_lock(&vdev->igate);
+	bitmap_free(vdev->kho_kick);
+	vdev->kho_kick = kick;
+	vdev->kho_kick_nr = ser->irq_count;
+	vdev->kho_kick_index = ser->irq_index;
+	mutex_unlock(&vdev->igate);
 }
 
 static int vfio_pci_luo_retrieve(struct liveupdate_file_op_args *args)
@@ -371,8 +533,6 @@ static int vfio_pci_luo_retrieve(struct liveupdate_file_op_args *args)
 	vdev = vfio_pci_luo_find(ser);
 	if (IS_ERR(vdev))
 		return PTR_ERR(vdev);
-	if (!iommu_kho_carried(&vdev->pdev->dev))
-		pci_warn(vdev->pdev, "its IOMMU no longer translates what the previous kernel handed over: its DMA stopped at the kexec\n");
 	err = liveupdate_get_file_incoming(args, ser->iommufd_token,
 					   IOMMUFD_LUO_COMPATIBLE, &iommufd);
 	if (err) {
@@ -388,17 +548,35 @@ static int vfio_pci_luo_retrieve(struct liveupdate_file_op_args *args)
 			PTR_ERR(file));
 		return PTR_ERR(file);
 	}
-	if (ser->irq_index != VFIO_PCI_LUO_NO_IRQ) {
-		mutex_lock(&vdev->igate);
-		vdev->kho_kick = true;
-		vdev->kho_kick_index = ser->irq_index;
-		mutex_unlock(&vdev->igate);
-	}
-	pci_info(vdev->pdev, "retrieved, not reset: device %u on HWPT %u; %u interrupt vectors of index %u to arm again\n",
-		 ser->devid, ser->pt_id, ser->irq_count,
-		 ser->irq_index == VFIO_PCI_LUO_NO_IRQ ? 0 : ser->irq_index);
+	vfio_pci_luo_unhold(ser);
+	vfio_pci_luo_set_kick(vdev, ser);
+	if (ser->irq_index == VFIO_PCI_LUO_NO_IRQ)
+		pci_info(vdev->pdev, "retrieved, not reset: device %u on HWPT %u; no interrupts were wired\n",
+			 ser->devid, ser->pt_id);
+	else
+		pci_info(vdev->pdev, "retrieved, not reset: device %u on HWPT %u; %u vectors of IRQ index %u to arm again\n",
+			 ser->devid, ser->pt_id, ser->irq_count,
+			 ser->irq_index);
 	args->file = file;
 	return 0;
+}
+
+/* Turn off bus mastering of a device whose record was never retrieved */
+static void vfio_pci_luo_stop(const struct vfio_pci_luo_ser *ser)
+{
+	struct pci_dev *pdev;
+
+	vfio_pci_luo_unhold(ser);
+	pdev = pci_get_domain_bus_and_slot(ser->pci_segment, ser->pci_rid >> 8,
+					   ser->pci_rid & 0xff);
+	if (!pdev)
+		return;
+	if (pdev->vendor == ser->vendor && pdev->device == ser->device &&
+	    iommu_kho_carried(&pdev->dev)) {
+		pci_info(pdev, "not retrieved: bus mastering turned off, its DMA blocked\n");
+		pci_clear_master(pdev);
+	}
+	pci_dev_put(pdev);
 }
 
 static void vfio_pci_luo_finish(struct liveupdate_file_op_args *args)
@@ -406,11 +584,14 @@ static void vfio_pci_luo_finish(struct liveupdate_file_op_args *args)
 	struct folio *folio = args->private_data;
 
 	/*
-	 * A device never retrieved is left as it is: its iommufd, finished
-	 * after it, blocks its DMA, and only then may it be opened and reset.
+	 * A device never retrieved is stopped: its iommufd, finished after
+	 * it, blocks its DMA, and a device left mastering would only fault.
+	 * It is not reset: that is for whoever opens it next.
 	 */
 	if (!folio && !args->retrieved)
 		folio = vfio_pci_luo_claim(args->serialized_data);
+	if (!IS_ERR_OR_NULL(folio) && !args->retrieved)
+		vfio_pci_luo_stop(folio_address(folio));
 	if (!IS_ERR_OR_NULL(folio))
 		folio_put(folio);
 	args->private_data = NULL;
@@ -421,8 +602,8 @@ static void vfio_pci_luo_finish(struct liveupdate_file_op_args *args)
  * @vdev: the device, opened by vfio_kho_open()
  *
  * Called by vfio_pci_core_enable() instead of resetting the device: it
- * is running for a guest. The state saved for the resets of later opens
- * is the state now, with bus mastering off.
+ * is running for a guest. INTx stays disabled until the VMM arms an
+ * interrupt.
  *
  * Return: 0 if the device could have been reset (it can be on close), or
  * -ENOTTY, as a reset attempt would have returned.
@@ -430,6 +611,12 @@ static void vfio_pci_luo_finish(struct liveupdate_file_op_args *args)
 int vfio_pci_kho_enable(struct vfio_pci_core_device *vdev)
 {
 	pci_info(vdev->pdev, "carried across the kexec: opened as it is, without a reset\n");
+	/*
+	 * MSI went off at enumeration, and enabling the device turned INTx
+	 * on: until the VMM arms its vectors again, an interrupt would be a
+	 * level INTx nobody handles.
+	 */
+	pci_intx(vdev->pdev, 0);
 	return vdev->pdev->reset_methods[0] ? 0 : -ENOTTY;
 }
 
@@ -437,44 +624,88 @@ int vfio_pci_kho_enable(struct vfio_pci_core_device *vdev)
  * vfio_pci_kho_saved_state - fix up the state saved on a carried device's open
  * @vdev: the device, opened by vfio_kho_open()
  *
- * The state restored after a later reset must not turn bus mastering on.
+ * The state restored after a later reset is the state now, as a reset
+ * would have left the command register: no bus mastering, INTx enabled.
  */
 void vfio_pci_kho_saved_state(struct vfio_pci_core_device *vdev)
 {
-	vdev->pdev->saved_config_space[PCI_COMMAND / 4] &= ~PCI_COMMAND_MASTER;
+	vdev->pdev->saved_config_space[PCI_COMMAND / 4] &=
+		~(PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 }
 
 /**
- * vfio_pci_kho_keep_awake - keep a carried device out of runtime suspend
- * @vdev: a device vfio-pci is being bound to
+ * vfio_pci_kho_register - vfio-pci is being bound to a device
+ * @vdev: the device
  *
  * A device the previous kernel left running for a guest must not go to
  * D3hot while it waits to be retrieved: coming back from it may reset it.
+ * One a record of the previous kernel names is held: vfio refuses to
+ * open it except for that record's retrieve.
  */
-void vfio_pci_kho_keep_awake(struct vfio_pci_core_device *vdev)
+void vfio_pci_kho_register(struct vfio_pci_core_device *vdev)
 {
 	if (!iommu_kho_carried(&vdev->pdev->dev))
 		return;
 	pci_info(vdev->pdev, "carried across the kexec: kept in D0 while bound\n");
 	vdev->disable_idle_d3 = true;
+	if (vfio_pci_luo_holds(vdev->pdev)) {
+		pci_info(vdev->pdev, "held by its Live Update session: only retrieving it opens it\n");
+		vdev->vdev.kho_held = true;
+	}
 }
 
 /**
- * vfio_pci_kho_take_kick - signal the re-armed vectors once?
+ * vfio_pci_kho_take_kick - signal a re-armed vector once?
  * @vdev: the device, its igate held
  * @index: the IRQ index just armed with eventfds
+ * @vector: a vector of it given an eventfd
  *
- * Return: true the first time @index, armed at freeze in the previous
- * kernel, is armed again after a retrieve.
+ * Return: true the first time @vector of @index, wired at freeze in the
+ * previous kernel, is given an eventfd after the retrieve.
  */
 bool vfio_pci_kho_take_kick(struct vfio_pci_core_device *vdev,
-			    unsigned int index)
+			    unsigned int index, unsigned int vector)
 {
 	lockdep_assert_held(&vdev->igate);
-	if (!vdev->kho_kick || vdev->kho_kick_index != index)
+	if (!vdev->kho_kick || index != vdev->kho_kick_index ||
+	    vector >= vdev->kho_kick_nr)
 		return false;
-	vdev->kho_kick = false;
-	return true;
+	return test_and_clear_bit(vector, vdev->kho_kick);
+}
+
+/**
+ * vfio_pci_kho_close - the device file is closed
+ * @vdev: the device, its igate held
+ *
+ * Vectors not armed again by then are not signalled for the next user.
+ */
+void vfio_pci_kho_close(struct vfio_pci_core_device *vdev)
+{
+	lockdep_assert_held(&vdev->igate);
+	bitmap_free(vdev->kho_kick);
+	vdev->kho_kick = NULL;
+	vdev->kho_kick_nr = 0;
+}
+
+/**
+ * vfio_pci_kho_dev_set_busy - is a device of @dev_set running for a guest?
+ * @dev_set: the devices a bus or slot reset would hit, its lock held
+ *
+ * A device still on the translation the previous kernel handed over is
+ * running for a guest it has not been given back to: no reset of others
+ * may hit it.
+ *
+ * Return: true if such a device is in @dev_set.
+ */
+bool vfio_pci_kho_dev_set_busy(struct vfio_device_set *dev_set)
+{
+	struct vfio_pci_core_device *cur;
+
+	lockdep_assert_held(&dev_set->lock);
+	list_for_each_entry(cur, &dev_set->device_list, vdev.dev_set_list)
+		if (iommu_kho_carried(&cur->pdev->dev))
+			return true;
+	return false;
 }
 
 static const struct liveupdate_file_ops vfio_pci_luo_ops = {
@@ -492,6 +723,8 @@ static struct liveupdate_file_handler vfio_pci_luo_handler = {
 	.owner = THIS_MODULE,
 };
 
+static bool vfio_pci_luo_registered;
+
 void vfio_pci_luo_init(void)
 {
 	int err;
@@ -502,10 +735,30 @@ void vfio_pci_luo_init(void)
 	if (err)
 		pr_warn("handler not registered, devices cannot be preserved: %d\n",
 			err);
+	vfio_pci_luo_registered = !err;
+#ifdef MODULE
+	/* loaded after boot: Live Update has read the handover already */
+	vfio_pci_luo_scan();
+#endif
 }
 
 void vfio_pci_luo_exit(void)
 {
-	if (liveupdate_enabled())
+	struct vfio_pci_luo_held *h, *tmp;
+
+	if (vfio_pci_luo_registered)
 		WARN_ON(liveupdate_unregister_file_handler(&vfio_pci_luo_handler));
+	list_for_each_entry_safe(h, tmp, &vfio_pci_luo_held, node)
+		kfree(h);
 }
+
+#ifndef MODULE
+/* Built in: after Live Update reads the handover, at late_initcall */
+static int __init vfio_pci_luo_scan_at_boot(void)
+{
+	if (liveupdate_enabled())
+		vfio_pci_luo_scan();
+	return 0;
+}
+late_initcall_sync(vfio_pci_luo_scan_at_boot);
+#endif
