@@ -36,6 +36,8 @@ libs_for() {	# SRC: the library sources it links, by its directory
 	case "${1#"$repo/"}" in
 	tools/testing/selftests/liveupdate/*) echo "$luo_lib" ;;
 	tools/testing/selftests/kvm/kho/*|demo/*) echo "$kvm_lib $luo_lib" ;;
+	tools/testing/selftests/iommu/kho/vfio_kho_vm.c) \
+		echo "$iommu_lib $kvm_lib $luo_lib" ;;
 	tools/testing/selftests/iommu/kho/*) echo "$iommu_lib $luo_lib" ;;
 	bench/kvm_*.c) echo "$kvm_lib $luo_lib" ;;
 	bench/iommufd_*.c) echo "$iommu_lib $luo_lib" ;;

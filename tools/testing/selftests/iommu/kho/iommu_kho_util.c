@@ -336,6 +336,19 @@ void edu_open_vfio(struct edu *e, const char *bdf, int iommufd)
 	edu_bus_master(e, true);
 }
 
+int edu_try_bind(const char *bdf)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	int fd, ret;
+
+	fd = vfio_cdev_open(bdf);
+	bind.iommufd = iommufd_open();
+	ret = luo_ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+	close(fd);
+	close(bind.iommufd);
+	return ret;
+}
+
 int edu_attach(struct edu *e, uint32_t *pt_id)
 {
 	struct vfio_device_attach_iommufd_pt attach = {

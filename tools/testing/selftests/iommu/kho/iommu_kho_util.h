@@ -100,6 +100,11 @@ int vfio_cdev_open(const char *bdf);
  * set bus mastering. Fails the test on error.
  */
 void edu_open_vfio(struct edu *e, const char *bdf, int iommufd);
+/*
+ * Open @bdf's cdev (bound to vfio-pci) and bind it to a new iommufd, as
+ * any VMM would, then close both: 0 or -errno.
+ */
+int edu_try_bind(const char *bdf);
 /* VFIO_DEVICE_ATTACH_IOMMUFD_PT: 0 or -errno; the HWPT id in *pt_id. */
 int edu_attach(struct edu *e, uint32_t *pt_id);
 /* Drive edu through sysfs: no driver, BAR0 from resource0, bus master. */

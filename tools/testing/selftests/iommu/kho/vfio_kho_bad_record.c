@@ -16,7 +16,6 @@
  */
 #include "luo_test_utils.h"
 #include "iommu_kho_util.h"
-#include <linux/vfio.h>
 
 #define SESSION		"bad-vfio"
 #define SIZE		(8ULL << 20)
@@ -56,20 +55,6 @@ static int stage1(void)
 	return luo_keep_and_kexec();
 }
 
-/* Open edu through vfio and bind it to a new iommufd: 0 or -errno */
-static int edu_try_open(const char *bdf)
-{
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	int fd, ret;
-
-	fd = vfio_cdev_open(bdf);
-	bind.iommufd = iommufd_open();
-	ret = luo_ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
-	close(fd);
-	close(bind.iommufd);
-	return ret;
-}
-
 static int stage2(void)
 {
 	struct iommu_vmm vmm = { .edu = { .devfd = -1, .cfgfd = -1 } };
@@ -80,7 +65,7 @@ static int stage2(void)
 
 	edu_find(bdf, sizeof(bdf));
 	expect_ok("bind vfio-pci to edu", edu_set_driver(bdf, "vfio-pci"));
-	expect_err("open edu while its session holds it", edu_try_open(bdf),
+	expect_err("open edu while its session holds it", edu_try_bind(bdf),
 		   EBUSY);
 	luo_expect_log("carried across the kexec by a Live Update session");
 
@@ -113,7 +98,7 @@ static int stage2(void)
 	edu_close(&e);
 	expect_ok("bind vfio-pci to edu again",
 		  edu_set_driver(bdf, "vfio-pci"));
-	expect_ok("open edu once its session let it go", edu_try_open(bdf));
+	expect_ok("open edu once its session let it go", edu_try_bind(bdf));
 	msg("ok: released by the finish, edu opens as any device");
 	iommu_vmm_release(&vmm, memfd, SIZE);
 	close(session);

@@ -10,7 +10,8 @@
  * an interrupt when it ends, about 100 ms later: during the kexec.
  *
  * Stage 2 binds vfio-pci to edu (the retrieve before that fails and can
- * be tried again), retrieves the device file and checks:
+ * be tried again), sees an open other than the retrieve refused while
+ * the session holds edu, retrieves the device file and checks:
  * - edu was never reset: both registers read back what stage 1 left,
  *   and bus mastering is still on;
  * - the file is bound under its old device id and attached: edu copies
@@ -112,6 +113,10 @@ static int stage2(void)
 	expect_err("retrieve edu before vfio-pci is bound to it",
 		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_DEVICE), ENODEV);
 	luo_expect_log("is not bound to vfio-pci");
+	expect_ok("bind vfio-pci to edu", edu_set_driver(bdf, "vfio-pci"));
+	luo_expect_log("held by its Live Update session");
+	expect_err("open edu as any VMM would, while its session holds it",
+		   edu_try_bind(bdf), EBUSY);
 	iommu_vmm_retrieve_device(&vmm, session);
 	luo_expect_log("kept in D0 while bound");
 	luo_expect_log("opened as it is, without a reset");
