@@ -61,8 +61,9 @@ def main():
 
     print(f"==> Booting the kho-v host kernel under QEMU (TCG, q35, {vm['smp']} CPUs, "
           f"{vm['mem'][:-1]} {vm['mem'][-1]}iB)")
-    print("    boot 1 times a plain kexec reboot; boot 2 runs a VM and live-updates")
-    print("    the kernel under it; boot 3 takes the VM back (about a minute)")
+    print("    boot 1 times a plain kexec reboot; boot 2 runs a VM, and a second one")
+    print("    with a passthrough device, and live-updates the kernel under them;")
+    print("    boot 3 takes both VMs back (about a minute)")
     cmd = qemu.command(args.kernel, args.initrd, log,
                        append=f"kho_test=kho_demo {vm['cmdline']}".strip(),
                        mem=vm["mem"], smp=vm["smp"], extra=vm["qemu"])
@@ -132,6 +133,16 @@ def main():
                   "same QEMU run, nothing preserved)")
         if plain and kern:
             print(f"    blackout / plain reboot      {kern / plain:.2f}")
+        if "pt_before" in d:
+            print(f"    passthrough device (edu)     {d['pt_before']} DMA transfers driven and "
+                  f"checked by its guest before the update, {d['pt_after']} by the end")
+            if d.get("pt_never_reset") == "1":
+                print("                                 never reset: its registers read back "
+                      "what was left in them")
+            ptb = num(d, "pt_blackout_ms")
+            if ptb:
+                print(f"                                 {ptb:.0f} ms blackout, as that guest's "
+                      "clock saw it (its VMM restores after the first one's)")
     print()
     print(f"  QEMU run: {wall:.1f} s wall; under TCG every figure is emulated time, "
           "compare ratios")
