@@ -62,11 +62,13 @@ MODULE_IMPORT_NS(VFIO_KHO);
  * struct vfio_pci_luo_out - an outgoing device file
  * @node: in vfio_pci_luo_outgoing
  * @pdev: its function
+ * @session: the session it is preserved in
  * @folio: its record, preserved
  */
 struct vfio_pci_luo_out {
 	struct list_head node;
 	struct pci_dev *pdev;
+	struct luo_session *session;
 	struct folio *folio;
 };
 
@@ -227,6 +229,7 @@ static int vfio_pci_luo_preserve(struct liveupdate_file_op_args *args)
 	if (err)
 		goto err_put;
 	out->pdev = pci_dev_get(vdev->pdev);
+	out->session = args->session;
 	mutex_lock(&vfio_pci_luo_lock);
 	list_add_tail(&out->node, &vfio_pci_luo_outgoing);
 	mutex_unlock(&vfio_pci_luo_lock);
@@ -254,17 +257,17 @@ static void vfio_pci_luo_unpreserve(struct liveupdate_file_op_args *args)
 	kfree(out);
 }
 
-/* Is every other device of @pdev's IOMMU group preserved too? */
+/* Is every other device of @me's IOMMU group preserved in its session? */
 static int vfio_pci_luo_group_peer(struct device *dev, void *data)
 {
-	struct vfio_pci_luo_out *out;
+	struct vfio_pci_luo_out *me = data, *out;
 
-	if (dev == data)
+	if (dev == &me->pdev->dev)
 		return 0;
 	list_for_each_entry(out, &vfio_pci_luo_outgoing, node)
-		if (&out->pdev->dev == dev)
+		if (&out->pdev->dev == dev && out->session == me->session)
 			return 0;
-	dev_warn(data, "shares its IOMMU group with %s, which is not preserved\n",
+	pci_warn(me->pdev, "shares its IOMMU group with %s, which is not preserved in the same session\n",
 		 dev_name(dev));
 	return -EBUSY;
 }
@@ -289,8 +292,7 @@ static int vfio_pci_luo_freeze(struct liveupdate_file_op_args *args)
 	if (!group)
 		return -ENODEV;
 	mutex_lock(&vfio_pci_luo_lock);
-	err = iommu_group_for_each_dev(group, &vdev->pdev->dev,
-				       vfio_pci_luo_group_peer);
+	err = iommu_group_for_each_dev(group, out, vfio_pci_luo_group_peer);
 	mutex_unlock(&vfio_pci_luo_lock);
 	iommu_group_put(group);
 	if (err)
