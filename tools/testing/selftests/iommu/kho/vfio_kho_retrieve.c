@@ -12,8 +12,8 @@
  * Stage 2 binds vfio-pci to edu (the retrieve before that fails and can
  * be tried again), sees an open other than the retrieve refused while
  * the session holds edu, retrieves the device file and checks:
- * - edu was never reset: both registers read back what stage 1 left,
- *   and bus mastering is still on;
+ * - edu was never reset nor moved: both registers read back what stage 1
+ *   left, bus mastering is still on, BAR0 is where it was;
  * - the file is bound under its old device id and attached: edu copies
  *   guest RAM at once, with no map or attach call;
  * - the DMA in flight at the kexec landed, and edu holds its interrupt;
@@ -37,7 +37,23 @@
 struct retrieve_state {
 	uint32_t liveness;	/* written to edu in stage 1 */
 	uint32_t factorial;	/* what edu computed in stage 1 */
+	uint64_t bar0;		/* where BAR0 was in stage 1 */
 };
+
+/* The bus address of @bdf's BAR0, from sysfs */
+static uint64_t bar0_address(const char *bdf)
+{
+	unsigned long long start = 0;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%llx", &start) != 1)
+		fail("read %s: %s", path, strerror(errno));
+	fclose(f);
+	return start;
+}
 
 static struct iommu_vmm vmm;
 
@@ -72,6 +88,7 @@ static int stage1(void)
 		fail("arm edu's MSI: %s", strerror(-efd));
 	edu_check_irq(&vmm.edu, efd, "before the kexec");
 
+	st->bar0 = bar0_address(vmm.edu.bdf);
 	st->liveness = (uint32_t)luo_seed();
 	edu_write32(&vmm.edu, EDU_REG_LIVENESS, st->liveness);
 	edu_write32(&vmm.edu, EDU_REG_FACTORIAL, FACT_IN);
@@ -127,7 +144,9 @@ static int stage2(void)
 		   edu_read32(&vmm.edu, EDU_REG_FACTORIAL));
 	if (!(edu_command(&vmm.edu) & PCI_COMMAND_MASTER))
 		fail("bus mastering is off");
-	msg("ok: edu was never reset: its registers and bus mastering kept");
+	expect_u64("BAR0, where the previous kernel had it", st->bar0,
+		   bar0_address(bdf));
+	msg("ok: edu was never reset: its registers, BAR and bus mastering kept");
 
 	/* retrieve and go: no map, no attach */
 	iommu_vmm_copy(&vmm, PAGE, AFTER_PAGE * PAGE, luo_seed());
