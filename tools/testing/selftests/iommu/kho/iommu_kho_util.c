@@ -576,11 +576,22 @@ int iommu_vmm_prepare(struct iommu_vmm *v, int dev, const char *name,
 	iommu_vmm_setup(v, bdf, memfd, luo_map(memfd, size), size, iova);
 	note = iommu_vmm_note(v);
 	iommu_vmm_copy(v, 4096, 2 * 4096, note->seed);
+	iommu_vmm_preserve(v, session, memfd);
+	return memfd;
+}
+
+void iommu_vmm_preserve(struct iommu_vmm *v, int session, int memfd)
+{
 	expect_ok("preserve the memfd",
 		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
 	expect_ok("preserve the iommufd",
 		  luo_preserve_fd(session, v->iommufd, IOMMU_VMM_TOKEN_IOMMUFD));
-	return memfd;
+}
+
+void iommu_vmm_preserve_device(struct iommu_vmm *v, int session)
+{
+	expect_ok("preserve edu's device file",
+		  luo_preserve_fd(session, v->edu.devfd, IOMMU_VMM_TOKEN_DEVICE));
 }
 
 void iommu_vmm_retrieve_device(struct iommu_vmm *v, int session)

@@ -192,6 +192,14 @@ int iommu_vmm_prepare(struct iommu_vmm *v, int dev, const char *name,
  * attached to its HWPT. Maps BAR0. Fails the test otherwise.
  */
 void iommu_vmm_retrieve_device(struct iommu_vmm *v, int session);
+/*
+ * Preserve @memfd (guest RAM) and then @v's iommufd in @session, under
+ * IOMMU_VMM_TOKEN_MEM and IOMMU_VMM_TOKEN_IOMMUFD; fails the test
+ * otherwise.
+ */
+void iommu_vmm_preserve(struct iommu_vmm *v, int session, int memfd);
+/* Preserve edu's device file in @session (IOMMU_VMM_TOKEN_DEVICE) */
+void iommu_vmm_preserve_device(struct iommu_vmm *v, int session);
 /* Close edu, the iommufd and @memfd, and unmap guest RAM */
 void iommu_vmm_release(struct iommu_vmm *v, int memfd, uint64_t size);
 

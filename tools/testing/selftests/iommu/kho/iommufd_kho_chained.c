@@ -45,11 +45,7 @@ static int hand_on(int dev, int memfd, int hop)
 
 	session_name(name, sizeof(name), hop);
 	session = luo_open_session(dev, name, true);
-	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
-	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd,
-				  IOMMU_VMM_TOKEN_IOMMUFD));
+	iommu_vmm_preserve(&vmm, session, memfd);
 	close(dev);
 	return luo_keep_and_kexec();
 }

@@ -40,9 +40,7 @@ static int stage1(void)
 	liveness = (uint32_t *)(vmm.ram + STATE_PAGE * PAGE);
 	*liveness = (uint32_t)luo_seed();
 	edu_write32(&vmm.edu, EDU_REG_LIVENESS, *liveness);
-	expect_ok("preserve edu's device file",
-		  luo_preserve_fd(session, vmm.edu.devfd,
-				  IOMMU_VMM_TOKEN_DEVICE));
+	iommu_vmm_preserve_device(&vmm, session);
 	luo_write_file("/sys/kernel/kho/finalize", "1");
 	pfns = luo_pfns(vmm.ram, SIZE);
 	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION,

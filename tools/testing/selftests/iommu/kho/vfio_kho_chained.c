@@ -43,14 +43,8 @@ static int hand_on(int dev, int memfd, int hop)
 
 	session_name(name, sizeof(name), hop);
 	session = luo_open_session(dev, name, true);
-	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, memfd, IOMMU_VMM_TOKEN_MEM));
-	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd,
-				  IOMMU_VMM_TOKEN_IOMMUFD));
-	expect_ok("preserve edu's device file",
-		  luo_preserve_fd(session, vmm.edu.devfd,
-				  IOMMU_VMM_TOKEN_DEVICE));
+	iommu_vmm_preserve(&vmm, session, memfd);
+	iommu_vmm_preserve_device(&vmm, session);
 	close(dev);
 	return luo_keep_and_kexec();
 }

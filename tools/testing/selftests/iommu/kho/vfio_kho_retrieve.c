@@ -97,9 +97,7 @@ static int stage1(void)
 	st->factorial = edu_read32(&vmm.edu, EDU_REG_FACTORIAL);
 	expect_u64("edu computed 10!", FACT_OUT, st->factorial);
 
-	expect_ok("preserve edu's device file",
-		  luo_preserve_fd(session, vmm.edu.devfd,
-				  IOMMU_VMM_TOKEN_DEVICE));
+	iommu_vmm_preserve_device(&vmm, session);
 	luo_write_file("/sys/kernel/kho/finalize", "1");
 	luo_expect_log("keeps running through the kexec");
 	/* the page edu will write must not hold its pattern already */

@@ -447,14 +447,8 @@ static void vmm_stage1(void *arg, int status_fd)
 	edu_leave_values(&rec);
 	dev = luo_open();
 	session = luo_open_session(dev, SESSION, true);
-	expect_ok("preserve the memfd",
-		  luo_preserve_fd(session, vm.mem_fd, IOMMU_VMM_TOKEN_MEM));
-	expect_ok("preserve the iommufd",
-		  luo_preserve_fd(session, vmm.iommufd,
-				  IOMMU_VMM_TOKEN_IOMMUFD));
-	expect_ok("preserve edu's device file",
-		  luo_preserve_fd(session, vmm.edu.devfd,
-				  IOMMU_VMM_TOKEN_DEVICE));
+	iommu_vmm_preserve(&vmm, session, vm.mem_fd);
+	iommu_vmm_preserve_device(&vmm, session);
 	expect_ok("preserve the VM", luo_preserve_fd(session, vm.vm_fd,
 						     TOKEN_VM));
 	close(dev);

@@ -53,9 +53,7 @@ static int stage1(void)
 
 	edu_find(bdf, sizeof(bdf));
 	memfd = iommu_vmm_prepare(&vmm, dev, SESSION, SIZE, IOVA_X, &session);
-	expect_ok("preserve edu's device file",
-		  luo_preserve_fd(session, vmm.edu.devfd,
-				  IOMMU_VMM_TOKEN_DEVICE));
+	iommu_vmm_preserve_device(&vmm, session);
 	if (!(sysfs_command(bdf) & PCI_COMMAND_MASTER))
 		fail("bus mastering is off while the VMM runs");
 
