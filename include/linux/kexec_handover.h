@@ -26,11 +26,19 @@ struct resource;
  * @KEXEC_KHO_IN_USE: a kexec that cannot carry a handover is about to be
  *	loaded or booted; return notifier_from_errno(-EBUSY) to refuse it if
  *	you hold state that only a finalize would add to the handover.
+ * @KEXEC_KHO_QUIESCE: the kexec reboot is under way, the handover is
+ *	finalized and can no longer change shape: stop what must not run
+ *	on into the next kernel and write its last state into memory that
+ *	was preserved at FINALIZE. Userspace still runs. Returning an error
+ *	refuses the kexec; those already quiesced get UNQUIESCE back.
+ * @KEXEC_KHO_UNQUIESCE: the kexec was refused after QUIESCE; let it run on.
  */
 enum kho_event {
 	KEXEC_KHO_FINALIZE = 0,
 	KEXEC_KHO_UNFREEZE = 1,
 	KEXEC_KHO_IN_USE = 2,
+	KEXEC_KHO_QUIESCE = 3,
+	KEXEC_KHO_UNQUIESCE = 4,
 };
 
 /**

@@ -24,6 +24,7 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/timex.h>
 #include <kunit/visibility.h>
 
 #include "kexec_handover_internal.h"
@@ -123,6 +124,9 @@ void __init kho_populate_early(u64 handover_phys, u64 handover_size)
 	kho_in.fdt_size = h->fdt_size;
 	kho_in.fdt_crc = h->fdt_crc;
 	memcpy(kho_in.mem_root, h->mem_root, sizeof(kho_in.mem_root));
+	/* the cycle counter (TSC) runs on across kexec: places this boot in time */
+	pr_info("handover found at %pa, TSC %llu\n", &handover_phys,
+		(unsigned long long)get_cycles());
 out:
 	early_memunmap(h, PAGE_SIZE);
 }
@@ -912,14 +916,18 @@ int kho_kexec_load_check(void)
  * kho_kexec_finalize - finalize, if userspace did not, before kexec reboots
  * @image: the image about to be booted
  *
- * Called from kernel_kexec(). An error aborts the kexec. Once it succeeds
- * the handover can no longer be unfrozen. An image loaded with kexec_load()
- * cannot take the handover: the kexec is refused if there is one to take.
+ * Called from kernel_kexec(). Then the notifiers quiesce (KEXEC_KHO_QUIESCE)
+ * what they let run on after finalize. An error aborts the kexec, and
+ * leaves the handover finalized only if userspace had finalized it. Once
+ * it succeeds the handover can no longer be unfrozen. An image loaded with
+ * kexec_load() cannot take the handover: the kexec is refused if there is
+ * one to take.
  *
  * Return: 0 or a negative errno.
  */
 int kho_kexec_finalize(struct kimage *image)
 {
+	bool finalized_here = false;
 	int err = 0;
 
 	if (!kho_enable || !kho_out.handover)
@@ -931,8 +939,25 @@ int kho_kexec_finalize(struct kimage *image)
 		return -EBUSY;
 	}
 	mutex_lock(&kho_out.finalize_lock);
-	if (kho_out.state != KHO_FROZEN)
+	if (kho_out.state != KHO_FROZEN) {
 		err = kho_finalize_locked();
+		finalized_here = !err;
+	}
+	if (!err) {
+		/* a refusing notifier: those already quiesced get UNQUIESCE */
+		err = blocking_notifier_call_chain_robust(&kho_out.chain,
+							  KEXEC_KHO_QUIESCE,
+							  KEXEC_KHO_UNQUIESCE,
+							  NULL);
+		err = notifier_to_errno(err);
+		if (err) {
+			pr_err("kexec refused: a notifier could not quiesce: %d\n",
+			       err);
+			/* leave the handover as userspace left it */
+			if (finalized_here)
+				kho_unfreeze_locked();
+		}
+	}
 	if (!err)
 		kho_out.kexec_in_progress = true;
 	mutex_unlock(&kho_out.finalize_lock);
