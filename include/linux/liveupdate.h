@@ -61,6 +61,15 @@ struct liveupdate_file_op_args {
  *	state up to date. Returns 0 or a negative errno, which aborts the
  *	finalization (unfreeze() is then called on the files already frozen).
  * @unfreeze: (optional) the finalization was undone; the file is live again.
+ * @quiesce: (optional) called once more on the way into the kexec, after
+ *	freeze() and after the last userspace step, to stop what freeze()
+ *	let run on and write its last state into the memory freeze()
+ *	preserved. @args->serialized_data is what freeze() set and must not
+ *	change. Returns 0 or a negative errno, which refuses the kexec
+ *	(unquiesce() is then called on the files already quiesced). With
+ *	"liveupdate.quiesce=finalize" it is called right after freeze().
+ * @unquiesce: (optional) undo quiesce(): the kexec was refused, or the
+ *	finalization is being undone; the file runs on, still frozen.
  * @retrieve: (required) in the new kernel, recreate the file from
  *	@args->serialized_data and return it, with a reference Live Update
  *	owns, in @args->file. A failure is not final: the next
@@ -82,6 +91,8 @@ struct liveupdate_file_ops {
 	void (*unpreserve)(struct liveupdate_file_op_args *args);
 	int (*freeze)(struct liveupdate_file_op_args *args);
 	void (*unfreeze)(struct liveupdate_file_op_args *args);
+	int (*quiesce)(struct liveupdate_file_op_args *args);
+	void (*unquiesce)(struct liveupdate_file_op_args *args);
 	int (*retrieve)(struct liveupdate_file_op_args *args);
 	bool (*can_finish)(struct liveupdate_file_op_args *args);
 	void (*finish)(struct liveupdate_file_op_args *args);

@@ -5,9 +5,12 @@
  *
  * When KHO finalizes (KEXEC_KHO_FINALIZE), every outgoing session's files
  * are frozen and the sessions are handed to KHO (luo_handover.c, in the
- * format <linux/kho/abi/luo.h> describes). If finalization is undone
- * (KEXEC_KHO_UNFREEZE), the handover is removed and the files unfrozen.
- * The next kernel reads the handover at boot into incoming sessions.
+ * format <linux/kho/abi/luo.h> describes). What the files stand for may
+ * run on (a VM's vCPUs do) until the kexec itself, where KHO sends
+ * KEXEC_KHO_QUIESCE and the files are quiesced: stopped, their last state
+ * written into the records. If finalization is undone (KEXEC_KHO_UNFREEZE),
+ * the handover is removed and the files unfrozen. The next kernel reads
+ * the handover at boot into incoming sessions.
  */
 #define pr_fmt(fmt) "liveupdate: " fmt
 
@@ -17,12 +20,22 @@
 #include <linux/init.h>
 #include <linux/kexec_handover.h>
 #include <linux/liveupdate.h>
+#include <linux/math64.h>
 #include <linux/miscdevice.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/timekeeping.h>
+#include <linux/timex.h>
 #include <linux/uaccess.h>
 
 #include "luo_internal.h"
+
+/* liveupdate.quiesce=, not luo_core.quiesce= */
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX "liveupdate."
 
 /* Serializes all of Live Update; see luo_internal.h. */
 DEFINE_MUTEX(luo_mutex);
@@ -184,6 +197,83 @@ static int luo_serialize(void)
 	return 0;
 }
 
+/*
+ * When the files are quiesced (running VMs stopped and captured): on the
+ * kexec, after the operator's last step, by default, for the shortest
+ * blackout; or at finalize, so that whatever cannot be quiesced fails the
+ * finalize rather than the kexec. Set with liveupdate.quiesce=kexec|finalize
+ * on the command line or in /sys/module/liveupdate/parameters/quiesce,
+ * which cannot change while the handover is finalized.
+ */
+static bool luo_quiesce_at_finalize;
+/* Quiesced, and by which: finalize (undone by unfreeze) or the kexec. */
+static bool luo_quiesced, luo_quiesced_on_kexec;
+
+static int luo_quiesce_param_set(const char *val,
+				 const struct kernel_param *kp)
+{
+	bool at_finalize;
+	int err = 0;
+
+	if (sysfs_streq(val, "kexec"))
+		at_finalize = false;
+	else if (sysfs_streq(val, "finalize"))
+		at_finalize = true;
+	else
+		return -EINVAL;
+	mutex_lock(&luo_mutex);
+	if (luo_frozen)
+		err = -EBUSY;
+	else
+		luo_quiesce_at_finalize = at_finalize;
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+
+static int luo_quiesce_param_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  READ_ONCE(luo_quiesce_at_finalize) ? "finalize" : "kexec");
+}
+
+static const struct kernel_param_ops luo_quiesce_param_ops = {
+	.set = luo_quiesce_param_set,
+	.get = luo_quiesce_param_get,
+};
+module_param_cb(quiesce, &luo_quiesce_param_ops, NULL, 0644);
+MODULE_PARM_DESC(quiesce, "when running files stop: kexec (default) or finalize");
+
+static int luo_quiesce_locked(const char *when)
+{
+	unsigned int nr_files;
+	u64 start = ktime_get_ns();
+	int err;
+
+	lockdep_assert_held(&luo_mutex);
+	err = luo_session_enter_all(LUO_QUIESCE);
+	if (err) {
+		pr_err("%s: cannot quiesce the sessions: %d\n", when, err);
+		return err;
+	}
+	luo_quiesced = true;
+	luo_session_count_out(&nr_files);
+	/* the cycle counter (TSC) runs on across kexec: places the blackout */
+	pr_info("%s: quiesced %u files in %llu us, TSC %llu\n", when, nr_files,
+		div_u64(ktime_get_ns() - start, NSEC_PER_USEC),
+		(unsigned long long)get_cycles());
+	return 0;
+}
+
+static void luo_unquiesce_locked(void)
+{
+	lockdep_assert_held(&luo_mutex);
+	if (!luo_quiesced)
+		return;
+	luo_session_leave_all(LUO_QUIESCE);
+	luo_quiesced = false;
+	luo_quiesced_on_kexec = false;
+}
+
 static int luo_freeze(void)
 {
 	int err = 0;
@@ -191,16 +281,26 @@ static int luo_freeze(void)
 	mutex_lock(&luo_mutex);
 	if (luo_frozen)
 		goto out_unlock;
-	err = luo_session_freeze_all();
+	err = luo_session_enter_all(LUO_FREEZE);
 	if (err)
 		goto out_unlock;
 	err = luo_serialize();
 	if (err) {
 		pr_err("cannot serialize the sessions: %d\n", err);
-		luo_session_unfreeze_all();
-		goto out_unlock;
+		goto err_leave;
+	}
+	if (luo_quiesce_at_finalize) {
+		err = luo_quiesce_locked("finalize");
+		if (err)
+			goto err_remove;
 	}
 	luo_frozen = true;
+	goto out_unlock;
+
+err_remove:
+	luo_handover_remove();
+err_leave:
+	luo_session_leave_all(LUO_FREEZE);
 out_unlock:
 	mutex_unlock(&luo_mutex);
 	return err;
@@ -211,11 +311,37 @@ static void luo_unfreeze(void)
 	mutex_lock(&luo_mutex);
 	if (!luo_frozen)
 		goto out_unlock;
+	luo_unquiesce_locked();
 	luo_handover_remove();
-	luo_session_unfreeze_all();
+	luo_session_leave_all(LUO_FREEZE);
 	luo_frozen = false;
 	luo_session_reap_orphans();
 out_unlock:
+	mutex_unlock(&luo_mutex);
+}
+
+/* On the kexec: quiesce, unless finalize did. */
+static int luo_kexec_quiesce(void)
+{
+	int err = 0;
+
+	mutex_lock(&luo_mutex);
+	if (luo_frozen && !luo_quiesced) {
+		err = luo_quiesce_locked("kexec");
+		luo_quiesced_on_kexec = !err;
+	}
+	mutex_unlock(&luo_mutex);
+	return err;
+}
+
+/* The kexec was refused: what it quiesced runs on, still frozen. */
+static void luo_kexec_unquiesce(void)
+{
+	mutex_lock(&luo_mutex);
+	if (luo_quiesced_on_kexec) {
+		luo_unquiesce_locked();
+		pr_info("kexec refused: the sessions run on, still frozen\n");
+	}
 	mutex_unlock(&luo_mutex);
 }
 
@@ -242,6 +368,11 @@ static int luo_kho_notifier(struct notifier_block *nb, unsigned long event,
 		return NOTIFY_OK;
 	case KEXEC_KHO_IN_USE:
 		return notifier_from_errno(luo_in_use() ? -EBUSY : 0);
+	case KEXEC_KHO_QUIESCE:
+		return notifier_from_errno(luo_kexec_quiesce());
+	case KEXEC_KHO_UNQUIESCE:
+		luo_kexec_unquiesce();
+		return NOTIFY_OK;
 	default:
 		return NOTIFY_DONE;
 	}

@@ -276,60 +276,81 @@ void luo_file_unpreserve_all(struct luo_session *session)
 	}
 }
 
+/* Take @lf into @stage: freeze() at finalize, quiesce() on the kexec. */
+static int luo_file_enter(struct luo_file *lf, enum luo_stage stage)
+{
+	const struct liveupdate_file_ops *ops = lf->fh->ops;
+	int (*op)(struct liveupdate_file_op_args *args);
+	struct liveupdate_file_op_args args;
+	int err;
+
+	op = stage == LUO_QUIESCE ? ops->quiesce : ops->freeze;
+	if (!op)
+		return 0;
+	luo_file_args(lf, &args);
+	err = op(&args);
+	/* what quiesce() writes goes where freeze() said: no new record */
+	if (!err && stage == LUO_FREEZE)
+		lf->data = args.serialized_data;
+	return err;
+}
+
+static void luo_file_leave(struct luo_file *lf, enum luo_stage stage)
+{
+	const struct liveupdate_file_ops *ops = lf->fh->ops;
+	void (*op)(struct liveupdate_file_op_args *args);
+	struct liveupdate_file_op_args args;
+
+	op = stage == LUO_QUIESCE ? ops->unquiesce : ops->unfreeze;
+	if (!op)
+		return;
+	luo_file_args(lf, &args);
+	op(&args);
+}
+
 /**
- * luo_file_freeze_all - freeze the files of an outgoing session
+ * luo_file_enter_all - freeze or quiesce the files of an outgoing session
  * @session: the session
+ * @stage: LUO_FREEZE (finalize) or LUO_QUIESCE (the kexec)
  *
- * On failure the files frozen so far are unfrozen.
+ * On failure the files taken into @stage so far are taken out of it.
  *
  * Return: 0 or the first handler error.
  */
-int luo_file_freeze_all(struct luo_session *session)
+int luo_file_enter_all(struct luo_session *session, enum luo_stage stage)
 {
-	struct liveupdate_file_op_args args;
 	struct luo_file *lf;
 	int err;
 
 	lockdep_assert_held(&luo_mutex);
 	list_for_each_entry(lf, &session->files, list) {
-		if (!lf->fh->ops->freeze)
-			continue;
-		luo_file_args(lf, &args);
-		err = lf->fh->ops->freeze(&args);
+		err = luo_file_enter(lf, stage);
 		if (err)
-			goto err_unfreeze;
-		lf->data = args.serialized_data;
+			goto err_leave;
 	}
 	return 0;
 
-err_unfreeze:
-	pr_err("session %s: file %llu (%s) cannot be frozen: %d\n",
-	       session->name, lf->token, lf->fh->compatible, err);
-	list_for_each_entry_continue_reverse(lf, &session->files, list) {
-		if (!lf->fh->ops->unfreeze)
-			continue;
-		luo_file_args(lf, &args);
-		lf->fh->ops->unfreeze(&args);
-	}
+err_leave:
+	pr_err("session %s: file %llu (%s) cannot be %s: %d\n",
+	       session->name, lf->token, lf->fh->compatible,
+	       stage == LUO_QUIESCE ? "quiesced" : "frozen", err);
+	list_for_each_entry_continue_reverse(lf, &session->files, list)
+		luo_file_leave(lf, stage);
 	return err;
 }
 
 /**
- * luo_file_unfreeze_all - undo luo_file_freeze_all()
+ * luo_file_leave_all - undo luo_file_enter_all()
  * @session: the session
+ * @stage: the stage to take its files out of
  */
-void luo_file_unfreeze_all(struct luo_session *session)
+void luo_file_leave_all(struct luo_session *session, enum luo_stage stage)
 {
-	struct liveupdate_file_op_args args;
 	struct luo_file *lf;
 
 	lockdep_assert_held(&luo_mutex);
-	list_for_each_entry(lf, &session->files, list) {
-		if (!lf->fh->ops->unfreeze)
-			continue;
-		luo_file_args(lf, &args);
-		lf->fh->ops->unfreeze(&args);
-	}
+	list_for_each_entry_reverse(lf, &session->files, list)
+		luo_file_leave(lf, stage);
 }
 
 /**

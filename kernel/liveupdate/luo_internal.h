@@ -29,6 +29,19 @@ extern struct mutex luo_mutex;
 extern bool luo_frozen;
 
 /**
+ * enum luo_stage - how far the outgoing files are on the way to the kexec
+ * @LUO_FREEZE: at finalize: their records are written and can no longer
+ *	change shape (the handler's freeze()); what they stand for may run on
+ * @LUO_QUIESCE: on the kexec (or at finalize, with liveupdate.quiesce=
+ *	finalize): stopped, their last state written (the handler's
+ *	quiesce())
+ */
+enum luo_stage {
+	LUO_FREEZE,
+	LUO_QUIESCE,
+};
+
+/**
  * struct luo_session - a named group of preserved files
  * @name: its name, NUL-terminated
  * @list: in the outgoing or the incoming session list
@@ -141,8 +154,8 @@ int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t kernel_size);
 int luo_session_create_ioctl(struct luo_ucmd *ucmd);
 int luo_session_retrieve_ioctl(struct luo_ucmd *ucmd);
 unsigned int luo_session_count_out(unsigned int *nr_files);
-int luo_session_freeze_all(void);
-void luo_session_unfreeze_all(void);
+int luo_session_enter_all(enum luo_stage stage);
+void luo_session_leave_all(enum luo_stage stage);
 void luo_session_reap_orphans(void);
 int luo_session_serialize_all(struct luo_out *out);
 struct luo_session *luo_session_new_incoming(const char *name);
@@ -156,8 +169,8 @@ void luo_session_debugfs_init(void);
 
 int luo_file_preserve(struct luo_session *session, int fd, u64 token);
 void luo_file_unpreserve_all(struct luo_session *session);
-int luo_file_freeze_all(struct luo_session *session);
-void luo_file_unfreeze_all(struct luo_session *session);
+int luo_file_enter_all(struct luo_session *session, enum luo_stage stage);
+void luo_file_leave_all(struct luo_session *session, enum luo_stage stage);
 int luo_file_serialize(struct luo_session *session, struct luo_out *out);
 int luo_file_add_incoming(struct luo_session *session, u64 token,
 			  const char *compatible, u64 data);

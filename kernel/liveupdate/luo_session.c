@@ -368,42 +368,43 @@ unsigned int luo_session_count_out(unsigned int *nr_files)
 }
 
 /**
- * luo_session_freeze_all - freeze the files of every outgoing session
+ * luo_session_enter_all - freeze or quiesce every outgoing session's files
+ * @stage: LUO_FREEZE (finalize) or LUO_QUIESCE (the kexec)
  *
- * On failure the sessions frozen so far are unfrozen.
+ * On failure the sessions taken into @stage so far are taken out of it.
  *
  * Return: 0 or the first handler error.
  */
-int luo_session_freeze_all(void)
+int luo_session_enter_all(enum luo_stage stage)
 {
 	struct luo_session *session;
 	int err;
 
 	lockdep_assert_held(&luo_mutex);
 	list_for_each_entry(session, &luo_sessions_out, list) {
-		err = luo_file_freeze_all(session);
+		err = luo_file_enter_all(session, stage);
 		if (err)
-			goto err_unfreeze;
+			goto err_leave;
 	}
 	return 0;
 
-err_unfreeze:
-	pr_err("session %s: freeze failed: %d\n", session->name, err);
+err_leave:
 	list_for_each_entry_continue_reverse(session, &luo_sessions_out, list)
-		luo_file_unfreeze_all(session);
+		luo_file_leave_all(session, stage);
 	return err;
 }
 
 /**
- * luo_session_unfreeze_all - undo luo_session_freeze_all()
+ * luo_session_leave_all - undo luo_session_enter_all()
+ * @stage: the stage to take the files out of
  */
-void luo_session_unfreeze_all(void)
+void luo_session_leave_all(enum luo_stage stage)
 {
 	struct luo_session *session;
 
 	lockdep_assert_held(&luo_mutex);
-	list_for_each_entry(session, &luo_sessions_out, list)
-		luo_file_unfreeze_all(session);
+	list_for_each_entry_reverse(session, &luo_sessions_out, list)
+		luo_file_leave_all(session, stage);
 }
 
 /**
