@@ -567,6 +567,11 @@ static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
 			      MEMFD_LUO_FROZEN);
 		pr_err("%s: pages changed since preserve (hole punched, or a hole filled); refusing to freeze\n",
 		       ser->name);
+	} else if (memfd_luo_hugetlb_file(file) &&
+		   ser->nr_folios << (PAGE_SHIFT + ser->hpage_order) < ser->size) {
+		/* what runs on until the kexec (a guest) must not fault one in */
+		pr_warn("%s: has holes: a page faulted into one before the kexec fails; allocate it in full before finalize\n",
+			ser->name);
 	}
 	return err;
 }
