@@ -4,24 +4,33 @@
  *
  * A VMM preserves its VM fd in a Live Update session, next to the memfds
  * that back guest RAM. The preserve checks the vCPUs, each under its
- * mutex, kicking them out of KVM_RUN for that moment as freeze does; what
- * it checks is checked again at freeze, for a VMM may change it meanwhile.
- * Nothing else happens to the VM until the handover is finalized. Then
- * freeze():
+ * mutex, kicking them out of KVM_RUN for that moment as quiesce does; what
+ * it checks is checked again later, for a VMM may change it meanwhile.
  *
- *  - marks the VM quiesced: from now on KVM_RUN sleeps before taking the
+ * freeze(), when the handover is finalized, arms the VM: it allocates and
+ * preserves the VM and vCPU records and writes what the VM is made of
+ * (memslots, number of vCPUs). From then on the ioctls that would change
+ * that fail with EBUSY, but the guest runs on, and so do the VM ioctls a
+ * running VM needs (interrupts, eventfds, routing, getters).
+ *
+ * quiesce(), on the kexec itself after the operator's last step (or right
+ * after freeze() with liveupdate.quiesce=finalize):
+ *
+ *  - marks the VM frozen: from now on KVM_RUN sleeps before taking the
  *    vCPU mutex, any other vCPU ioctl and every VM ioctl fail with EBUSY;
  *  - kicks each vCPU thread out of KVM_RUN with a signal-like task work
  *    (KVM_RUN returns EINTR, as for a signal; VMMs call it again);
  *  - takes each vCPU's mutex in turn, kicking again whichever thread runs
  *    the vCPU by then, and captures its architectural state, then the
- *    VM's (irqchip, PIT, clock) and memslot layout, into preserved blocks.
+ *    VM's (irqchip, PIT, clock), into the records freeze() allocated.
  *    A vCPU whose mutex stays held (a thread stuck in another vCPU ioctl)
- *    fails the freeze after KVM_KHO_SETTLE_MS instead of hanging it.
+ *    fails the quiesce, and with it the kexec, after KVM_KHO_SETTLE_MS
+ *    instead of hanging it.
  *
  * The guest stops for good at that moment; its memory is in the memfds.
- * If the handover is aborted, unfreeze() drops the captured state and
- * wakes the sleeping KVM_RUN calls: the guest goes on, nothing changed.
+ * If the kexec is refused, unquiesce() wakes the sleeping KVM_RUN calls
+ * and the guest goes on; if the handover is aborted, unfreeze() drops the
+ * records as well. Nothing of the guest changed either way.
  *
  * In the next kernel, retrieving the file creates a new VM of the same
  * type with its in-kernel irqchip and PIT in their carried state and its
@@ -65,7 +74,7 @@ DEFINE_STATIC_KEY_FALSE(kvm_kho_active);
  * freed after an RCU grace period, so the fast checks only need RCU.
  *
  * Lock order: luo_mutex, then vcpu->mutex or kvm->lock or kvm->slots_lock,
- * then kvm_kho_mutex. An entry's @frozen and @held are written only by the
+ * then kvm_kho_mutex. An entry's @armed, @frozen and @held are written only by the
  * Live Update ops, which luo_mutex serializes, and read under RCU; a
  * KVM_RUN that reads them before taking its vCPU mutex reads them again
  * under it, so one that could miss them is kicked out or waited for.
@@ -79,10 +88,13 @@ static DECLARE_WAIT_QUEUE_HEAD(kvm_kho_wq);
  * struct kvm_kho_vm - what is kept for one VM
  * @kvm: the VM
  * @rcu: to free the entry
- * @frozen: outgoing: quiesced, its state captured
+ * @armed: outgoing, from freeze (finalize): its records are allocated and
+ *	its layout (memslots, vCPUs) written; ioctls that would change that
+ *	layout fail with EBUSY, the guest runs on
+ * @frozen: outgoing, from quiesce (the kexec): stopped, its state captured
  * @held: outgoing, while being preserved: KVM_RUN kept out of the guest
- * @ser_folio: outgoing, while frozen: the VM record
- * @vcpu_folios: outgoing, while frozen: the vCPU records
+ * @ser_folio: outgoing, while armed: the VM record
+ * @vcpu_folios: outgoing, while armed: the vCPU records
  * @nr_vcpu_folios: how many
  * @in_folio: incoming: the VM record, or NULL for an outgoing VM
  * @in_vcpus: incoming: the vCPU records not loaded yet (NULL once loaded)
@@ -92,6 +104,7 @@ static DECLARE_WAIT_QUEUE_HEAD(kvm_kho_wq);
 struct kvm_kho_vm {
 	struct kvm *kvm;
 	struct rcu_head rcu;
+	bool armed;
 	bool frozen;
 	bool held;
 	struct folio *ser_folio;
@@ -130,6 +143,19 @@ static void kvm_kho_del(struct kvm_kho_vm *vm)
 	mutex_unlock(&kvm_kho_mutex);
 	static_branch_dec(&kvm_kho_active);
 	kfree_rcu(vm, rcu);
+}
+
+/* Is the VM armed for the kexec (and perhaps quiesced already)? */
+static bool kvm_kho_armed(struct kvm *kvm)
+{
+	struct kvm_kho_vm *vm;
+	bool armed;
+
+	rcu_read_lock();
+	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
+	armed = vm && READ_ONCE(vm->armed);
+	rcu_read_unlock();
+	return armed;
 }
 
 static bool kvm_kho_frozen(struct kvm *kvm)
@@ -185,7 +211,7 @@ static void kvm_kho_free_block(struct folio *folio)
 	folio_put(folio);
 }
 
-/* Drop the state captured at freeze. */
+/* Drop the records freeze allocated. */
 static void kvm_kho_release_out(struct kvm_kho_vm *vm)
 {
 	unsigned int i;
@@ -201,6 +227,30 @@ static void kvm_kho_release_out(struct kvm_kho_vm *vm)
 }
 
 /* ----- outgoing ----- */
+
+/* Does @kvm have the memslots of @ser? kvm->slots_lock held. */
+static int kvm_kho_match_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser)
+{
+	struct kvm_kho_slot_ser *rec = kvm_kho_vm_slots(ser);
+	struct kvm_memory_slot *slot;
+	int err = 0;
+	u32 i;
+
+	lockdep_assert_held(&kvm->slots_lock);
+	for (i = 0; i < ser->nr_slots && !err; i++) {
+		slot = id_to_memslot(__kvm_memslots(kvm, rec[i].id >> 16),
+				     rec[i].id & 0xffff);
+		if (!slot || gfn_to_gpa(slot->base_gfn) != rec[i].gpa ||
+		    (slot->npages << PAGE_SHIFT) != rec[i].size ||
+		    slot->flags != rec[i].flags) {
+			pr_warn("memslot %u/%u (gpa %#llx, %llu bytes, flags %#x) not attached as it was\n",
+				rec[i].id >> 16, rec[i].id & 0xffff, rec[i].gpa,
+				rec[i].size, rec[i].flags);
+			err = -EINVAL;
+		}
+	}
+	return err;
+}
 
 /* Memslot features the handover does not carry. */
 #define KVM_KHO_SLOT_REFUSED	(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_GUEST_MEMFD)
@@ -455,39 +505,35 @@ static int kvm_kho_lock_settled(struct kvm_vcpu *vcpu)
 	}
 }
 
-/* Capture one vCPU into a new preserved block; its mutex is held. */
-static struct folio *kvm_kho_save_vcpu(struct kvm_vcpu *vcpu)
+/* Capture one vCPU into its record, allocated at freeze; its mutex is held. */
+static int kvm_kho_save_vcpu(struct kvm_vcpu *vcpu, struct folio *folio)
 {
-	struct kvm_kho_vcpu_ser *s;
-	struct folio *folio;
-	size_t size;
+	struct kvm_kho_vcpu_ser *s = folio_address(folio);
 	int err;
 
 	err = kvm_kho_arch_check_vcpu(vcpu);
 	if (err)
-		return ERR_PTR(err);
-	size = kvm_kho_arch_vcpu_size(vcpu);
-	s = kvm_kho_alloc_block(size, &folio);
-	if (IS_ERR(s))
-		return ERR_CAST(s);
+		return err;
+	/* a kexec refused after an earlier capture left one here */
+	memset(s, 0, folio_size(folio));
 	s->magic = KVM_KHO_VCPU_MAGIC;
 	s->vcpu_id = vcpu->vcpu_id;
-	err = kvm_kho_arch_save_vcpu(vcpu, s, folio_size(folio));
-	if (err) {
-		kvm_kho_free_block(folio);
-		return ERR_PTR(err);
-	}
-	return folio;
+	return kvm_kho_arch_save_vcpu(vcpu, s, folio_size(folio));
 }
 
-static int kvm_kho_capture(struct kvm_kho_vm *vm)
+/*
+ * At freeze: allocate and preserve the records, and write what the VM is
+ * made of (its memslots, how many vCPUs), which the VM, armed, can no
+ * longer change. Its state is captured into them at quiesce.
+ */
+static int kvm_kho_prepare(struct kvm_kho_vm *vm)
 {
 	struct kvm *kvm = vm->kvm;
 	struct kvm_kho_vm_ser *ser;
 	unsigned int nr_vcpus, nr_slots;
 	struct kvm_vcpu *vcpu;
-	struct folio *folio;
 	unsigned long i;
+	void *rec;
 	int err;
 
 	/* What was refused at preserve may have been set up since. */
@@ -501,8 +547,8 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	/*
 	 * A vCPU half created would be missed: refuse, the VMM can retry.
 	 * Under kvm->lock, which KVM_CREATE_VCPU takes to count a new vCPU
-	 * and, seeing the VM frozen, to refuse it: from here on the VM has
-	 * exactly nr_vcpus vCPUs, and the walks below stop there anyway.
+	 * and, seeing the VM armed, to refuse it: from here on the VM has
+	 * exactly nr_vcpus vCPUs.
 	 */
 	mutex_lock(&kvm->lock);
 	nr_vcpus = atomic_read(&kvm->online_vcpus);
@@ -516,13 +562,6 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	if (nr_vcpus > KVM_KHO_MAX_VCPUS)
 		return -E2BIG;
 
-	for (i = 0; i < nr_vcpus; i++) {
-		vcpu = kvm_get_vcpu(kvm, i);
-		if (WARN_ON_ONCE(!vcpu))
-			return -EBUSY;
-		kvm_kho_kick(vcpu);
-	}
-
 	vm->vcpu_folios = kcalloc(nr_vcpus ?: 1, sizeof(*vm->vcpu_folios),
 				  GFP_KERNEL);
 	if (!vm->vcpu_folios)
@@ -531,17 +570,11 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 		vcpu = kvm_get_vcpu(kvm, i);
 		if (WARN_ON_ONCE(!vcpu))
 			return -EBUSY;
-		err = kvm_kho_lock_settled(vcpu);
-		if (err)
-			return err;
-		folio = kvm_kho_save_vcpu(vcpu);
-		mutex_unlock(&vcpu->mutex);
-		if (IS_ERR(folio)) {
-			pr_err("cannot capture vCPU %d: %ld\n", vcpu->vcpu_id,
-			       PTR_ERR(folio));
-			return PTR_ERR(folio);
-		}
-		vm->vcpu_folios[vm->nr_vcpu_folios++] = folio;
+		rec = kvm_kho_alloc_block(kvm_kho_arch_vcpu_size(vcpu),
+					  &vm->vcpu_folios[i]);
+		if (IS_ERR(rec))
+			return PTR_ERR(rec);
+		vm->nr_vcpu_folios++;
 	}
 
 	mutex_lock(&kvm->slots_lock);
@@ -564,12 +597,88 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 	for (i = 0; i < nr_vcpus; i++)
 		kvm_kho_vm_vcpus(ser)[i] =
 			PFN_PHYS(folio_pfn(vm->vcpu_folios[i]));
+	return 0;
+}
+
+/*
+ * Are the memslots still the ones freeze wrote? An ioctl that passed the
+ * armed check just before freeze may have changed them after.
+ */
+static int kvm_kho_slots_unchanged(struct kvm_kho_vm *vm)
+{
+	struct kvm_kho_vm_ser *ser = folio_address(vm->ser_folio);
+	struct kvm *kvm = vm->kvm;
+	int err;
+
+	mutex_lock(&kvm->slots_lock);
+	err = kvm_kho_count_slots(kvm) == ser->nr_slots ?
+	      kvm_kho_match_slots(kvm, ser) : -EBUSY;
+	mutex_unlock(&kvm->slots_lock);
+	if (err)
+		pr_err("VM %s: memslots changed after finalize\n", kvm->stats_id);
+	return err;
+}
+
+/* At quiesce: stop the vCPUs and capture them and the VM into the records. */
+static int kvm_kho_capture(struct kvm_kho_vm *vm)
+{
+	struct kvm_kho_vm_ser *ser = folio_address(vm->ser_folio);
+	struct kvm *kvm = vm->kvm;
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+	int err;
+
+	err = kvm->vm_dead ? -EIO : kvm_kho_check_vm(kvm);
+	if (!err)
+		err = kvm_kho_slots_unchanged(vm);
+	if (err) {
+		pr_err("VM %s can no longer be carried (%d)\n", kvm->stats_id,
+		       err);
+		return err;
+	}
+
+	/* armed: the VM has exactly the vCPUs it had at freeze */
+	for (i = 0; i < vm->nr_vcpu_folios; i++)
+		kvm_kho_kick(kvm_get_vcpu(kvm, i));
+	for (i = 0; i < vm->nr_vcpu_folios; i++) {
+		vcpu = kvm_get_vcpu(kvm, i);
+		err = kvm_kho_lock_settled(vcpu);
+		if (err)
+			return err;
+		err = kvm_kho_save_vcpu(vcpu, vm->vcpu_folios[i]);
+		mutex_unlock(&vcpu->mutex);
+		if (err) {
+			pr_err("cannot capture vCPU %d: %d\n", vcpu->vcpu_id,
+			       err);
+			return err;
+		}
+	}
 	return kvm_kho_arch_save_vm(kvm, ser);
 }
 
 static int kvm_kho_freeze(struct liveupdate_file_op_args *args)
 {
 	struct kvm_kho_vm *vm = args->private_data;
+	int err;
+
+	/* KVM_CREATE_VCPU and memslot changes from now on see it armed */
+	WRITE_ONCE(vm->armed, true);
+	err = kvm_kho_prepare(vm);
+	if (err) {
+		kvm_kho_release_out(vm);
+		WRITE_ONCE(vm->armed, false);
+		return err;
+	}
+	args->serialized_data = PFN_PHYS(folio_pfn(vm->ser_folio));
+	pr_info("VM %s ready for the kexec: %u vCPUs run on until then\n",
+		vm->kvm->stats_id, vm->nr_vcpu_folios);
+	return 0;
+}
+
+static int kvm_kho_quiesce(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+	u64 start = ktime_get_ns();
 	int err;
 
 	/*
@@ -579,14 +688,24 @@ static int kvm_kho_freeze(struct liveupdate_file_op_args *args)
 	WRITE_ONCE(vm->frozen, true);
 	err = kvm_kho_capture(vm);
 	if (err) {
-		kvm_kho_release_out(vm);
 		WRITE_ONCE(vm->frozen, false);
 		wake_up_all(&kvm_kho_wq);
 		return err;
 	}
-	args->serialized_data = PFN_PHYS(folio_pfn(vm->ser_folio));
-	pr_info("VM quiesced: %u vCPUs captured\n", vm->nr_vcpu_folios);
+	pr_info("VM quiesced: %u vCPUs captured in %llu us (VM %s)\n",
+		vm->nr_vcpu_folios,
+		div_u64(ktime_get_ns() - start, NSEC_PER_USEC),
+		vm->kvm->stats_id);
 	return 0;
+}
+
+/* The kexec was refused, or the handover is being aborted: run again. */
+static void kvm_kho_unquiesce(struct liveupdate_file_op_args *args)
+{
+	struct kvm_kho_vm *vm = args->private_data;
+
+	WRITE_ONCE(vm->frozen, false);
+	wake_up_all(&kvm_kho_wq);
 }
 
 static void kvm_kho_unfreeze(struct liveupdate_file_op_args *args)
@@ -596,6 +715,7 @@ static void kvm_kho_unfreeze(struct liveupdate_file_op_args *args)
 	kvm_kho_release_out(vm);
 	args->serialized_data = 0;
 	WRITE_ONCE(vm->frozen, false);
+	WRITE_ONCE(vm->armed, false);
 	wake_up_all(&kvm_kho_wq);
 	pr_info("VM resumed: the handover was aborted\n");
 }
@@ -879,24 +999,10 @@ bool __kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 /* Do the memslots of a rebuilt VM match the carried ones? */
 static int kvm_kho_check_slots(struct kvm *kvm, struct kvm_kho_vm_ser *ser)
 {
-	struct kvm_kho_slot_ser *rec = kvm_kho_vm_slots(ser);
-	struct kvm_memory_slot *slot;
-	int err = 0;
-	u32 i;
+	int err;
 
 	mutex_lock(&kvm->slots_lock);
-	for (i = 0; i < ser->nr_slots && !err; i++) {
-		slot = id_to_memslot(__kvm_memslots(kvm, rec[i].id >> 16),
-				     rec[i].id & 0xffff);
-		if (!slot || gfn_to_gpa(slot->base_gfn) != rec[i].gpa ||
-		    (slot->npages << PAGE_SHIFT) != rec[i].size ||
-		    slot->flags != rec[i].flags) {
-			pr_warn("memslot %u/%u (gpa %#llx, %llu bytes, flags %#x) not attached as it was\n",
-				rec[i].id >> 16, rec[i].id & 0xffff, rec[i].gpa,
-				rec[i].size, rec[i].flags);
-			err = -EINVAL;
-		}
-	}
+	err = kvm_kho_match_slots(kvm, ser);
 	mutex_unlock(&kvm->slots_lock);
 	return err;
 }
@@ -980,9 +1086,44 @@ int __kvm_kho_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl)
 	return err;
 }
 
+/*
+ * What a VMM does to a running VM, and the getters: allowed on an armed
+ * VM. Everything else may change what freeze wrote (memslots, vCPUs,
+ * capabilities, devices) or what quiesce captures from a stopped VM.
+ */
+static bool kvm_kho_vm_ioctl_runs_on(unsigned int ioctl)
+{
+	switch (ioctl) {
+	case KVM_CHECK_EXTENSION:
+	case KVM_IRQFD:
+	case KVM_IOEVENTFD:
+	case KVM_SIGNAL_MSI:
+	case KVM_SET_GSI_ROUTING:
+	case KVM_REGISTER_COALESCED_MMIO:
+	case KVM_UNREGISTER_COALESCED_MMIO:
+	case KVM_GET_STATS_FD:
+#ifdef __KVM_HAVE_IRQ_LINE
+	case KVM_IRQ_LINE:
+	case KVM_IRQ_LINE_STATUS:
+#endif
+#ifdef CONFIG_X86
+	case KVM_GET_IRQCHIP:
+	case KVM_GET_PIT2:
+	case KVM_GET_CLOCK:
+#endif
+		return true;
+	default:
+		return false;
+	}
+}
+
 int __kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 {
-	return kvm_kho_frozen(kvm) ? -EBUSY : 0;
+	if (!kvm_kho_armed(kvm))
+		return 0;
+	if (!kvm_kho_frozen(kvm) && kvm_kho_vm_ioctl_runs_on(ioctl))
+		return 0;
+	return -EBUSY;
 }
 
 static const struct liveupdate_file_ops kvm_kho_ops = {
@@ -991,6 +1132,8 @@ static const struct liveupdate_file_ops kvm_kho_ops = {
 	.unpreserve = kvm_kho_unpreserve,
 	.freeze = kvm_kho_freeze,
 	.unfreeze = kvm_kho_unfreeze,
+	.quiesce = kvm_kho_quiesce,
+	.unquiesce = kvm_kho_unquiesce,
 	.retrieve = kvm_kho_retrieve,
 	.finish = kvm_kho_finish,
 };

@@ -60,7 +60,7 @@ static inline bool kvm_kho_vcpu_held(struct kvm_vcpu *vcpu)
 	return false;
 }
 
-/* Refuses VM ioctls that would change a quiesced VM. */
+/* Refuses VM ioctls that would change an armed or quiesced VM. */
 static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 {
 	if (static_branch_unlikely(&kvm_kho_active))
@@ -70,8 +70,8 @@ static inline int kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 
 /*
  * Under kvm->lock, before KVM_CREATE_VCPU counts a new vCPU: refuses it
- * on a quiesced VM. The check at the ioctl's start can come before a
- * freeze that the capture, which counts the vCPUs under that lock, misses.
+ * on an armed VM. The check at the ioctl's start can come before a
+ * freeze that the arming, which counts the vCPUs under that lock, misses.
  */
 static inline int kvm_kho_vcpu_create(struct kvm *kvm)
 {

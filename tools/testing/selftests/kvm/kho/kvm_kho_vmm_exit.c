@@ -12,7 +12,7 @@
  * running and every fd open, and the second is killed with SIGKILL. After
  * that, without anything else done:
  *
- *  - a finalize preserves exactly P0 pages again, and quiesces no VM;
+ *  - a finalize preserves exactly P0 pages again, and arms no VM;
  *  - Shmem is back where it was (within 1 MiB) and MemFree back to F0
  *    (within 8 MiB): the guest RAM was freed;
  *  - the session names are free again.
@@ -27,6 +27,9 @@
 #include <sys/wait.h>
 
 #include "kvm_kho_util.h"
+
+/* what a finalize logs for each preserved VM, which runs on until the kexec */
+static const char *const armed = " ready for the kexec: ";
 
 #define TOKEN_MEM	1
 #define TOKEN_VM	2
@@ -171,17 +174,17 @@ static int stage1(void)
 		fail("with both guests running Shmem is %" PRIu64 " MiB, %" PRIu64
 		     " MiB before: their %" PRIu64 " MiB of memfd do not show",
 		     shmem1 >> 10, shmem0 >> 10, vm_kb >> 10);
-	nq = kk_dmesg_count("kvm-kho: VM quiesced: ");
+	nq = kk_dmesg_count(armed);
 	pages1 = kk_kho_count_preserved();
 	min = pages0 + (long)(vm_kb >> 2) + 5;
 	if (pages1 < min)
 		fail("with both VMs preserved the handover preserves %ld pages, expected at least %ld",
 		     pages1, min);
-	if (kk_dmesg_count("kvm-kho: VM quiesced: ") != nq + 2)
-		fail("a finalize with two VMs preserved quiesced %d",
-		     kk_dmesg_count("kvm-kho: VM quiesced: ") - nq);
+	if (kk_dmesg_count(armed) != nq + 2)
+		fail("a finalize with two VMs preserved armed %d",
+		     kk_dmesg_count(armed) - nq);
 	msg("ok: both VMs preserved: the handover preserves %ld pages (%ld before), Shmem %" PRIu64
-	    " MiB (%" PRIu64 " before); finalize quiesced both, abort resumed them",
+	    " MiB (%" PRIu64 " before); finalize armed both, abort released them",
 	    pages1, pages0, shmem1 >> 10, shmem0 >> 10);
 
 	/* the first VMM exits on its own, the second is killed */
@@ -220,14 +223,14 @@ static int stage1(void)
 	    " with them) in %.1f s", shmem2 >> 10, shmem0 >> 10, shmem1 >> 10,
 	    free2 >> 10, free0 >> 10, free1 >> 10, kk_now() - t);
 
-	nq = kk_dmesg_count("kvm-kho: VM quiesced: ");
+	nq = kk_dmesg_count(armed);
 	pages2 = kk_kho_count_preserved();
 	if (pages2 != pages0)
 		fail("after the VMMs went the handover preserves %ld pages, %ld before them: %ld left behind",
 		     pages2, pages0, pages2 - pages0);
-	if (kk_dmesg_count("kvm-kho: VM quiesced: ") != nq)
-		fail("a finalize after the VMMs went quiesced a VM");
-	msg("ok: after the VMMs went the handover preserves %ld pages, as before them, and quiesces no VM",
+	if (kk_dmesg_count(armed) != nq)
+		fail("a finalize after the VMMs went armed a VM");
+	msg("ok: after the VMMs went the handover preserves %ld pages, as before them, and arms no VM",
 	    pages2);
 
 	dev = kk_luo_open();
