@@ -12,13 +12,21 @@
  *    seconds (an alarm fails the test instead of letting it hang);
  *  - once the page is served and the ioctl returns, the VM is preserved;
  *  - held again the same way, the finalize is refused with the same
- *    reason, and once the thread lets go it succeeds; the abort undoes it.
+ *    reason, and once the thread lets go it succeeds; the abort undoes it;
+ *  - quiescing on the kexec instead (liveupdate.quiesce=kexec, the
+ *    default; this test boots with "finalize"), the finalize succeeds with
+ *    the vCPU held, and the kexec (a kernel loaded with kexec_file_load,
+ *    then reboot()) is refused with EBUSY and the same reason; the
+ *    handover stays finalized, and the abort undoes it.
  */
 #define _GNU_SOURCE
+#include <linux/kexec.h>
+#include <linux/reboot.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/reboot.h>
 #include <sys/syscall.h>
 
 #include "kvm_kho_util.h"
@@ -29,6 +37,7 @@
 #define PAGE		4096
 
 static const char *const reason = "does not leave its vCPU ioctl";
+static const char *const refused = "KHO: kexec refused: a notifier could not quiesce";
 static const char *volatile doing = "nothing";
 
 /* A thread inside KVM_SET_REGS on vCPU @fd, blocked on a userfaultfd. */
@@ -129,6 +138,26 @@ static void hold_release(struct holder *h, const struct kvm_regs *regs)
 	munmap(h->page, PAGE);
 }
 
+/* The kernel to kexec into, loaded only to be refused: no initramfs. */
+static void load_next_kernel(void)
+{
+	static const char cmdline[] = "console=ttyS0";
+	int fd = open("/boot/bzImage", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fail("open /boot/bzImage: %s", strerror(errno));
+	if (syscall(SYS_kexec_file_load, fd, -1, sizeof(cmdline), cmdline,
+		    KEXEC_FILE_NO_INITRAMFS))
+		fail("kexec_file_load /boot/bzImage: %s", strerror(errno));
+	close(fd);
+}
+
+static void unload_next_kernel(void)
+{
+	if (syscall(SYS_kexec_file_load, -1, -1, 0, NULL, KEXEC_FILE_UNLOAD))
+		fail("unload the next kernel: %s", strerror(errno));
+}
+
 static void expect_refused(const char *what, int ret, int before)
 {
 	if (!ret)
@@ -204,6 +233,32 @@ static int stage1(void)
 	if (ret)
 		fail("abort: %s", strerror(-ret));
 	msg("ok: finalized once the thread let go, and undone");
+
+	/* quiescing on the kexec: the finalize goes through, the kexec does not */
+	kk_quiesce_at("kexec");
+	load_next_kernel();
+	ret = kk_kho_finalize(true);
+	if (ret)
+		fail("finalize, quiescing on the kexec: %s", strerror(-ret));
+	hold(&h, v->fd);
+	n = kk_dmesg_count(reason);
+	alarm(BOUND_S);
+	doing = "the kexec";
+	ret = reboot(LINUX_REBOOT_CMD_KEXEC) ? -errno : 0;
+	alarm(0);
+	expect_refused("the kexec", ret, n);
+	if (kk_dmesg_count(refused) < 1) {
+		kk_dmesg_show("KHO");
+		fail("no \"%s\" in the log", refused);
+	}
+	if (!kk_kho_finalized())
+		fail("the refused kexec undid a finalize userspace made");
+	hold_release(&h, &regs);
+	ret = kk_kho_finalize(false);
+	if (ret)
+		fail("abort after the refused kexec: %s", strerror(-ret));
+	unload_next_kernel();
+	msg("ok: the handover stays finalized after the refused kexec, and is undone");
 
 	close(session);
 	close(dev);

@@ -896,6 +896,14 @@ int kk_kho_finalized(void)
 
 #define KK_FAIL_FUNCTION	"/sys/kernel/debug/fail_function"
 
+static void kk_write_file(const char *path, const char *fmt, ...);
+
+void kk_quiesce_at(const char *when)
+{
+	kk_write_file("/sys/module/liveupdate/parameters/quiesce", "%s\n",
+		      when);
+}
+
 static void kk_write_file(const char *path, const char *fmt, ...)
 {
 	char buf[128];

@@ -302,6 +302,8 @@ void kk_dmesg_show(const char *what);
 int kk_kho_finalize(bool on);
 /* 1 while the handover is finalized (frozen), else 0. */
 int kk_kho_finalized(void);
+/* When Live Update quiesces a VM: "kexec" (the default) or "finalize". */
+void kk_quiesce_at(const char *when);
 /* The number of pages preserved, from the kernel log of the last finalize. */
 long kk_kho_last_preserved_pages(void);
 /*
