@@ -4,9 +4,10 @@
  *
  *   kho-update load KERNEL INITRD CMDLINE  stage the next kernel (kexec_file_load)
  *                                          and record it in RUNDIR/staged
- *   kho-update finalize                    freeze the handover: VMs are quiesced,
- *                                          sessions serialized; reports what the
- *                                          kernel handed over
+ *   kho-update finalize                    freeze the handover: sessions serialized,
+ *                                          VMs made ready (they run on until the
+ *                                          kexec); reports what the kernel handed
+ *                                          over
  *   kho-update abort                       undo finalize (VMs run on) and unload
  *   kho-update kexec                       boot the loaded kernel, finalizing first
  *                                          if that was not done
@@ -1212,6 +1213,7 @@ static int kmsg_open(void)
 
 struct summary {
 	unsigned int sessions, files, vms, vcpus;
+	bool quiesced;
 	unsigned long pages;
 	bool have_sessions, have_pages;
 	bool ran, ok;		/* finalize was attempted; it succeeded */
@@ -1263,6 +1265,13 @@ static void kmsg_show(int fd, struct summary *s)
 				s->have_sessions = true;
 			}
 			if (sscanf(text, "kvm-kho: VM quiesced: %u vCPUs", &a) == 1) {
+				s->vms++;
+				s->vcpus += a;
+				s->quiesced = true;
+			}
+			q = strstr(text, " ready for the kexec: ");
+			if (!strncmp(text, "kvm-kho: VM ", 12) && q &&
+			    sscanf(q, " ready for the kexec: %u vCPUs", &a) == 1) {
 				s->vms++;
 				s->vcpus += a;
 			}
@@ -1332,8 +1341,9 @@ static int do_finalize(void)
 	else
 		say(" no Live Update sessions,");
 	if (s->vms)
-		say(" %u VM%s quiesced (%u vCPU%s),", s->vms,
-		    s->vms == 1 ? "" : "s", s->vcpus, s->vcpus == 1 ? "" : "s");
+		say(" %u VM%s %s (%u vCPU%s),", s->vms, s->vms == 1 ? "" : "s",
+		    s->quiesced ? "quiesced" : "ready, running until the kexec",
+		    s->vcpus, s->vcpus == 1 ? "" : "s");
 	if (s->have_pages)
 		say(" %lu pages (%lu MiB) preserved", s->pages, s->pages >> 8);
 	say("\n");
@@ -1515,6 +1525,7 @@ static int cmd_load(const char *kernel, const char *initrd, const char *cmdline)
 static int cmd_kexec(void)
 {
 	bool finalized_here = false;
+	int kfd;
 
 	need_kho();
 	if (kexec_loaded() != 1)
@@ -1529,8 +1540,17 @@ static int cmd_kexec(void)
 	fflush(hout);
 	fflush(stdout);
 	sync();
+	/* what the kernel says if it refuses, after quiescing went wrong */
+	kfd = kmsg_open();
 	reboot(LINUX_REBOOT_CMD_KEXEC);
 	fail("reboot(LINUX_REBOOT_CMD_KEXEC): %s", strerror(errno));
+	if (errno == EBUSY)
+		fprintf(stderr,
+			"kho-update: the kernel could not stop a VM or file for the kexec (see the kernel log); the VMs run on\n");
+	if (kfd >= 0) {
+		kmsg_show(kfd, NULL);
+		close(kfd);
+	}
 	if (finalized_here) {
 		/* do not leave the VMs frozen behind a failed kexec */
 		unfreeze();
@@ -1794,7 +1814,7 @@ static int cmd_status(void)
 	    host.kexec_loaded == 0 ? "not loaded" : "unknown (no " KEXEC_LOADED ")");
 	status_staged();
 	say("finalized:         %s\n", host.finalized == 1 ?
-	    "yes: VMs quiesced, sessions frozen (kho-update abort to undo)" : "no");
+	    "yes: sessions frozen, VMs stopped at the kexec (kho-update abort to undo)" : "no");
 	say("Live Update:       %s\n", exists("/dev/liveupdate") ?
 	    "/dev/liveupdate" : "no /dev/liveupdate");
 	status_preserved();
