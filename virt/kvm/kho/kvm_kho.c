@@ -92,6 +92,8 @@ static DECLARE_WAIT_QUEUE_HEAD(kvm_kho_wq);
  *	its layout (memslots, vCPUs) written; ioctls that would change that
  *	layout fail with EBUSY, the guest runs on
  * @frozen: outgoing, from quiesce (the kexec): stopped, its state captured
+ *	or about to be
+ * @captured: outgoing: its quiesce succeeded
  * @held: outgoing, while being preserved: KVM_RUN kept out of the guest
  * @ser_folio: outgoing, while armed: the VM record
  * @vcpu_folios: outgoing, while armed: the vCPU records
@@ -106,6 +108,7 @@ struct kvm_kho_vm {
 	struct rcu_head rcu;
 	bool armed;
 	bool frozen;
+	bool captured;
 	bool held;
 	struct folio *ser_folio;
 	struct folio **vcpu_folios;
@@ -619,7 +622,7 @@ static int kvm_kho_slots_unchanged(struct kvm_kho_vm *vm)
 	return err;
 }
 
-/* At quiesce: stop the vCPUs and capture them and the VM into the records. */
+/* At quiesce, stopped: capture the vCPUs and the VM into the records. */
 static int kvm_kho_capture(struct kvm_kho_vm *vm)
 {
 	struct kvm_kho_vm_ser *ser = folio_address(vm->ser_folio);
@@ -637,9 +640,7 @@ static int kvm_kho_capture(struct kvm_kho_vm *vm)
 		return err;
 	}
 
-	/* armed: the VM has exactly the vCPUs it had at freeze */
-	for (i = 0; i < vm->nr_vcpu_folios; i++)
-		kvm_kho_kick(kvm_get_vcpu(kvm, i));
+	/* armed: the VM has exactly the vCPUs it had at freeze, all kicked */
 	for (i = 0; i < vm->nr_vcpu_folios; i++) {
 		vcpu = kvm_get_vcpu(kvm, i);
 		err = kvm_kho_lock_settled(vcpu);
@@ -675,6 +676,38 @@ static int kvm_kho_freeze(struct liveupdate_file_op_args *args)
 	return 0;
 }
 
+/*
+ * Stop every armed VM that is not yet, before the first capture: their
+ * vCPU threads then leave KVM_RUN together rather than one VM after the
+ * other. Live Update calls every handler under its mutex, which also
+ * keeps the entries from going away.
+ */
+static void kvm_kho_stop_all(void)
+{
+	struct kvm_kho_vm *vm;
+	unsigned long idx, i;
+
+	xa_for_each(&kvm_kho_vms, idx, vm) {
+		if (!vm->armed || vm->frozen)
+			continue;
+		WRITE_ONCE(vm->frozen, true);
+		for (i = 0; i < vm->nr_vcpu_folios; i++)
+			kvm_kho_kick(kvm_get_vcpu(vm->kvm, i));
+	}
+}
+
+/* A quiesce failed or was undone: let run what was stopped uncaptured. */
+static void kvm_kho_release_stopped(void)
+{
+	struct kvm_kho_vm *vm;
+	unsigned long idx;
+
+	xa_for_each(&kvm_kho_vms, idx, vm)
+		if (vm->frozen && !vm->captured)
+			WRITE_ONCE(vm->frozen, false);
+	wake_up_all(&kvm_kho_wq);
+}
+
 static int kvm_kho_quiesce(struct liveupdate_file_op_args *args)
 {
 	struct kvm_kho_vm *vm = args->private_data;
@@ -685,13 +718,14 @@ static int kvm_kho_quiesce(struct liveupdate_file_op_args *args)
 	 * A KVM_RUN that takes the vCPU mutex after the capture below took
 	 * and released it sees the VM frozen: the mutex orders the two.
 	 */
-	WRITE_ONCE(vm->frozen, true);
+	if (!vm->frozen)
+		kvm_kho_stop_all();
 	err = kvm_kho_capture(vm);
 	if (err) {
-		WRITE_ONCE(vm->frozen, false);
-		wake_up_all(&kvm_kho_wq);
+		kvm_kho_release_stopped();
 		return err;
 	}
+	vm->captured = true;
 	pr_info("VM quiesced: %u vCPUs captured in %llu us (VM %s)\n",
 		vm->nr_vcpu_folios,
 		div_u64(ktime_get_ns() - start, NSEC_PER_USEC),
@@ -704,8 +738,8 @@ static void kvm_kho_unquiesce(struct liveupdate_file_op_args *args)
 {
 	struct kvm_kho_vm *vm = args->private_data;
 
-	WRITE_ONCE(vm->frozen, false);
-	wake_up_all(&kvm_kho_wq);
+	vm->captured = false;
+	kvm_kho_release_stopped();
 }
 
 static void kvm_kho_unfreeze(struct liveupdate_file_op_args *args)
@@ -714,6 +748,7 @@ static void kvm_kho_unfreeze(struct liveupdate_file_op_args *args)
 
 	kvm_kho_release_out(vm);
 	args->serialized_data = 0;
+	vm->captured = false;
 	WRITE_ONCE(vm->frozen, false);
 	WRITE_ONCE(vm->armed, false);
 	wake_up_all(&kvm_kho_wq);
