@@ -20,7 +20,11 @@
  *              or vtd-context|vtd-table: point the first context entry
  *              of the VT-d handover tables, or the first table below a
  *              handed-over domain's top page table, at a page that was
- *              not preserved, so the next kernel must refuse that unit
+ *              not preserved, so the next kernel must refuse that unit;
+ *              or "prop NODE PROP OFFSET MASK": XOR byte OFFSET of
+ *              property PROP of the root's child NODE with MASK (both
+ *              numbers in C notation), checksums made good again, so
+ *              that only the owner of that record can catch it
  *   luo_data   (with Live Update) write "SESSION TOKEN DATA" after
  *              finalize: make file TOKEN of session SESSION hand over
  *              DATA (a number, or @TOKEN2: the record of file TOKEN2 of
@@ -570,12 +574,39 @@ static int kho_test_corrupt_vtd(struct kho_handover *h, const char *how)
 	return 0;
 }
 
+/*
+ * Damage one byte of a record in the state tree ("NODE PROP OFFSET MASK"),
+ * and seal the tree and the handover page again: a record the next kernel's
+ * KHO takes as sound, for its owner's own checks to refuse.
+ */
+static int kho_test_corrupt_prop(struct kho_handover *h, const char *how)
+{
+	void *fdt = phys_to_virt(h->fdt_phys);
+	char name[32], key[32];
+	int off, mask, node, len;
+	u8 *val;
+
+	if (sscanf(how, "%31s %31s %i %i", name, key, &off, &mask) != 4 ||
+	    off < 0 || mask <= 0 || mask > 0xff)
+		return -EINVAL;
+	node = fdt_subnode_offset(fdt, 0, name);
+	val = node < 0 ? NULL : fdt_getprop_w(fdt, node, key, &len);
+	if (!val)
+		return -ENOENT;
+	if (off >= len)
+		return -ERANGE;
+	val[off] ^= mask;
+	h->fdt_crc = crc32_le(~0, fdt, h->fdt_size);
+	kho_handover_seal(h);
+	return 0;
+}
+
 static ssize_t kho_test_corrupt_write(struct file *file,
 				      const char __user *ubuf, size_t len,
 				      loff_t *ppos)
 {
 	struct kho_handover *h = kho_handover_page();
-	char what[24];
+	char what[96];
 
 	if (!len || len >= sizeof(what))
 		return -EINVAL;
@@ -611,6 +642,11 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 			return err;
 	} else if (!strncmp(what, "vtd-", 4)) {
 		int err = kho_test_corrupt_vtd(h, what + 4);
+
+		if (err)
+			return err;
+	} else if (!strncmp(what, "prop ", 5)) {
+		int err = kho_test_corrupt_prop(h, what + 5);
 
 		if (err)
 			return err;
