@@ -350,8 +350,12 @@ static uint32_t dv_verify(struct dv_vm *vm, uint32_t fill_mib)
  * moment; until the refined calibration has run (the clocksource turns
  * from tsc-early to tsc), that is the rough one of early boot, which can
  * be off by more than KVM's 250 ppm, and the vCPU then gets a TSC that
- * catches up in jumps. So wait for it first (a few hundred ms at most, and
- * only when userspace is that early).
+ * catches up in jumps. So wait for it first. After a KHO kexec the kernel
+ * normally takes the previous kernel's calibration instead of refining
+ * its own (CONFIG_X86_KHO_TSC, "tsc: using the TSC calibration handed
+ * over" in its log) and the clocksource is tsc before userspace starts:
+ * this returns at once. It waits, about a second of boot at most, only
+ * when the kernel refused the handed-over rate or got none.
  */
 static double dv_wait_tsc_calibrated(void)
 {
@@ -693,8 +697,10 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 	}
 	restore_ms = tsc_ms(kk_rdtsc() - t_main);
 	if (waited > 0)
-		report("waited %.0f ms for the kernel's refined TSC calibration before creating vCPUs",
+		report("waited %.0f ms for the kernel's refined TSC calibration before creating vCPUs (it did not take the previous kernel's)",
 		       waited);
+	else
+		report("the kernel's TSC calibration was final (clocksource tsc) when the VMM started: vCPUs created without waiting");
 	report("retrieved session \"%s\" in %.0f ms: %d VM%s, guest RAM mapped, memslots set, vCPUs created with the same ids and running",
 	       session_name, restore_ms, nr_vms, nr_vms > 1 ? "s" : "");
 	dv_wait(300, "the guests to go on", resumed, &want_ticks);
