@@ -15,6 +15,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/math64.h>
 #include <linux/sched/clock.h>
+#include <linux/timex.h>
 #include <linux/memblock.h>
 #include <linux/mm.h>
 #include <linux/rwsem.h>
@@ -436,6 +437,19 @@ struct kho_in_walk {
 	unsigned long blocks_done;	/* blocks reserved */
 };
 
+/*
+ * What the check found and how long it took, logged from an initcall: this
+ * early in boot the sched clock can still be jiffies that do not move (on
+ * x86 when the early TSC calibration fails, as it often does under QEMU
+ * TCG), while the TSC runs and its rate is known by the initcalls.
+ */
+static struct {
+	bool valid;
+	unsigned long blocks, pages, meta;
+	u64 ns;
+	cycles_t cycles;
+} kho_in_figures __initdata;
+
 static bool __init kho_in_ram(phys_addr_t phys, phys_addr_t size)
 {
 	return phys + size > phys && memblock_is_region_memory(phys, size);
@@ -583,8 +597,8 @@ int __init kho_in_mem_reserve(void)
 			.max_meta = PHYS_PFN(memblock_phys_mem_size()),
 		},
 	};
-	/* before timekeeping_init(): only the sched clock is running */
 	u64 start = local_clock();
+	cycles_t cycles = get_cycles();
 	int err;
 
 	err = kho_in_mem_pass(&iw, KHO_IN_TABLES);
@@ -601,11 +615,33 @@ int __init kho_in_mem_reserve(void)
 		kho_in_mem_pass(&iw, KHO_IN_UNDO);
 		return err;
 	}
-	pr_info("incoming map: %lu blocks (%lu pages) in %lu metadata pages, checked and reserved in %lld us\n",
-		iw.w.nr_blocks, iw.w.nr_pages, iw.w.nr_meta,
-		div_u64(local_clock() - start, NSEC_PER_USEC));
+	kho_in_figures.cycles = get_cycles() - cycles;
+	kho_in_figures.ns = local_clock() - start;
+	kho_in_figures.blocks = iw.w.nr_blocks;
+	kho_in_figures.pages = iw.w.nr_pages;
+	kho_in_figures.meta = iw.w.nr_meta;
+	kho_in_figures.valid = true;
 	return 0;
 }
+
+static u64 __init kho_in_check_us(void)
+{
+#ifdef CONFIG_X86
+	if (tsc_khz)
+		return div_u64((u64)kho_in_figures.cycles * 1000, tsc_khz);
+#endif
+	return div_u64(kho_in_figures.ns, NSEC_PER_USEC);
+}
+
+static int __init kho_in_mem_report(void)
+{
+	if (kho_in_figures.valid)
+		pr_info("incoming map: %lu blocks (%lu pages) in %lu metadata pages, checked and reserved in %llu us\n",
+			kho_in_figures.blocks, kho_in_figures.pages,
+			kho_in_figures.meta, kho_in_check_us());
+	return 0;
+}
+core_initcall(kho_in_mem_report);
 
 /* ----- incoming: restore ----- */
 
