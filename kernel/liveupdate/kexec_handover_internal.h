@@ -59,9 +59,15 @@ int kho_map_clear(struct kho_mem_map *map, unsigned long pfn, unsigned int order
 bool kho_map_test(struct kho_mem_map *map, unsigned long pfn, unsigned int order);
 void kho_map_free(struct kho_mem_map *map);
 
-/* Walk every set block (and, with @meta, every metadata page) of a map. */
+/*
+ * Walk every set block (and, with @meta, every metadata page) of a map.
+ * @run sees each run of adjacent blocks of one order within one leaf page
+ * (@nr blocks from @phys), before @block sees each block of it.
+ */
 struct kho_map_walk {
 	int (*block)(struct kho_map_walk *w, phys_addr_t phys, unsigned int order);
+	int (*run)(struct kho_map_walk *w, phys_addr_t phys, unsigned int order,
+		   unsigned long nr);
 	int (*meta)(struct kho_map_walk *w, phys_addr_t phys);
 	/* checks each table/leaf pointer before it is followed; may be NULL */
 	int (*check_ptr)(struct kho_map_walk *w, phys_addr_t phys);

@@ -158,6 +158,57 @@ static void kho_map_test_case(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, map->root[0], 0ull);
 }
 
+struct kho_run_walk {
+	struct kho_map_walk w;
+	unsigned int nr;
+	unsigned long pfn[4], blocks[4];
+};
+
+static int kho_note_run(struct kho_map_walk *w, phys_addr_t phys,
+			unsigned int order, unsigned long nr)
+{
+	struct kho_run_walk *rw = container_of(w, struct kho_run_walk, w);
+
+	if (rw->nr < ARRAY_SIZE(rw->pfn)) {
+		rw->pfn[rw->nr] = PHYS_PFN(phys);
+		rw->blocks[rw->nr] = nr;
+	}
+	rw->nr++;
+	return 0;
+}
+
+/* Runs are adjacent set bits of one leaf: a leaf boundary ends one. */
+static void kho_map_run_test(struct kunit *test)
+{
+	struct kho_run_walk rw = { .w.run = kho_note_run };
+	unsigned long last = KHO_LEAF_BITS - 1, pfn;
+	struct kho_mem_map *map;
+
+	map = kunit_kzalloc(test, sizeof(*map), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	for (pfn = 5; pfn < 8; pfn++)
+		KUNIT_ASSERT_EQ(test, kho_map_set(map, pfn, 0), 0);
+	KUNIT_ASSERT_EQ(test, kho_map_set(map, 9, 0), 0);
+	KUNIT_ASSERT_EQ(test, kho_map_set(map, last, 0), 0);
+	KUNIT_ASSERT_EQ(test, kho_map_set(map, last + 1, 0), 0);
+	/* order 2, the same frames: another order, another run */
+	KUNIT_ASSERT_EQ(test, kho_map_set(map, 4, 2), 0);
+
+	KUNIT_ASSERT_EQ(test, kho_map_walk(map->root, KHO_NR_ORDERS, &rw.w), 0);
+	KUNIT_EXPECT_EQ(test, rw.w.nr_blocks, 7ul);
+	KUNIT_EXPECT_EQ(test, rw.w.nr_pages, 10ul);
+	KUNIT_ASSERT_EQ(test, rw.nr, 5u);
+	KUNIT_EXPECT_EQ(test, rw.pfn[0], 5ul);
+	KUNIT_EXPECT_EQ(test, rw.blocks[0], 3ul);
+	KUNIT_EXPECT_EQ(test, rw.pfn[1], 9ul);
+	KUNIT_EXPECT_EQ(test, rw.blocks[1], 1ul);
+	KUNIT_EXPECT_EQ(test, rw.pfn[2], last);
+	KUNIT_EXPECT_EQ(test, rw.blocks[2], 1ul);
+	KUNIT_EXPECT_EQ(test, rw.pfn[3], last + 1);
+	KUNIT_EXPECT_EQ(test, rw.blocks[3], 1ul);
+	kho_map_free(map);
+}
+
 static void kho_scratch_param_test(struct kunit *test)
 {
 	struct kho_scratch_cfg c = { };
@@ -191,6 +242,7 @@ static struct kunit_case kho_test_cases[] = {
 	KUNIT_CASE(kho_tree_flatten_test),
 	KUNIT_CASE(kho_tree_errors_test),
 	KUNIT_CASE(kho_map_test_case),
+	KUNIT_CASE(kho_map_run_test),
 	KUNIT_CASE(kho_scratch_param_test),
 	{}
 };

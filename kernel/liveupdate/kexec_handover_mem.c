@@ -170,10 +170,38 @@ void kho_map_free(struct kho_mem_map *map)
 }
 EXPORT_SYMBOL_IF_KUNIT(kho_map_free);
 
+/* Hand each run of set bits of a leaf, then each of its blocks, to @w. */
+static int kho_walk_leaf(struct kho_map_walk *w, const unsigned long *leaf,
+			 unsigned int order, unsigned long base)
+{
+	unsigned long bit, start, end = 0;
+	int err;
+
+	for (;;) {
+		start = find_next_bit(leaf, KHO_LEAF_BITS, end);
+		if (start >= KHO_LEAF_BITS)
+			return 0;
+		end = find_next_zero_bit(leaf, KHO_LEAF_BITS, start + 1);
+
+		w->nr_blocks += end - start;
+		w->nr_pages += (end - start) << order;
+		if (w->run) {
+			err = w->run(w, PFN_PHYS((base + start) << order),
+				     order, end - start);
+			if (err)
+				return err;
+		}
+		for (bit = start; w->block && bit < end; bit++) {
+			err = w->block(w, PFN_PHYS((base + bit) << order), order);
+			if (err)
+				return err;
+		}
+	}
+}
+
 static int kho_walk_level(struct kho_map_walk *w, u64 phys, int level,
 			  unsigned int order, unsigned long base)
 {
-	unsigned long bit;
 	int i, err;
 
 	if (w->max_meta && w->nr_meta >= w->max_meta)
@@ -190,22 +218,8 @@ static int kho_walk_level(struct kho_map_walk *w, u64 phys, int level,
 			return err;
 	}
 
-	if (level < 0) {
-		unsigned long *leaf = phys_to_virt(phys);
-
-		for_each_set_bit(bit, leaf, KHO_LEAF_BITS) {
-			unsigned long idx = base + bit;
-
-			w->nr_blocks++;
-			w->nr_pages += 1UL << order;
-			if (w->block) {
-				err = w->block(w, PFN_PHYS(idx << order), order);
-				if (err)
-					return err;
-			}
-		}
-		return 0;
-	}
+	if (level < 0)
+		return kho_walk_leaf(w, phys_to_virt(phys), order, base);
 
 	for (i = 0; i < KHO_TABLE_ENTRIES; i++) {
 		u64 child = ((u64 *)phys_to_virt(phys))[i];
