@@ -275,6 +275,7 @@ unsigned long kho_mem_nr_meta_pages(void)
 {
 	return atomic_long_read(&kho_out_map.nr_meta_pages);
 }
+
 #endif
 
 unsigned long kho_mem_nr_preserved_pages(void)
@@ -434,13 +435,19 @@ EXPORT_SYMBOL_GPL(kho_unpreserve_phys);
  * So the first pass follows each pointer only after checking it, and
  * reserves each page it accepts at once: a page met again (a loop, or one
  * page with two parents) is then found reserved and refused. Lookups run
- * only on a map that passed it: the block checks of the second pass, and
- * everything after boot (kho_in_map()).
+ * only on a map that passed it: everything after boot (kho_in_map()).
+ *
+ * The blocks are handled in runs: adjacent blocks of one order, across
+ * leaf pages too, which is what a memfd's pages mostly are. The cost is in
+ * memblock calls, each linear in the number of reserved regions, so there
+ * are a few per run and none per block. Overlaps need no lookup: a run is
+ * checked against memblock.reserved before it is reserved, so of two
+ * overlapping blocks, whichever the walk meets second is found reserved.
  */
 enum kho_in_pass {
 	KHO_IN_TABLES,		/* check and reserve every map page */
-	KHO_IN_BLOCKS,		/* check every block */
-	KHO_IN_RESERVE,		/* reserve every block */
+	KHO_IN_RUNS,		/* check every run against memory in use */
+	KHO_IN_RESERVE,		/* check runs against each other, reserve them */
 	KHO_IN_UNDO,		/* give back what the passes before reserved */
 };
 
@@ -448,7 +455,12 @@ struct kho_in_walk {
 	struct kho_map_walk w;
 	enum kho_in_pass pass;
 	unsigned long meta_done;	/* map pages reserved */
-	unsigned long blocks_done;	/* blocks reserved */
+	unsigned long runs_done;	/* runs reserved */
+	unsigned long nr_runs;		/* runs met in this pass */
+	/* the run being gathered, not yet checked or reserved */
+	phys_addr_t run_phys;
+	phys_addr_t run_size;		/* 0: none */
+	unsigned int run_order;
 };
 
 /*
@@ -459,7 +471,7 @@ struct kho_in_walk {
  */
 static struct {
 	bool valid;
-	unsigned long blocks, pages, meta;
+	unsigned long blocks, pages, meta, runs;
 	u64 ns;
 	cycles_t cycles;
 } kho_in_figures __initdata;
@@ -470,24 +482,31 @@ static bool __init kho_in_ram(phys_addr_t phys, phys_addr_t size)
 }
 
 /*
- * Is [phys, phys + size) inside any block of order > @order? Only once
- * every pointer of the map was checked.
+ * Is every block of a run in RAM? A run usually lies in one memblock
+ * region; one that goes on into the next (a node boundary) is split where
+ * its blocks cross over, by bisection, and each block must still lie
+ * within one region.
  */
-static bool __init kho_in_covered_above(phys_addr_t phys, unsigned int order)
+static bool __init kho_in_run_in_ram(phys_addr_t phys, phys_addr_t size,
+				     phys_addr_t block)
 {
-	struct kho_mem_map map;
-	unsigned int o;
+	while (size && !kho_in_ram(phys, size)) {
+		/* whole blocks: @lo of them are in one region, @hi are not */
+		u64 lo = 0, hi = div64_u64(size, block), mid;
 
-	if (WARN_ON_ONCE(!kho_in.map_checked))
-		return true;
-	memcpy(map.root, kho_in.mem_root, sizeof(map.root));
-	for (o = order + 1; o < KHO_NR_ORDERS; o++) {
-		unsigned long pfn = ALIGN_DOWN(PHYS_PFN(phys), 1UL << o);
-
-		if (kho_map_test(&map, pfn, o))
-			return true;
+		while (hi - lo > 1) {
+			mid = lo + (hi - lo) / 2;
+			if (kho_in_ram(phys, mid * block))
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (!lo)
+			return false;
+		phys += lo * block;
+		size -= lo * block;
 	}
-	return false;
+	return true;
 }
 
 /* Check a table or leaf pointer before the walk follows it, and take it. */
@@ -530,20 +549,19 @@ static int __init kho_in_check_ptr(struct kho_map_walk *w, phys_addr_t phys)
 	}
 }
 
-static int __init kho_in_check_block(phys_addr_t phys, unsigned int order)
+/*
+ * Before any run is reserved, memblock.reserved holds only what was in use
+ * before the map (firmware, the kernel, the initrd, the handover page and
+ * FDT) and the map's own pages.
+ */
+static int __init kho_in_check_run(phys_addr_t phys, phys_addr_t size,
+				   unsigned int order)
 {
-	phys_addr_t size = PAGE_SIZE << order;
-
-	if (!kho_in_ram(phys, size) || kho_overlaps_scratch(phys, size) ||
-	    phys < SZ_1M) {
+	if (phys < SZ_1M || kho_overlaps_scratch(phys, size) ||
+	    !kho_in_run_in_ram(phys, size, PAGE_SIZE << order)) {
 		kho_in_reject("preserved block outside usable memory or in scratch");
 		return -EINVAL;
 	}
-	if (kho_in_covered_above(phys, order)) {
-		kho_in_reject("preserved blocks overlap");
-		return -EINVAL;
-	}
-	/* the map's own pages are reserved by now: a block over one is caught */
 	if (memblock_is_region_reserved(phys, size)) {
 		kho_in_reject("preserved block overlaps memory in use");
 		return -EINVAL;
@@ -551,26 +569,46 @@ static int __init kho_in_check_block(phys_addr_t phys, unsigned int order)
 	return 0;
 }
 
-static int __init kho_in_block(struct kho_map_walk *w, phys_addr_t phys,
-			       unsigned int order)
+/*
+ * Runs of one order never overlap each other; runs of different orders
+ * must not either. Each run reserved so far was checked against all else,
+ * so anything reserved here now is an earlier run.
+ */
+static int __init kho_in_reserve_run(struct kho_in_walk *iw, phys_addr_t phys,
+				     phys_addr_t size)
 {
-	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
-	phys_addr_t size = PAGE_SIZE << order;
+	if (memblock_is_region_reserved(phys, size)) {
+		kho_in_reject("preserved blocks overlap");
+		return -EINVAL;
+	}
+	if (memblock_reserve(phys, size)) {
+		kho_in_reject("out of memblock space reserving preserved memory");
+		return -ENOMEM;
+	}
+	iw->runs_done++;
+	return 0;
+}
+
+/* Done gathering a run: check it, reserve it or give it back. */
+static int __init kho_in_end_run(struct kho_in_walk *iw)
+{
+	phys_addr_t phys = iw->run_phys, size = iw->run_size;
+
+	if (!size)
+		return 0;
+	iw->run_size = 0;
+	iw->nr_runs++;
 
 	switch (iw->pass) {
-	case KHO_IN_BLOCKS:
-		return kho_in_check_block(phys, order);
+	case KHO_IN_RUNS:
+		return kho_in_check_run(phys, size, iw->run_order);
 	case KHO_IN_RESERVE:
-		if (memblock_reserve(phys, size)) {
-			kho_in_reject("out of memblock space reserving preserved memory");
-			return -ENOMEM;
-		}
-		iw->blocks_done++;
-		return 0;
+		return kho_in_reserve_run(iw, phys, size);
 	case KHO_IN_UNDO:
-		if (iw->blocks_done) {
+		/* the same map walked again: the same runs, in the same order */
+		if (iw->runs_done) {
 			memblock_phys_free(phys, size);
-			iw->blocks_done--;
+			iw->runs_done--;
 		}
 		return 0;
 	default:
@@ -578,13 +616,45 @@ static int __init kho_in_block(struct kho_map_walk *w, phys_addr_t phys,
 	}
 }
 
+static int __init kho_in_run(struct kho_map_walk *w, phys_addr_t phys,
+			     unsigned int order, unsigned long nr)
+{
+	struct kho_in_walk *iw = container_of(w, struct kho_in_walk, w);
+	phys_addr_t size = (phys_addr_t)nr << (PAGE_SHIFT + order);
+	int err;
+
+	if (iw->pass == KHO_IN_TABLES)
+		return 0;
+	/* the walk goes up in address within an order: extend the run? */
+	if (iw->run_size && iw->run_order == order &&
+	    iw->run_phys + iw->run_size == phys) {
+		iw->run_size += size;
+		return 0;
+	}
+	err = kho_in_end_run(iw);
+	if (err)
+		return err;
+	iw->run_phys = phys;
+	iw->run_size = size;
+	iw->run_order = order;
+	return 0;
+}
+
 static int __init kho_in_mem_pass(struct kho_in_walk *iw, enum kho_in_pass pass)
 {
+	int err;
+
 	iw->pass = pass;
 	iw->w.nr_meta = 0;
 	iw->w.nr_blocks = 0;
 	iw->w.nr_pages = 0;
-	return kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw->w);
+	iw->nr_runs = 0;
+	iw->run_size = 0;
+	err = kho_map_walk(kho_in.mem_root, KHO_NR_ORDERS, &iw->w);
+	/* the last run; an undo cut short has no runs left to give back */
+	if (!err || pass == KHO_IN_UNDO)
+		err = kho_in_end_run(iw) ?: err;
+	return err;
 }
 
 /**
@@ -594,8 +664,11 @@ static int __init kho_in_mem_pass(struct kho_in_walk *iw, enum kho_in_pass pass)
  * scratch. The first pass checks every table and leaf pointer before it is
  * followed (page aligned, in memory, not in scratch, not in memory already
  * reserved, which includes the handover page, the FDT and every map page
- * met before it) and reserves the map's pages; the second checks every
- * block; the third reserves the blocks. If any fails, what the passes
+ * met before it) and reserves the map's pages. The blocks are then taken
+ * in runs of adjacent blocks of one order: the second pass checks that
+ * each run is in memory, outside scratch, at or above 1 MiB and clear of
+ * everything reserved so far; the third that it is clear of the runs
+ * reserved before it, and reserves it. If any fails, what the passes
  * before reserved is given back, so a rejected handover leaves memblock as
  * it was.
  *
@@ -605,7 +678,7 @@ int __init kho_in_mem_reserve(void)
 {
 	struct kho_in_walk iw = {
 		.w = {
-			.block = kho_in_block,
+			.run = kho_in_run,
 			.check_ptr = kho_in_check_ptr,
 			/* a map can't have more pages than there is memory */
 			.max_meta = PHYS_PFN(memblock_phys_mem_size()),
@@ -620,7 +693,7 @@ int __init kho_in_mem_reserve(void)
 		kho_in_reject("memory map larger than memory (a loop?)");
 	if (!err) {
 		kho_in.map_checked = true;
-		err = kho_in_mem_pass(&iw, KHO_IN_BLOCKS);
+		err = kho_in_mem_pass(&iw, KHO_IN_RUNS);
 	}
 	if (!err)
 		err = kho_in_mem_pass(&iw, KHO_IN_RESERVE);
@@ -634,6 +707,7 @@ int __init kho_in_mem_reserve(void)
 	kho_in_figures.blocks = iw.w.nr_blocks;
 	kho_in_figures.pages = iw.w.nr_pages;
 	kho_in_figures.meta = iw.w.nr_meta;
+	kho_in_figures.runs = iw.nr_runs;
 	kho_in_figures.valid = true;
 	return 0;
 }
@@ -650,9 +724,10 @@ static u64 __init kho_in_check_us(void)
 static int __init kho_in_mem_report(void)
 {
 	if (kho_in_figures.valid)
-		pr_info("incoming map: %lu blocks (%lu pages) in %lu metadata pages, checked and reserved in %llu us\n",
+		pr_info("incoming map: %lu blocks (%lu pages) in %lu metadata pages, %lu runs, checked and reserved in %llu us\n",
 			kho_in_figures.blocks, kho_in_figures.pages,
-			kho_in_figures.meta, kho_in_check_us());
+			kho_in_figures.meta, kho_in_figures.runs,
+			kho_in_check_us());
 	return 0;
 }
 core_initcall(kho_in_mem_report);
