@@ -12,9 +12,9 @@
  *   add_node   write NAME: add an empty node under the root (errors are
  *              returned to the writer, e.g. EBUSY after finalize)
  *   corrupt    write fdt|handover|memmap|memmap-interior|memmap-loop|
- *              memmap-other|scratch after finalize: damage the handover
- *              so the next kernel must refuse it; or subtree-wrap|
- *              subtree-size|subtree-other: damage only where the state
+ *              memmap-other|memmap-overlap|scratch after finalize: damage
+ *              the handover so the next kernel must refuse it; or
+ *              subtree-wrap|subtree-size|subtree-other: damage only where the state
  *              tree says the kho-test subtree is (the FDT checksum still
  *              holds), so the next kernel must refuse that subtree alone;
  *              or vtd-context|vtd-table: point the first context entry
@@ -487,6 +487,27 @@ static int kho_test_corrupt_map(struct kho_handover *h, const char *how)
 }
 
 /*
+ * Add to the finalized map an order-1 block and a run of order-0 blocks
+ * over it with a block to spare on each side: the run overlaps the larger
+ * block only in its middle, not at either end. The pages are an order-3
+ * folio of our own, left allocated, so nothing else is in them.
+ */
+static int kho_test_corrupt_overlap(struct kho_handover *h)
+{
+	struct folio *folio = folio_alloc(GFP_KERNEL, 3);
+	phys_addr_t phys;
+	int i, err;
+
+	if (!folio)
+		return -ENOMEM;
+	phys = PFN_PHYS(folio_pfn(folio));
+	err = kho_handover_map_set(h, phys + 4 * PAGE_SIZE, 1);
+	for (i = 2; !err && i < 7; i++)
+		err = kho_handover_map_set(h, phys + i * PAGE_SIZE, 0);
+	return err;
+}
+
+/*
  * Point the kho-test subtree somewhere else in the state tree, and seal
  * the tree and the handover page again: only the subtree checks of
  * kho_get_subtree() stand between the next kernel and the bad address.
@@ -627,6 +648,11 @@ static ssize_t kho_test_corrupt_write(struct file *file,
 		/* a map root inside scratch, with a valid checksum */
 		h->mem_root[0] = h->scratch[0].base;
 		kho_handover_seal(h);
+	} else if (!strcmp(what, "memmap-overlap")) {
+		int err = kho_test_corrupt_overlap(h);
+
+		if (err)
+			return err;
 	} else if (!strncmp(what, "memmap-", 7)) {
 		int err = kho_test_corrupt_map(h, what + 7);
 

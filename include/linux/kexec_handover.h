@@ -173,6 +173,8 @@ struct kho_handover *kho_handover_page(void);
 void kho_handover_seal(struct kho_handover *h);
 struct dentry *kho_debugfs_root(void);
 unsigned long kho_mem_nr_meta_pages(void);
+int kho_handover_map_set(struct kho_handover *h, phys_addr_t phys,
+			 unsigned int order);
 #endif
 
 #endif /* _LINUX_KEXEC_HANDOVER_H */

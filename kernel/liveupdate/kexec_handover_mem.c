@@ -276,6 +276,29 @@ unsigned long kho_mem_nr_meta_pages(void)
 	return atomic_long_read(&kho_out_map.nr_meta_pages);
 }
 
+/**
+ * kho_handover_map_set - mark a block in a finalized handover's map
+ * @h: the handover page
+ * @phys: the block's address
+ * @order: its order
+ *
+ * For the test module alone, to damage a handover on purpose: none of the
+ * preserve API's checks, map pages added as needed, @h sealed again.
+ *
+ * Return: 0 or a negative errno as for kho_map_set().
+ */
+int kho_handover_map_set(struct kho_handover *h, phys_addr_t phys,
+			 unsigned int order)
+{
+	struct kho_mem_map map = {};
+	int err;
+
+	memcpy(map.root, h->mem_root, sizeof(map.root));
+	err = kho_map_set(&map, PHYS_PFN(phys), order);
+	memcpy(h->mem_root, map.root, sizeof(map.root));
+	kho_handover_seal(h);
+	return err;
+}
 #endif
 
 unsigned long kho_mem_nr_preserved_pages(void)
