@@ -113,35 +113,127 @@ void kk_vm_init(struct kk_vm *vm, const char *logname)
 	setvbuf(vm->log, NULL, _IOLBF, 0);
 }
 
+/* Fault every page of @size bytes at @p in, for writing (Linux 5.14). */
+static void kk_populate(uint8_t *p, uint64_t size)
+{
+	if (madvise(p, size, MADV_POPULATE_WRITE))
+		fail("madvise(MADV_POPULATE_WRITE) on %" PRIu64 " MiB of guest RAM: %s",
+		     size >> 20, strerror(errno));
+}
+
+/*
+ * Guest RAM is mapped at a 2 MiB boundary, so that the 2 MiB folios of a
+ * hugetlb or THP memfd can be mapped whole (by a PMD, and by KVM as large
+ * pages); the mapping is placed inside a larger reservation.
+ */
+#define KK_MAP_ALIGN	(2ULL << 20)
+
 void kk_map_mem(struct kk_vm *vm, bool populate)
 {
-	int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
+	int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
+	uint64_t span = vm->mem_size + KK_MAP_ALIGN;
+	uint8_t *res, *at;
 
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags,
+	res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		   MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		fail("reserve %" PRIu64 " MiB of address space for guest RAM: %s",
+		     span >> 20, strerror(errno));
+	at = (uint8_t *)(((uintptr_t)res + KK_MAP_ALIGN - 1) & ~(KK_MAP_ALIGN - 1));
+	if (at > res)
+		munmap(res, at - res);
+	if (res + span > at + vm->mem_size)
+		munmap(at + vm->mem_size, res + span - (at + vm->mem_size));
+	/* THP: the mapping asks for huge pages before it is populated */
+	vm->mem = mmap(at, vm->mem_size, PROT_READ | PROT_WRITE,
+		       vm->backing == KK_BACKING_THP ? flags & ~MAP_POPULATE : flags,
 		       vm->mem_fd, 0);
+	if (vm->mem != MAP_FAILED && vm->backing == KK_BACKING_THP) {
+		if (madvise(vm->mem, vm->mem_size, MADV_HUGEPAGE))
+			fail("madvise(MADV_HUGEPAGE) on guest RAM: %s",
+			     strerror(errno));
+		if (populate)
+			kk_populate(vm->mem, vm->mem_size);
+	}
 	if (vm->mem == MAP_FAILED)
 		fail("mmap of %" PRIu64 " MiB of guest RAM: %s",
 		     vm->mem_size >> 20, strerror(errno));
 }
 
+const char *kk_backing_name(enum kk_backing backing)
+{
+	switch (backing) {
+	case KK_BACKING_SHMEM:
+		return "shmem";
+	case KK_BACKING_HUGETLB:
+		return "hugetlb";
+	case KK_BACKING_THP:
+		return "thp";
+	}
+	return "?";
+}
+
+int kk_backing_parse(const char *name)
+{
+	int b;
+
+	for (b = KK_BACKING_SHMEM; b <= KK_BACKING_THP; b++)
+		if (!strcmp(name, kk_backing_name(b)))
+			return b;
+	return -EINVAL;
+}
+
+void kk_create_mem_backed(struct kk_vm *vm, uint64_t size,
+			  enum kk_backing backing)
+{
+	unsigned int flags = MFD_CLOEXEC;
+	const char *what = kk_backing_name(backing);
+
+	if (backing == KK_BACKING_HUGETLB)
+		flags |= MFD_HUGETLB | (21U << MFD_HUGE_SHIFT);
+	vm->mem_size = size;
+	vm->backing = backing;
+	vm->hugetlb = backing == KK_BACKING_HUGETLB;
+	vm->mem_fd = memfd_create("kvm-kho-guest-ram", flags);
+	if (vm->mem_fd < 0)
+		fail("memfd_create (%s): %s", what, strerror(errno));
+	if (ftruncate(vm->mem_fd, size))
+		fail("ftruncate %s guest RAM memfd to %" PRIu64 " MiB: %s",
+		     what, size >> 20, strerror(errno));
+	/* every page allocated now: a preserved memfd must not grow pages */
+	kk_map_mem(vm, true);
+}
+
 /* Guest RAM: a memfd, shmem or 2 MiB hugetlb. */
 void kk_create_mem(struct kk_vm *vm, uint64_t size, bool hugetlb)
 {
-	unsigned int flags = MFD_CLOEXEC;
+	kk_create_mem_backed(vm, size, hugetlb ? KK_BACKING_HUGETLB :
+			     KK_BACKING_SHMEM);
+}
 
-	if (hugetlb)
-		flags |= MFD_HUGETLB | (21U << MFD_HUGE_SHIFT);
-	vm->mem_size = size;
-	vm->hugetlb = hugetlb;
-	vm->mem_fd = memfd_create("kvm-kho-guest-ram", flags);
-	if (vm->mem_fd < 0)
-		fail("memfd_create%s: %s", hugetlb ? " (hugetlb)" : "",
-		     strerror(errno));
-	if (ftruncate(vm->mem_fd, size))
-		fail("ftruncate guest RAM memfd to %" PRIu64 " MiB: %s",
-		     size >> 20, strerror(errno));
-	/* every page allocated now: a preserved memfd must not grow pages */
-	kk_map_mem(vm, true);
+uint64_t kk_thp_kib(struct kk_vm *vm)
+{
+	char line[256], *end;
+	uint64_t kib = 0;
+	bool in = false;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		fail("open /proc/self/smaps: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo = strtoull(line, &end, 16);
+
+		/* a mapping's first line: "start-end perms ..." */
+		if (*end == '-') {
+			in = lo == (uintptr_t)vm->mem;
+			continue;
+		}
+		if (in && sscanf(line, "ShmemPmdMapped: %" SCNu64, &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
 }
 
 void kk_set_memslot(struct kk_vm *vm)

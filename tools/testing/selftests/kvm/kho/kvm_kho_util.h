@@ -151,12 +151,20 @@ struct kk_vcpu {
 	uint64_t eintr_odd;	/* ...with an exit reason other than KVM_EXIT_INTR */
 };
 
+/* What backs guest RAM: the memfd's kind */
+enum kk_backing {
+	KK_BACKING_SHMEM,	/* shmem, 4 KiB pages */
+	KK_BACKING_HUGETLB,	/* hugetlbfs, 2 MiB pages from the pool */
+	KK_BACKING_THP,		/* shmem in 2 MiB folios (MADV_HUGEPAGE) */
+};
+
 struct kk_vm {
 	int kvm_fd;
 	int vm_fd;
 	int mem_fd;
 	uint64_t mem_size;
 	bool hugetlb;
+	enum kk_backing backing;
 	uint8_t *mem;
 	size_t run_size;
 	int nr_vcpus;
@@ -192,10 +200,25 @@ uint32_t kk_region_size(const struct kk_vm *vm);
 int kk_open_kvm(void);
 /* An empty @vm that logs to @logname (appended to). */
 void kk_vm_init(struct kk_vm *vm, const char *logname);
-/* Map all of the guest RAM memfd; @populate: fault every page in now. */
+/*
+ * Map all of the guest RAM memfd, 2 MiB aligned; @populate: fault every
+ * page in now (for THP, after asking for huge pages with MADV_HUGEPAGE).
+ */
 void kk_map_mem(struct kk_vm *vm, bool populate);
 /* Guest RAM: a memfd of @size bytes, shmem or 2 MiB hugetlb, mapped. */
 void kk_create_mem(struct kk_vm *vm, uint64_t size, bool hugetlb);
+/*
+ * Guest RAM: a memfd of @size bytes backed as @backing, mapped and every
+ * page allocated. THP needs the shmem_enabled sysfs knob at "advise" (or
+ * "always", "within_size"), hugetlb enough free pages in the pool.
+ */
+void kk_create_mem_backed(struct kk_vm *vm, uint64_t size,
+			  enum kk_backing backing);
+/* "shmem", "hugetlb", "thp"; and back: a backing, or -EINVAL. */
+const char *kk_backing_name(enum kk_backing backing);
+int kk_backing_parse(const char *name);
+/* KiB of @vm's guest RAM mapping mapped by 2 MiB shmem folios (smaps). */
+uint64_t kk_thp_kib(struct kk_vm *vm);
 /* Memslot 0: all of guest RAM at GPA 0. */
 void kk_set_memslot(struct kk_vm *vm);
 /* Read the size of a vCPU's kvm_run mapping. */
