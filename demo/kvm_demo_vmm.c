@@ -32,7 +32,11 @@
  * line ends with " after a pause of N ms". The VMM prints every line as
  * "guest: ...".
  *
- * Guest RAM is a shmem memfd per VM. "run" records the physical page of
+ * Guest RAM is a memfd per VM: 2 MiB hugetlb pages by default, as a
+ * production host has it (--backing hugetlb; the pool must have the free
+ * pages), shmem in 2 MiB transparent huge pages (--backing thp; needs
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled at "advise" or more)
+ * or plain 4 KiB shmem (--backing shmem). "run" records the physical page of
  * each guest page (/proc/self/pagemap) and preserves, in session SESSION:
  * its own state in a small memfd (token 1: the PFNs, the last tick before
  * the update with its host TSC, the serial lines in flight, the last lines
@@ -133,6 +137,7 @@ struct dv_state {
 	uint64_t preserved_host;	/* host TSC once everything was preserved */
 	uint32_t guest_tsc_khz;		/* the guests' TSC rate, pinned */
 	uint32_t nr_vms;
+	uint32_t backing;		/* enum kk_backing of guest RAM */
 	uint32_t ring_next;
 	struct {
 		uint64_t host;
@@ -161,6 +166,7 @@ struct dv_vm {
 	char garbled_line[DV_LINE];
 	uint32_t before_tick;		/* restore: the last tick before */
 	uint64_t before_tick_host;
+	uint64_t thp_mib;		/* run, THP: guest RAM in 2 MiB folios */
 };
 
 static struct dv_state *st;
@@ -439,7 +445,16 @@ static void dv_create(struct dv_vm *vm, uint64_t mem_mib, int nr_vcpus,
 	vm->kk.io = dv_io;
 	vm->kk.kvm_fd = kk_open_kvm();
 	vm->kk.tsc_hz = st->tsc_hz;
-	kk_create_mem(&vm->kk, mem_mib << 20, false);
+	kk_create_mem_backed(&vm->kk, mem_mib << 20, st->backing);
+	if (st->backing == KK_BACKING_THP) {
+		uint64_t thp = kk_thp_kib(&vm->kk) >> 10;
+
+		/* anything else would time 4 KiB shmem under another name */
+		if (thp < mem_mib / 2)
+			fail("VM %d: only %" PRIu64 " of %" PRIu64 " MiB of guest RAM in 2 MiB THPs (shmem_enabled: advise or always?)",
+			     vm->idx, thp, mem_mib);
+		vm->thp_mib = thp;
+	}
 	kk_new_vm(&vm->kk);
 	dv_pin_tsc_rate(vm);
 	dv_setup_guest(vm, fill_mib, idle);
@@ -512,6 +527,7 @@ static void __attribute__((noreturn)) dv_serve(const char *ready)
 static void dv_preserve(const char *session_name)
 {
 	uint64_t off = DV_HDR, total = 0, moved = 0, k, *before;
+	uint64_t t0, t1, t_mem = 0, t_vm = 0, thp = 0;
 	int dev, session, ret, i;
 
 	/* where guest RAM is, page by page */
@@ -539,13 +555,17 @@ static void dv_preserve(const char *session_name)
 	if (ret)
 		fail("preserve the VMM state memfd: %s", strerror(-ret));
 	for (i = 0; i < nr_vms; i++) {
+		t0 = kk_rdtsc();
 		ret = luo_preserve_fd(session, vms[i].kk.mem_fd, TOKEN_MEM(i));
+		t1 = kk_rdtsc();
 		if (ret)
 			fail("preserve VM %d's guest RAM memfd: %s", i, strerror(-ret));
 		ret = luo_preserve_fd(session, vms[i].kk.vm_fd, TOKEN_VM(i));
 		if (ret)
 			fail("preserve VM %d's VM fd: %s%s", i, strerror(-ret),
 			     ret == -EOPNOTSUPP ? " (the kernel log says why)" : "");
+		t_mem += t1 - t0;
+		t_vm += kk_rdtsc() - t1;
 	}
 	st->preserved_host = kk_rdtsc();
 	close(dev);	/* the session lives on its own fd */
@@ -569,13 +589,31 @@ static void dv_preserve(const char *session_name)
 	if (moved)
 		report("preserving moved %" PRIu64 " guest page%s out of KHO scratch memory (where the next kernel boots) first, while the guest ran",
 		       moved, moved > 1 ? "s" : "");
-	printf("%s-data: preserved_mib=%" PRIu64 " pages=%" PRIu64 " vms=%d vcpus=%u moved_at_preserve=%" PRIu64 "\n",
-	       prefix, total >> 8, total, nr_vms, st->vm[0].nr_vcpus, moved);
+	for (i = 0; i < nr_vms; i++)
+		thp += vms[i].thp_mib;
+	/* preserve_ms: the guest RAM memfds' preserve ioctls; _vm: the VMs' */
+	printf("%s-data: backing=%s preserved_mib=%" PRIu64 " pages=%" PRIu64 " vms=%d vcpus=%u moved_at_preserve=%" PRIu64
+	       " preserve_ms=%.1f preserve_vm_ms=%.1f thp_mib=%" PRIu64 "\n",
+	       prefix, kk_backing_name(st->backing), total >> 8, total, nr_vms,
+	       st->vm[0].nr_vcpus, moved, tsc_ms(t_mem), tsc_ms(t_vm), thp);
 	fflush(stdout);
+}
+
+static const char *dv_backing_text(uint32_t backing)
+{
+	switch (backing) {
+	case KK_BACKING_HUGETLB:
+		return "hugetlb memfd, 2 MiB pages";
+	case KK_BACKING_THP:
+		return "shmem memfd, 2 MiB THPs";
+	default:
+		return "shmem memfd, 4 KiB pages";
+	}
 }
 
 static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 					      uint32_t fill_mib, int idle,
+					      int backing,
 					      const char *session_name,
 					      const char *ready)
 {
@@ -584,7 +622,11 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 	if ((uint64_t)fill_mib + 1 > mem_mib || fill_mib < 1)
 		fail("--fill %u MiB does not fit %" PRIu64 " MiB of guest RAM after 1 MiB",
 		     fill_mib, mem_mib);
+	if (backing != KK_BACKING_SHMEM && mem_mib % 2)
+		fail("--mem %" PRIu64 ": %s guest RAM comes in 2 MiB pages",
+		     mem_mib, kk_backing_name(backing));
 	state_create(nr_vms * (mem_mib << 20) / 4096 * 8);
+	st->backing = backing;
 	dv_wait_tsc_calibrated();
 	st->tsc_hz = kk_tsc_hz();
 	st->nr_vms = nr_vms;
@@ -594,9 +636,9 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 		dv_create(&vms[i], mem_mib, nr_vcpus, fill_mib, idle);
 		kk_start(&vms[i].kk);
 	}
-	report("%d VM%s started: %d vCPU%s and %" PRIu64 " MiB of guest RAM (shmem memfd) each, the guest fills %u MiB",
+	report("%d VM%s started: %d vCPU%s and %" PRIu64 " MiB of guest RAM (%s) each, the guest fills %u MiB",
 	       nr_vms, nr_vms > 1 ? "s" : "", nr_vcpus, nr_vcpus > 1 ? "s" : "",
-	       mem_mib, fill_mib);
+	       mem_mib, dv_backing_text(st->backing), fill_mib);
 	dv_wait(600, "the guests to run", running, NULL);
 	if (!session_name)
 		dv_serve(ready);	/* --no-preserve: nothing carried */
@@ -640,6 +682,7 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 						  const char *serve_ready)
 {
 	uint64_t kus[DV_MAX_VMS * KK_MAX_VCPUS], kmax = 0, total = 0, copied = 0;
+	uint64_t t_restored;
 	double plain_ms = 0, gap_max = 0, restore_ms, waited;
 	uint32_t pause_max = 0;
 	int dev, session, i, j, nk;
@@ -685,6 +728,8 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 		kk_vm_init(&vm->kk, name);
 		vm->kk.io = dv_io;
 		vm->kk.tsc_hz = st->tsc_hz;
+		/* the memfd comes back as it was preserved; THP: map it so */
+		vm->kk.backing = st->backing;
 		/* pages fault in as the guest runs: it runs first */
 		snprintf(name, sizeof(name), "VM %d", i);
 		kk_retrieve_vm(&vm->kk, name, session, TOKEN_MEM(i), TOKEN_VM(i),
@@ -695,7 +740,8 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 			kk_add_vcpu(&vm->kk, j, false);
 		kk_start(&vm->kk);
 	}
-	restore_ms = tsc_ms(kk_rdtsc() - t_main);
+	t_restored = kk_rdtsc();
+	restore_ms = tsc_ms(t_restored - t_main);
 	if (waited > 0)
 		report("waited %.0f ms for the kernel's refined TSC calibration before creating vCPUs (it did not take the previous kernel's)",
 		       waited);
@@ -787,10 +833,17 @@ static int __attribute__((noreturn)) cmd_restore(const char *session_name,
 		fail("finish session \"%s\": %s", session_name, strerror(-i));
 	report("session \"%s\" finished: the VMs are this kernel's now", session_name);
 
-	printf("%s-data: vms=%d preserved_mib=%" PRIu64 " pages=%" PRIu64 " copied=%" PRIu64
-	       " blackout_kernel_ms=%.1f blackout_guest_ms=%u tick_gap_ms=%.0f restore_ms=%.0f tsc_wait_ms=%.0f plain_ms=%.0f\n",
-	       prefix, nr_vms, total >> 8, total, copied, kmax / 1000.0, pause_max,
-	       gap_max, restore_ms, waited, plain_ms);
+	/*
+	 * The host TSC when this VMM started and when its VMs ran again, and
+	 * the rate it measured in the kernel before: the host side places
+	 * them among the kernels' own TSC stamps (harness/bench_report.py).
+	 */
+	printf("%s-data: backing=%s vms=%d preserved_mib=%" PRIu64 " pages=%" PRIu64 " copied=%" PRIu64
+	       " blackout_kernel_ms=%.1f blackout_guest_ms=%u tick_gap_ms=%.0f restore_ms=%.0f tsc_wait_ms=%.0f plain_ms=%.0f"
+	       " vmm_start_tsc=%" PRIu64 " restore_end_tsc=%" PRIu64 " tsc_hz=%" PRIu64 "\n",
+	       prefix, kk_backing_name(st->backing), nr_vms, total >> 8, total,
+	       copied, kmax / 1000.0, pause_max, gap_max, restore_ms, waited,
+	       plain_ms, t_main, t_restored, st->tsc_hz);
 	fflush(stdout);
 
 	if (serve_ready) {
@@ -865,7 +918,7 @@ static void __attribute__((noreturn)) usage(void)
 	fprintf(stderr,
 		"usage: kvm_demo_vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin|--hlt]\n"
 		"                        [--session NAME | --no-preserve] [--ready FILE] [--quiet]\n"
-		"                        [--prefix WORD]\n"
+		"                        [--prefix WORD] [--backing hugetlb|thp|shmem]\n"
 		"       kvm_demo_vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet]\n"
 		"                            [--prefix WORD] [--serve [--ready FILE]]\n"
 		"       kvm_demo_vmm plan FILE MS | reboot-at FILE | since FILE\n");
@@ -882,12 +935,13 @@ int main(int argc, char **argv)
 		{ "ready", 1, NULL, 'r' }, { "quiet", 0, NULL, 'q' },
 		{ "prefix", 1, NULL, 'p' }, { "ticks", 1, NULL, 't' },
 		{ "plain", 1, NULL, 'P' }, { "serve", 0, NULL, 'V' },
-		{ "no-preserve", 0, NULL, 'N' }, { NULL, 0, NULL, 0 },
+		{ "no-preserve", 0, NULL, 'N' }, { "backing", 1, NULL, 'B' },
+		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t mem_mib = 258;
 	uint32_t fill_mib = 256, ticks = 4;
 	const char *session = "demo", *ready = "vmm.ready", *plain = NULL;
-	int vcpus = 2, idle = DG_IDLE_PORT, o;
+	int vcpus = 2, idle = DG_IDLE_PORT, backing = KK_BACKING_HUGETLB, o;
 	bool serve = false;
 
 	t_main = kk_rdtsc();
@@ -918,6 +972,11 @@ int main(int argc, char **argv)
 		case 'P': plain = optarg; break;
 		case 'V': serve = true; break;
 		case 'N': session = NULL; break;
+		case 'B':
+			backing = kk_backing_parse(optarg);
+			if (backing < 0)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -925,7 +984,7 @@ int main(int argc, char **argv)
 	    vcpus > KK_MAX_VCPUS)
 		usage();
 	if (!strcmp(argv[1], "run"))
-		cmd_run(mem_mib, vcpus, fill_mib, idle, session, ready);
+		cmd_run(mem_mib, vcpus, fill_mib, idle, backing, session, ready);
 	if (!strcmp(argv[1], "restore") && session)
 		cmd_restore(session, ticks, plain, serve ? ready : NULL);
 	usage();
