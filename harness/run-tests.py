@@ -13,7 +13,9 @@ or a line there without its test, is an error and nothing is run.
 
 A test with variants runs once as NAME and once per variant as
 NAME@VARIANT; the kexec-tools variant does every kexec with Debian's
-`kexec -s -l` + `kexec -e` instead of the harness's own loader.
+`kexec -s -l` + `kexec -e` instead of the harness's own loader; any other
+variant V is the test's own and reaches it as kho_variant=V on the kernel
+command line.
 
 The VM boots bzImage + the test initramfs with kho_test=NAME; the init in
 the initramfs runs the test's stages across kexec boots and prints
@@ -40,6 +42,13 @@ SPLATS = re.compile(
 
 
 VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
+# Any other variant is the test's own: the test reads kho_variant=V from
+# its command line (bench/kvm_blackout: which memory backs guest RAM).
+VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def variant_cmdline(variant):
+    return VARIANT_CMDLINE.get(variant, f"kho_variant={variant}")
 
 # How much longer everything takes on the debug kernel (KASAN, lockdep).
 DEBUG_SLOWDOWN = 4
@@ -52,7 +61,7 @@ def vm_command(args, name, entry, log, variant):
     debug = "kho_scratch=100% " if args.debug else ""
     append = f"{debug}kho_test={name} {entry['cmdline']}".strip()
     if variant:
-        append += " " + VARIANT_CMDLINE[variant]
+        append += " " + variant_cmdline(variant)
     mem = entry["mem"]
     if args.debug:
         # KASAN's shadow and quarantine: give the debug kernel twice the RAM
@@ -157,9 +166,10 @@ def main():
     for path, name, entry in found:
         tests.append((path, name, entry, None, name))
         for v in entry["variants"]:
-            if v not in VARIANT_CMDLINE:
-                problems.append(f"{path}: unknown variant {v} (known: "
-                                f"{', '.join(VARIANT_CMDLINE)})")
+            if v not in VARIANT_CMDLINE and not VARIANT_NAME.match(v):
+                problems.append(f"{path}: variant {v}: not one of "
+                                f"{', '.join(VARIANT_CMDLINE)}, nor a name "
+                                "of lower-case letters, digits and '-'")
             tests.append((path, name, entry, v, f"{name}@{v}"))
     if problems:
         for p in problems:

@@ -12,7 +12,9 @@ NAME is the test's file name without .sh or .c. The keys, all optional:
     smp=N          number of CPUs                            (default 2)
     timeout=SEC    kill the VM after SEC s      (default: the runner's)
     variants=V,..  also run the test as NAME@V for each V; kexec-tools:
-                   every kexec with Debian's kexec -s -l + kexec -e
+                   every kexec with Debian's kexec -s -l + kexec -e;
+                   any other V: the test's own, kho_variant=V is added
+                   to its command line
     cmdline="..."  added to the kernel command line
     qemu="..."     further QEMU options: devices, or a -machine with
                    options, which replaces the default -machine q35
