@@ -50,7 +50,7 @@ PKGS := linux-source-6.12 linux-config-6.12 build-essential flex bison bc libelf
 	cpio xz-utils rsync ccache python3 qemu-system-x86 busybox-static \
 	kexec-tools libfdt-dev device-tree-compiler kmod \
 	ansible-core dropbear-bin openssh-client python3-jsonschema \
-	clang libclang-rt-14-dev osslsigncode openssl
+	clang libclang-rt-14-dev osslsigncode openssl gnuplot-nox
 PKG_STAMP := $(BUILD)/.packages
 
 .PHONY: all kernel initramfs check demo patches patches-check bench clean \
@@ -60,7 +60,8 @@ PKG_STAMP := $(BUILD)/.packages
 all: kernel initramfs
 
 packages: $(PKG_STAMP)
-$(PKG_STAMP):
+# checked again when this Makefile (and so PKGS) changes
+$(PKG_STAMP): Makefile
 	@mkdir -p $(BUILD)
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
@@ -165,10 +166,17 @@ demo: initramfs
 	@python3 harness/demo.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(BUILD)/logs-demo --timeout $(QEMU_TIMEOUT)
 
+# kvm_blackout's tables per backing and its chart (build/logs-bench/
+# kvm_blackout.png) come from harness/bench_report.py, over the logs of
+# this run
 bench: initramfs
+	@mkdir -p $(BUILD)/logs-bench && touch $(BUILD)/logs-bench/.started
 	@python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(BUILD)/logs-bench --jobs 1 --timeout $(QEMU_TIMEOUT) --bench \
-		$(if $(T),--filter '$(T)') $(BENCH_SRCS)
+		$(if $(T),--filter '$(T)') $(BENCH_SRCS); rc=$$?; \
+	python3 harness/bench_report.py --logdir $(BUILD)/logs-bench \
+		--since $(BUILD)/logs-bench/.started || rc=1; \
+	exit $$rc
 
 # --- fuzzing: the parsers of handed-over data, in userspace ---
 # tools/testing/kho-fuzz builds them from this checkout against the
