@@ -17,6 +17,12 @@ import qemu
 import vmconf
 
 
+# the VMM's --backing, as the report names it
+BACKING = {"hugetlb": "hugetlb memfd in 2 MiB pages",
+           "thp": "shmem memfd in 2 MiB transparent huge pages",
+           "shmem": "shmem memfd"}
+
+
 def data(lines, prefix="demo-data:"):
     """key=value figures from the "demo-data:" lines; later ones win."""
     d = {}
@@ -107,7 +113,7 @@ def main():
         print()
         print("  summary")
         print(f"    guest RAM preserved          {d.get('preserved_mib', '?')} MiB "
-              f"({d.get('pages', '?')} pages of shmem memfd)")
+              f"({d.get('pages', '?')} 4 KiB pages of {BACKING.get(d.get('backing'), 'memfd')})")
         if d["copied"] == "0":
             print("    guest pages copied           0 (every page at the same physical "
                   "address, by /proc/self/pagemap)")
