@@ -35,7 +35,8 @@
  * Guest RAM is a memfd per VM: 2 MiB hugetlb pages by default, as a
  * production host has it (--backing hugetlb; the pool must have the free
  * pages), shmem in 2 MiB transparent huge pages (--backing thp; needs
- * /sys/kernel/mm/transparent_hugepage/shmem_enabled at "advise" or more)
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled at "always", or at
+ * "advise" where the kernel has madvise())
  * or plain 4 KiB shmem (--backing shmem). "run" records the physical page of
  * each guest page (/proc/self/pagemap) and preserves, in session SESSION:
  * its own state in a small memfd (token 1: the PFNs, the last tick before

@@ -113,12 +113,21 @@ void kk_vm_init(struct kk_vm *vm, const char *logname)
 	setvbuf(vm->log, NULL, _IOLBF, 0);
 }
 
-/* Fault every page of @size bytes at @p in, for writing (Linux 5.14). */
+/*
+ * Fault every page of fresh (zeroed) guest RAM in, for writing; by hand
+ * where the kernel has no madvise() (CONFIG_ADVISE_SYSCALLS=n).
+ */
 static void kk_populate(uint8_t *p, uint64_t size)
 {
-	if (madvise(p, size, MADV_POPULATE_WRITE))
+	uint64_t off;
+
+	if (!madvise(p, size, MADV_POPULATE_WRITE))
+		return;
+	if (errno != ENOSYS && errno != EINVAL)
 		fail("madvise(MADV_POPULATE_WRITE) on %" PRIu64 " MiB of guest RAM: %s",
 		     size >> 20, strerror(errno));
+	for (off = 0; off < size; off += 4096)
+		p[off] = 0;
 }
 
 /*
@@ -149,7 +158,12 @@ void kk_map_mem(struct kk_vm *vm, bool populate)
 		       vm->backing == KK_BACKING_THP ? flags & ~MAP_POPULATE : flags,
 		       vm->mem_fd, 0);
 	if (vm->mem != MAP_FAILED && vm->backing == KK_BACKING_THP) {
-		if (madvise(vm->mem, vm->mem_size, MADV_HUGEPAGE))
+		/*
+		 * Without madvise(), shmem_enabled must say "always" or
+		 * "within_size"; kk_thp_kib() tells what came of it.
+		 */
+		if (madvise(vm->mem, vm->mem_size, MADV_HUGEPAGE) &&
+		    errno != ENOSYS)
 			fail("madvise(MADV_HUGEPAGE) on guest RAM: %s",
 			     strerror(errno));
 		if (populate)

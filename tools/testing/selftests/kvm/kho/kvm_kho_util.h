@@ -210,7 +210,8 @@ void kk_create_mem(struct kk_vm *vm, uint64_t size, bool hugetlb);
 /*
  * Guest RAM: a memfd of @size bytes backed as @backing, mapped and every
  * page allocated. THP needs the shmem_enabled sysfs knob at "advise" (or
- * "always", "within_size"), hugetlb enough free pages in the pool.
+ * "always", "within_size"; "always" where the kernel has no madvise()),
+ * hugetlb enough free pages in the pool.
  */
 void kk_create_mem_backed(struct kk_vm *vm, uint64_t size,
 			  enum kk_backing backing);
