@@ -231,8 +231,8 @@ def report_backing(backing, log, plains, cases):
               f"{fmt_ms(r['restore'], 11)} {fmt_ms(r['first'], 11)} "
               f"{fmt_ms(r['blackout'], 10)} {fmt_ms(r['vcpu_capture'], 12)}")
     print(f"bench: {backing}: preserving guest RAM")
-    print(f"bench: {'case':<12} {'preserve':>9} {'per GiB':>9} {'pages':>8} {'metadata':>9} "
-          f"{'bytes/GiB':>10} {'blocks in':>10} {'THP':>9}")
+    print(f"bench: {'case':<12} {'preserve':>10} {'per GiB':>10} {'moved':>7} {'pages':>8} "
+          f"{'metadata':>9} {'bytes/GiB':>10} {'blocks in':>10} {'THP':>9}")
     for r in cases:
         gib = r["mib"] / 1024.0
         per = r["preserve"] / gib if r["preserve"] is not None and gib else None
@@ -242,8 +242,9 @@ def report_backing(backing, log, plains, cases):
         mbytes = f"{fin[3] * 4096 / gib:.0f}" if fin and gib else "-"
         blocks = f"{r['map_blocks'][0]}" if r["map_blocks"] else "-"
         thp = f"{r['thp_mib']:.0f} MiB" if r["thp_mib"] else "-"
-        print(f"bench: {case_name(r):<12} {fmt_ms(r['preserve'], 9, 1)} "
-              f"{fmt_ms(per, 9, 2)} {pages:>8} {meta:>9} "
+        moved = r["run"].get("moved_at_preserve", "-")
+        print(f"bench: {case_name(r):<12} {fmt_ms(r['preserve'], 10, 1)} "
+              f"{fmt_ms(per, 10, 1)} {moved:>7} {pages:>8} {meta:>9} "
               f"{mbytes:>10} {blocks:>10} {thp:>9}")
     targets(backing, cases)
     return mean
@@ -376,7 +377,8 @@ def main():
     print("bench:")
     print("bench: blackout: finalize/kexec capturing a vCPU to it running again (kernel, the "
           "longest); guest saw: the pause the guest's TSC showed; restore: VMM start to its "
-          "vCPUs created; preserve: the VMM's preserve ioctls of guest RAM memfds; metadata: "
+          "vCPUs created; preserve: the VMM's preserve ioctls of guest RAM memfds (moved: 4 KiB pages "
+          "it first migrated out of KHO scratch); metadata: "
           "pages of the preserved-memory map at finalize; blocks in: what the next kernel "
           "reserved (2 MiB folios make one block each)")
     print("bench: capture, shutdown, kexec boot, first instr need kernel log lines "
