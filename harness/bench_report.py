@@ -311,7 +311,7 @@ set xlabel 'guest RAM (GiB)'
 set xtics (0.25, 1, 2, 4)
 set xrange [0:4.25]
 set ylabel 'blackout / plain kexec reboot'
-set yrange [0.95:*]
+set yrange [0:*]
 set key bottom right
 plot {plot_ratio}, 1.05 with lines dt 2 lc rgb 'gray40' title 'target 1.05 (hugetlb, THP)', \\
      1.10 with lines dt 3 lc rgb 'gray60' title 'target 1.10 (4 KiB shmem at 2 GiB)'
