@@ -18,7 +18,7 @@ counting across a kexec in QEMU, so stamps of two kernels compare):
   capture        the old kernel quiescing the preserved files at the kexec
                  ("liveupdate: kexec: quiesced N files in U us, TSC T")
   shutdown       from there to the new kernel finding the handover
-                 ("KHO: handover found at TSC T"): shutdown and the jump
+                 ("KHO: handover found at ADDR, TSC T"): shutdown and the jump
   kexec boot     from there to the VMM's start, less the map check
   map check      "KHO: incoming map: ... checked and reserved in U us"
   VMM restore    the VMM's start to its vCPUs created ("kvm-data:" TSCs)
@@ -52,11 +52,11 @@ KERNEL_BANNER = re.compile(r"Linux version \d")
 RE = {
     "refined": re.compile(r"tsc: Refined TSC clocksource calibration: ([0-9.]+) MHz"),
     "detected": re.compile(r"tsc: Detected ([0-9.]+) MHz"),
-    "handover": re.compile(r"KHO: handover found at TSC (\d+)"),
+    "handover": re.compile(r"KHO: handover found at \S+, TSC (\d+)"),
     "map_us": re.compile(r"checked and reserved in ([0-9]+) us"),
     "map_blocks": re.compile(r"KHO: incoming map: (\d+) blocks \((\d+) pages\)"),
     "quiesce": re.compile(r"liveupdate: kexec: quiesced (\d+) files in (\d+) us, TSC (\d+)"),
-    "vcpus": re.compile(r"kvm-kho: VM (\S+): (\d+) vCPUs captured in (\d+) us"),
+    "vcpus": re.compile(r"kvm-kho: VM quiesced: (\d+) vCPUs captured in (\d+) us \(VM (\S+)\)"),
     "finalized": re.compile(r"KHO: finalized in (\d+) us: FDT (\d+) bytes, "
                             r"(\d+) pages preserved, (\d+) metadata pages"),
     "resumed": re.compile(r"kvm-kho: \S+: vCPU \d+ resumed, (\d+) us after it was stopped"),
@@ -112,7 +112,7 @@ def parse_log(path):
             elif (m := RE["quiesce"].search(line)) and not echoed:
                 b.quiesce = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
             elif (m := RE["vcpus"].search(line)) and not echoed:
-                b.vcpus.append(int(m.group(3)))
+                b.vcpus.append(int(m.group(2)))
             elif (m := RE["finalized"].search(line)) and not echoed:
                 b.finalized = tuple(int(g) for g in m.groups())
             elif (m := RE["resumed"].search(line)):

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 
+import bench_report
 import qemu
 import vmconf
 
@@ -44,6 +45,21 @@ def num(d, key):
 def guest_lines(lines):
     return [l.split("# ", 1)[1].strip() for l in lines
             if re.match(r"^# guest( \d+)?: ", l)]
+
+
+def where_it_went(log, d):
+    """The blackout of the live update, phase by phase, from the kernel
+    log lines and the VMM's TSC stamps (see harness/bench_report.py)."""
+    boots = bench_report.parse_log(log)
+    old = next((i for i, b in enumerate(boots) if b.quiesce and b.quiesce[0]), None)
+    if old is None or old + 1 >= len(boots):
+        return []
+    r = bench_report.breakdown("demo", d, d, boots[old], boots[old + 1])
+    parts = [("capture", r["capture"]), ("kernel shutdown and jump", r["shutdown"]),
+             ("kexec boot", r["kexec_boot"]), ("map check", r["map"]),
+             ("VMM restore", r["restore"]), ("to the first guest instruction", r["first"])]
+    out = [f"{v:8.0f} ms  {name}" for name, v in parts if v is not None]
+    return out
 
 
 def main():
@@ -123,8 +139,8 @@ def main():
             print(f"                                 (preserving had first moved "
                   f"{d['moved_at_preserve']} out of KHO scratch memory, while the guest ran)")
         if kern:
-            print(f"    VM blackout                  {kern:.0f} ms (kernel: vCPU captured at "
-                  "finalize -> running again)")
+            print(f"    VM blackout                  {kern:.0f} ms (kernel: vCPU captured in "
+                  "reboot() -> running again)")
         if seen:
             print(f"                                 {seen:.0f} ms as the guest's own clock saw it")
         if gap:
@@ -139,6 +155,11 @@ def main():
                   "same QEMU run, nothing preserved)")
         if plain and kern:
             print(f"    blackout / plain reboot      {kern / plain:.2f}")
+        where = where_it_went(log, d)
+        if where:
+            print("    where the blackout went      " + where[0])
+            for w in where[1:]:
+                print("                                 " + w)
         if "pt_before" in d:
             print(f"    passthrough device (edu)     {d['pt_before']} DMA transfers driven and "
                   f"checked by its guest before the update, {d['pt_after']} by the end")
