@@ -105,6 +105,18 @@ void __warn_printk(const char *fmt, ...)
 	fuzz_puts(buf);
 }
 
+/* lib/string.c's, which the harness does not link: libc has the rest */
+void *memchr_inv(const void *start, int c, size_t bytes)
+{
+	const u8 *p = start;
+	size_t i;
+
+	for (i = 0; i < bytes; i++)
+		if (p[i] != (u8)c)
+			return (void *)(p + i);
+	return NULL;
+}
+
 /* ----- physical memory ----- */
 
 static void *map_at(phys_addr_t phys, size_t size, int prot)
@@ -284,6 +296,36 @@ void kfree(const void *p)
 void kvfree(const void *p)
 {
 	kfree(p);
+}
+
+/*
+ * The only slab cache the parsers reach is the xarray's node cache
+ * (lib/radix-tree.c's), whose constructor hands out zeroed nodes.
+ */
+struct kmem_cache *radix_tree_node_cachep;
+
+void *kmem_cache_alloc_lru_noprof(struct kmem_cache *s, struct list_lru *lru,
+				  gfp_t flags)
+{
+	if (s != radix_tree_node_cachep)
+		fuzz_fail("kmem_cache_alloc_lru() of a cache other than the xarray's");
+	return fuzz_kmalloc(sizeof(struct xa_node), flags | __GFP_ZERO);
+}
+
+void kmem_cache_free(struct kmem_cache *s, void *p)
+{
+	kfree(p);
+}
+
+void radix_tree_node_rcu_free(struct rcu_head *head)
+{
+	kfree(container_of(head, struct xa_node, rcu_head));
+}
+
+/* one thread: no reader can still see what is handed to RCU */
+void call_rcu(struct rcu_head *head, rcu_callback_t func)
+{
+	func(head);
 }
 
 char *kstrdup(const char *s, gfp_t gfp)
@@ -570,6 +612,19 @@ void fuzz_write_seed(const char *name, const void *data, size_t size)
 /* ----- one thread, no time: locks and clocks ----- */
 
 void _raw_spin_lock(raw_spinlock_t *lock)
+{
+}
+
+unsigned long _raw_spin_lock_irqsave(raw_spinlock_t *lock)
+{
+	return 0;
+}
+
+void _raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags)
+{
+}
+
+void _raw_spin_lock_irq(raw_spinlock_t *lock)
 {
 }
 
