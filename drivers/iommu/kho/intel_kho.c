@@ -678,7 +678,8 @@ static const void * __init intel_kho_array(int node, const char *name,
 static void __init intel_kho_parse(void)
 {
 	const struct intel_kho_domain_ser *doms;
-	unsigned int i;
+	struct intel_kho_in_dom *in_doms;
+	unsigned int i, nr_doms = 0;
 	int node;
 
 	intel_kho_in.parsed = true;
@@ -691,7 +692,7 @@ static void __init intel_kho_parse(void)
 					     INTEL_KHO_MAX_UNITS,
 					     &intel_kho_in.nr_units);
 	doms = intel_kho_array(node, "domains", sizeof(*doms),
-			       INTEL_KHO_MAX_DOMAINS, &intel_kho_in.nr_doms);
+			       INTEL_KHO_MAX_DOMAINS, &nr_doms);
 	intel_kho_in.devs = intel_kho_array(node, "devices",
 					    sizeof(*intel_kho_in.devs),
 					    INTEL_KHO_MAX_DEVICES,
@@ -707,20 +708,20 @@ static void __init intel_kho_parse(void)
 			       i);
 			return;
 		}
-	intel_kho_in.doms = kcalloc(intel_kho_in.nr_doms,
-				    sizeof(*intel_kho_in.doms), GFP_KERNEL);
-	if (!intel_kho_in.doms && intel_kho_in.nr_doms) {
+	in_doms = kcalloc(nr_doms, sizeof(*in_doms), GFP_KERNEL);
+	if (!in_doms && nr_doms) {
 		pr_err("no memory for the handover record\n");
 		return;
 	}
-	for (i = 0; i < intel_kho_in.nr_doms; i++) {
-		struct intel_kho_in_dom *m = &intel_kho_in.doms[i];
+	for (i = 0; i < nr_doms; i++) {
+		struct intel_kho_in_dom *m = &in_doms[i];
 
 		/* did 0 and 1 are the driver's own; aw 1-3 are 3-5 levels */
 		if (doms[i].did < 2 || doms[i].aw < 1 || doms[i].aw > 3 ||
 		    memchr_inv(doms[i].reserved, 0, sizeof(doms[i].reserved))) {
 			pr_err("handover record: domain %u: bad domain id, width or reserved bytes\n",
 			       i);
+			kfree(in_doms);
 			return;
 		}
 		m->reg_base = doms[i].reg_base;
@@ -730,6 +731,9 @@ static void __init intel_kho_parse(void)
 		m->aw = doms[i].aw;
 		INIT_WORK(&m->free_work, intel_kho_in_free_work);
 	}
+	/* only a sound record has domains: every user of them walks these */
+	intel_kho_in.doms = in_doms;
+	intel_kho_in.nr_doms = nr_doms;
 	intel_kho_in.sound = true;
 }
 
