@@ -26,8 +26,9 @@ case "$1" in
 	plain_reboot 2 ;;
 2)
 	echo "plain=$($VMM since plain.tsc)" >> results
+	# the same backing as the passthrough guest's (vfio_kho_vm): shmem
 	VMM_OUT=run.out start_vmm kvm --session bench --quiet --vms 1 --vcpus 1 \
-		--mem 16 --fill 8
+		--backing shmem --mem 16 --fill 8
 	live_update 3 kvm ;;
 3)
 	$VMM restore --session bench --quiet --prefix kvm --ticks 3 > restore.out 2>&1 ||
