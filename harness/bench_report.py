@@ -278,6 +278,7 @@ def targets(backing, cases, mean=None):
     if both and mean:
         for r in both:
             r["added"] = r["blackout"] - r["shutdown"] - r["kexec_boot"]
+            r["added_ratio"] = (mean + r["added"]) / mean
         same = sum(r["shutdown"] + r["kexec_boot"] for r in both) / len(both)
         lines.append(f"shutdown + kexec boot, mean of the cases: {same:.0f} ms; the plain "
                      f"reboot, mean: {mean:.0f} ms ({same / mean:.2f})")
@@ -307,9 +308,10 @@ def chart(series, png):
             continue
         path = f"{base}.{backing}.dat"
         with open(path, "w") as f:
-            f.write("# guest_gib blackout_ms ratio\n")
-            for gib, ms, ratio in sorted(points):
-                f.write(f"{gib} {ms:.1f} {ratio:.4f}\n")
+            f.write("# guest_gib blackout_ms ratio added_ratio\n")
+            for gib, ms, ratio, added in sorted(points):
+                f.write(f"{gib} {ms:.1f} {ratio:.4f} "
+                        f"{added if added is not None else 'NaN'}\n")
         datafiles.append((backing, path))
     if not datafiles:
         print("bench: no chart: no 1-VM case with a blackout in the logs")
@@ -317,8 +319,10 @@ def chart(series, png):
     res = subprocess.run([gnuplot, "-e", "set terminal"], capture_output=True, text=True)
     terms = res.stdout + res.stderr
     term = "pngcairo size 1000,700 font ',10'" if "pngcairo" in terms else "png size 1000,700"
-    plot_ratio = ", ".join(f"'{p}' using 1:3 with linespoints lw 2 title '{b}'"
-                           for b, p in datafiles)
+    plot_ratio = ", ".join(f"'{p}' using 1:3 with linespoints lw 2 lc {i + 1} title '{b}', "
+                           f"'{p}' using 1:4 with linespoints lw 1 dt 2 lc {i + 1} "
+                           f"title '{b}: (plain + added) / plain'"
+                           for i, (b, p) in enumerate(datafiles))
     plot_ms = ", ".join(f"'{p}' using 1:2 with linespoints lw 2 title '{b}'"
                         for b, p in datafiles)
     script = f"""set terminal {term}
@@ -390,7 +394,8 @@ def main():
             print(f"bench: {backing}: no case in {log}")
             continue
         report_backing(backing, log, plains, cases)
-        series[backing] = [(r["mib"] / 1024.0, r["blackout"], r["ratio"]) for r in cases
+        series[backing] = [(r["mib"] / 1024.0, r["blackout"], r["ratio"],
+                            r.get("added_ratio")) for r in cases
                            if r["vms"] == 1 and r["blackout"] is not None
                            and r.get("ratio") is not None]
     print("bench:")
