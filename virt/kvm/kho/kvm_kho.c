@@ -148,31 +148,6 @@ static void kvm_kho_del(struct kvm_kho_vm *vm)
 	kfree_rcu(vm, rcu);
 }
 
-/* Is the VM armed for the kexec (and perhaps quiesced already)? */
-static bool kvm_kho_armed(struct kvm *kvm)
-{
-	struct kvm_kho_vm *vm;
-	bool armed;
-
-	rcu_read_lock();
-	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
-	armed = vm && READ_ONCE(vm->armed);
-	rcu_read_unlock();
-	return armed;
-}
-
-static bool kvm_kho_frozen(struct kvm *kvm)
-{
-	struct kvm_kho_vm *vm;
-	bool frozen;
-
-	rcu_read_lock();
-	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
-	frozen = vm && READ_ONCE(vm->frozen);
-	rcu_read_unlock();
-	return frozen;
-}
-
 /* Must KVM_RUN stay out of the guest: frozen, or being preserved? */
 static bool kvm_kho_stopped(struct kvm *kvm)
 {
@@ -1154,9 +1129,16 @@ static bool kvm_kho_vm_ioctl_runs_on(unsigned int ioctl)
 
 int __kvm_kho_vm_ioctl(struct kvm *kvm, unsigned int ioctl)
 {
-	if (!kvm_kho_armed(kvm))
-		return 0;
-	if (!kvm_kho_frozen(kvm) && kvm_kho_vm_ioctl_runs_on(ioctl))
+	struct kvm_kho_vm *vm;
+	bool armed, frozen;
+
+	rcu_read_lock();
+	vm = xa_load(&kvm_kho_vms, (unsigned long)kvm);
+	armed = vm && READ_ONCE(vm->armed);
+	frozen = vm && READ_ONCE(vm->frozen);
+	rcu_read_unlock();
+
+	if (!armed || (!frozen && kvm_kho_vm_ioctl_runs_on(ioctl)))
 		return 0;
 	return -EBUSY;
 }
