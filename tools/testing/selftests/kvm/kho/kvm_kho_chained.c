@@ -199,11 +199,7 @@ static void vmm(void *arg, int status_fd)
 	name_of(rname, sizeof(rname), "vmm", stage);
 	strcat(rname, ".out");
 	kk_child_detach(status_fd, rname);
-	for (;;) {
-		kk_sleep_ms(100);
-		kk_record_fill(&vm, &rec);
-		kk_record_write(rfd, &rec);
-	}
+	kk_record_until_kexec(&vm, rfd, &rec);
 }
 
 /* Every stage: the VMM runs in a child, which outlives all but the last. */

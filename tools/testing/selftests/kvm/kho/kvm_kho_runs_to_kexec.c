@@ -114,12 +114,7 @@ static void vmm_stage1(void *arg, int status_fd)
 	    rec.count[0], rec.count[1]);
 	msg("# VMM %d keeps the guest running through the kexec", getpid());
 	kk_child_detach(status_fd, "vmm.log");
-
-	for (;;) {
-		kk_sleep_ms(100);
-		kk_record_fill(&vm, &rec);
-		kk_record_write(rfd, &rec);
-	}
+	kk_record_until_kexec(&vm, rfd, &rec);
 }
 
 static int stage1(void)

@@ -411,6 +411,12 @@ void kk_record_fill(struct kk_vm *vm, struct kk_record *r);
  */
 void kk_record_write(int fd, struct kk_record *r);
 int kk_record_create(const char *path);
+/*
+ * Keep writing @vm's latest reports into @fd, every 100 ms, until the
+ * kexec ends the process: the next stage takes the last whole one.
+ */
+void __attribute__((noreturn))
+kk_record_until_kexec(struct kk_vm *vm, int fd, struct kk_record *r);
 /* The newest whole record of @path; fails if there is none. */
 void kk_record_load(const char *path, struct kk_record *r);
 

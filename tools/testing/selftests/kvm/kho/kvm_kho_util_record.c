@@ -61,6 +61,15 @@ void kk_record_write(int fd, struct kk_record *r)
 		fail("writing a record: %s", strerror(errno));
 }
 
+void kk_record_until_kexec(struct kk_vm *vm, int fd, struct kk_record *r)
+{
+	for (;;) {
+		kk_sleep_ms(100);
+		kk_record_fill(vm, r);
+		kk_record_write(fd, r);
+	}
+}
+
 int kk_record_create(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
