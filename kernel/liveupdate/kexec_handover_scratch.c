@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) "KHO: " fmt
 
 #include <linux/cma.h>
+#include <linux/hugetlb.h>
 #include <linux/ioport.h>
 #include <linux/kexec.h>
 #include <linux/kexec_handover.h>
@@ -167,6 +168,49 @@ static int __init kho_alloc_scratch(u64 size, phys_addr_t limit, int nid)
 }
 
 /*
+ * Gigantic hugetlb pages reserved at boot (hugepagesz=1G hugepages=N) are
+ * memblock allocations made before the page allocator is up, but they are
+ * a pool for userspace, not memory the kernel needs to boot: leave them out
+ * of the estimate, or scratch would grow with the pool. Pages below @limit
+ * on @nid (NUMA_NO_NODE: any node) count.
+ */
+static u64 __init kho_boot_pool_size(phys_addr_t limit, int nid)
+{
+	u64 size = 0;
+#ifdef CONFIG_HUGETLB_PAGE
+	struct huge_bootmem_page *m;
+	int n;
+
+	for_each_online_node(n) {
+		if (nid != NUMA_NO_NODE && n != nid)
+			continue;
+		/* set up by the first hugepages= that allocated at boot */
+		if (!huge_boot_pages[n].next)
+			continue;
+		list_for_each_entry(m, &huge_boot_pages[n], list) {
+			phys_addr_t base = virt_to_phys(m);
+			phys_addr_t end = base + huge_page_size(m->hstate);
+
+			if (limit != MEMBLOCK_ALLOC_ANYWHERE)
+				end = min_t(phys_addr_t, end, limit + 1);
+			if (end > base)
+				size += end - base;
+		}
+	}
+#endif
+	return size;
+}
+
+/* What the kernel allocated at boot below @limit on @nid, pools aside. */
+static u64 __init kho_kern_size(phys_addr_t limit, int nid)
+{
+	u64 kern = memblock_reserved_kern_size(limit, nid);
+	u64 pool = kho_boot_pool_size(limit, nid);
+
+	return kern > pool ? kern - pool : 0;
+}
+
+/*
  * First boot of a KHO kernel: size and reserve the scratch areas. All sizes
  * are computed before anything is allocated, since the areas themselves
  * are kernel allocations and would otherwise inflate each other.
@@ -178,17 +222,20 @@ static int __init kho_reserve_scratch(void)
 	u64 lowmem, global, size;
 	int nid, err;
 
-	lowmem = pct ? kho_scale(memblock_reserved_kern_size(ARCH_LOW_ADDRESS_LIMIT,
-							     NUMA_NO_NODE),
+	lowmem = pct ? kho_scale(kho_kern_size(ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE),
 				 KHO_SCRATCH_LOWMEM_MIN) : kho_scratch_cfg.lowmem;
-	global = pct ? kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
-							     NUMA_NO_NODE),
+	global = pct ? kho_scale(kho_kern_size(MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE),
 				 KHO_SCRATCH_GLOBAL_MIN) : kho_scratch_cfg.global;
 	for_each_online_node(nid)
 		pernode[nid] = pct ?
-			kho_scale(memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
-							      nid), 0) :
+			kho_scale(kho_kern_size(MEMBLOCK_ALLOC_ANYWHERE, nid), 0) :
 			kho_scratch_cfg.pernode;
+
+	if (pct)
+		pr_info("scratch sized at %u%% of %llu MiB allocated at boot, boot-time huge pages (%llu MiB) left out\n",
+			kho_scratch_cfg.percent,
+			kho_kern_size(MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE) >> 20,
+			kho_boot_pool_size(MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE) >> 20);
 
 	size = lowmem;
 	err = kho_alloc_scratch(size, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE);
@@ -279,10 +326,17 @@ void __init kho_memory_init(void)
 		kho_nr_scratch = 0;
 	}
 
+	/*
+	 * Gigantic pages that hugetlb held back while memblock was confined
+	 * to scratch: the pool stays for good, so it stays out of scratch.
+	 */
+	memblock_set_kho_scratch_avoid(true);
+	hugetlb_alloc_deferred_boot_pages();
+	memblock_set_kho_scratch_avoid(false);
+
 	if (!kho_is_enabled())
 		return;
-	kho_boot_alloc = memblock_reserved_kern_size(MEMBLOCK_ALLOC_ANYWHERE,
-						     NUMA_NO_NODE);
+	kho_boot_alloc = kho_kern_size(MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE);
 	if (!incoming && kho_reserve_scratch()) {
 		kho_disable();
 		return;
