@@ -40,8 +40,11 @@ unsigned int kho_nr_scratch;
  */
 u64 kho_boot_alloc;
 
-/* Floor for the global area: room for the next kernel image and initrd. */
-#define KHO_SCRATCH_GLOBAL_MIN	SZ_128M
+/*
+ * Floor for the global area: room for the next kernel image and an initrd
+ * of a distribution's size (around 100 MiB), on top of its allocations.
+ */
+#define KHO_SCRATCH_GLOBAL_MIN	SZ_256M
 #define KHO_SCRATCH_LOWMEM_MIN	SZ_16M
 
 static struct kho_scratch_cfg kho_scratch_cfg __initdata = {
@@ -214,11 +217,19 @@ static u64 __init kho_kern_size(phys_addr_t limit, int nid)
  * First boot of a KHO kernel: size and reserve the scratch areas. All sizes
  * are computed before anything is allocated, since the areas themselves
  * are kernel allocations and would otherwise inflate each other.
+ *
+ * The lowmem area serves allocations the next kernel limits to low memory,
+ * the per-node areas node-local ones. Where all RAM is low memory, or there
+ * is one node, the global area serves those too: a separate area would
+ * duplicate it. Sizes given explicitly for such an area are added to the
+ * global one, so the total asked for stays.
  */
 static int __init kho_reserve_scratch(void)
 {
 	static u64 pernode[MAX_NUMNODES] __initdata;
 	bool pct = kho_scratch_cfg.percent_mode;
+	bool all_low = memblock_end_of_DRAM() - 1 <= ARCH_LOW_ADDRESS_LIMIT;
+	bool one_node = num_online_nodes() == 1;
 	u64 lowmem, global, size;
 	int nid, err;
 
@@ -236,6 +247,19 @@ static int __init kho_reserve_scratch(void)
 			kho_scratch_cfg.percent,
 			kho_kern_size(MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE) >> 20,
 			kho_boot_pool_size(MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE) >> 20);
+	if (all_low) {
+		/* the global area holds all of the low allocations already */
+		if (!pct)
+			global += lowmem;
+		lowmem = 0;
+	}
+	if (one_node) {
+		for_each_online_node(nid) {
+			if (!pct)
+				global += pernode[nid];
+			pernode[nid] = 0;
+		}
+	}
 
 	size = lowmem;
 	err = kho_alloc_scratch(size, ARCH_LOW_ADDRESS_LIMIT, NUMA_NO_NODE);

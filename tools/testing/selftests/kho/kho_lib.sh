@@ -53,3 +53,39 @@ kho_write() {
 	[ $rc = 0 ] || cat write.err
 	return $rc
 }
+
+# all_ram_low: does all RAM lie below 4 GiB?
+all_ram_low() {
+	top=$(grep "System RAM" /proc/iomem | tail -n 1 |
+		sed 's/^ *[0-9a-f]*-\([0-9a-f]*\) .*/\1/')
+	[ $((0x$top)) -lt $((1 << 32)) ]
+}
+
+# kho_expect_scratch_pct N: the scratch areas are what kho_scratch=N% makes
+# of this kernel's boot allocations (kho/out/boot_alloc) on a one-node
+# machine: no per-node area; the global area N% of them, raised to its 256M
+# floor; a lowmem area first only when RAM reaches above 4 GiB. Sizes are
+# whole pageblocks.
+kho_expect_scratch_pct() {
+	_boot=$(cat $KHO/out/boot_alloc)
+	[ "$_boot" -gt 0 ] || fail "kho/out/boot_alloc is '$_boot'"
+	set -- "$1" $(cat $KHO/out/scratch_len)
+	_pct=$1
+	shift
+	echo "boot_alloc $_boot; scratch areas: $*"
+	if all_ram_low; then
+		[ $# = 1 ] || fail "all RAM below 4 GiB on one node: expected 1 scratch area, got $#"
+		_global=$(($1))
+	else
+		[ $# = 2 ] || fail "RAM above 4 GiB on one node: expected 2 scratch areas, got $#"
+		_global=$(($2))
+		# the lowmem area scales only the allocations below 4 GiB
+		[ $(($1)) -ge $((16 << 20)) ] || fail "lowmem area $1 below its 16M floor"
+		echo "ok: lowmem area $1"
+	fi
+	_block=$(awk '/^Pages per block:/ { print $4 * 4096 }' /proc/pagetypeinfo)
+	_want=$((_boot * _pct / 100))
+	[ $_want -ge $((256 << 20)) ] || _want=$((256 << 20))
+	_want=$(((_want + _block - 1) / _block * _block))
+	expect_eq "global area at $_pct%" "$(printf 0x%x $_want)" "$(printf 0x%x $_global)"
+}

@@ -2,13 +2,12 @@
 # kexec_file_load refuses, with ENOSPC and a message giving the figures, a
 # next kernel that would not fit in scratch: its segments plus the early
 # allocations this kernel made (kho/out/boot_alloc) exceed the areas. The
-# same kernel with an initrd a few MiB smaller still loads. Each area is
-# sized at 60% of the boot allocations: together they exceed those
-# allocations plus the kernel by enough for an initrd of some MiB, also on
-# the debug kernel, whose boot allocations are mostly KASAN's shadow; and
-# each segment still finds an area to be placed in when their sum is
-# refused, so a segment too large to place (EADDRNOTAVAIL) cannot be what
-# refuses the load.
+# same kernel with an initrd a few MiB smaller still loads. Scratch is sized
+# at 150% of the boot allocations: it exceeds those allocations plus the
+# kernel by enough for an initrd of some MiB, also on the debug kernel,
+# whose boot allocations are mostly KASAN's shadow; and each segment still
+# finds an area to be placed in when their sum is refused, so a segment too
+# large to place (EADDRNOTAVAIL) cannot be what refuses the load.
 . /tests/kho_lib.sh
 
 MiB=$((1 << 20))
