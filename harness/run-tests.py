@@ -55,11 +55,7 @@ DEBUG_SLOWDOWN = 4
 
 
 def vm_command(args, name, entry, log, variant):
-    # The debug kernel's boot allocations include the KASAN shadow; scale
-    # scratch to 100% of them (the next kernel may use all three areas).
-    # A test's own kho_scratch= comes later on the line and wins.
-    debug = "kho_scratch=100% " if args.debug else ""
-    append = f"{debug}kho_test={name} {entry['cmdline']}".strip()
+    append = f"kho_test={name} {entry['cmdline']}".strip()
     if variant:
         append += " " + variant_cmdline(variant)
     mem = entry["mem"]
@@ -84,10 +80,8 @@ def controller_command(args, path, name, entry):
     if args.debug:
         mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
         # the debug kernel boots and runs a VM several times slower; the
-        # fleet's own waits grow as the test's timeout does. Its scratch
-        # is sized as for the other tests (see vm_command()).
-        slow = ["--debug-slowdown", str(DEBUG_SLOWDOWN),
-                "--append", "kho_scratch=100%"]
+        # fleet's own waits grow as the test's timeout does
+        slow = ["--debug-slowdown", str(DEBUG_SLOWDOWN)]
     return ["/usr/bin/python3", path, *shlex.split(args.fleet_args),
             "--logdir", os.path.join(args.logdir, name), "--result", name,
             "--mem", mem, "--smp", entry["smp"], *slow]
