@@ -89,6 +89,7 @@ const void *kho_get_prop(int node, const char *name, int *len);
 const void *kho_get_subtree(const char *name, phys_addr_t *phys);
 bool kho_is_preserved(phys_addr_t phys, unsigned int order);
 struct folio *kho_restore_folio(phys_addr_t phys);
+struct folio *kho_restore_folio_order(phys_addr_t phys, unsigned int order);
 int kho_restore_phys(phys_addr_t phys, size_t size);
 
 /* Hooks called from the rest of the kernel. */
@@ -144,6 +145,9 @@ static inline const void *kho_get_subtree(const char *name, phys_addr_t *phys)
 static inline bool kho_is_preserved(phys_addr_t phys, unsigned int order)
 { return false; }
 static inline struct folio *kho_restore_folio(phys_addr_t phys) { return NULL; }
+static inline struct folio *kho_restore_folio_order(phys_addr_t phys,
+						    unsigned int order)
+{ return NULL; }
 static inline int kho_restore_phys(phys_addr_t phys, size_t size)
 { return -EOPNOTSUPP; }
 static inline void kho_memory_init(void) { }

@@ -355,14 +355,21 @@ static int kho_mem_update(phys_addr_t phys, unsigned int order, bool set)
  *	kho_unpreserve_folio()
  *
  * The next kernel gets it back, with the same order, from
- * kho_restore_folio(). Folios in scratch memory (movable memory that could
- * be reused by the next kernel's early boot) cannot be preserved.
+ * kho_restore_folio(), or from kho_restore_folio_order() for a folio
+ * larger than MAX_PAGE_ORDER (a gigantic huge page), which the memory map
+ * records as the blocks of its range. Folios in scratch memory (movable
+ * memory that could be reused by the next kernel's early boot) cannot be
+ * preserved.
  *
  * Return: 0; -EBUSY after finalize; -EEXIST if already preserved; -EINVAL
  * for a folio in scratch; -ENOMEM; -EOPNOTSUPP when KHO is off.
  */
 int kho_preserve_folio(struct folio *folio)
 {
+	/* the map holds blocks up to MAX_PAGE_ORDER: a larger one as a range */
+	if (folio_order(folio) > MAX_PAGE_ORDER)
+		return kho_preserve_phys(PFN_PHYS(folio_pfn(folio)),
+					 folio_size(folio));
 	return kho_mem_update(PFN_PHYS(folio_pfn(folio)), folio_order(folio),
 			      true);
 }
@@ -376,6 +383,9 @@ EXPORT_SYMBOL_GPL(kho_preserve_folio);
  */
 int kho_unpreserve_folio(struct folio *folio)
 {
+	if (folio_order(folio) > MAX_PAGE_ORDER)
+		return kho_unpreserve_phys(PFN_PHYS(folio_pfn(folio)),
+					   folio_size(folio));
 	return kho_mem_update(PFN_PHYS(folio_pfn(folio)), folio_order(folio),
 			      false);
 }
@@ -793,6 +803,55 @@ static int kho_claim_block(phys_addr_t phys, phys_addr_t max_size)
 	return claimed;
 }
 
+/* Claim the incoming block of exactly @order at @phys. */
+static bool kho_claim_exact(phys_addr_t phys, unsigned int order)
+{
+	struct kho_mem_map map;
+	bool claimed;
+
+	if (!PAGE_ALIGNED(phys) || !kho_in_map(&map))
+		return false;
+	spin_lock(&kho_restore_lock);
+	claimed = !kho_map_clear(&map, PHYS_PFN(phys), order);
+	spin_unlock(&kho_restore_lock);
+	return claimed;
+}
+
+/*
+ * Claim every block of [@phys, @phys + @size), split as kho_preserve_phys()
+ * split it, or nothing: under the lock, all are checked before any is
+ * cleared, so a concurrent claim cannot leave the range half claimed.
+ */
+static bool kho_claim_range(phys_addr_t phys, phys_addr_t size)
+{
+	phys_addr_t pos, end = phys + size;
+	struct kho_mem_map map;
+	unsigned int order;
+	bool ok = true;
+
+	if (!size || !PAGE_ALIGNED(phys | size) || end < phys ||
+	    !kho_in_map(&map))
+		return false;
+	spin_lock(&kho_restore_lock);
+	for (pos = phys; pos < end && ok; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		ok = kho_map_test(&map, PHYS_PFN(pos), order);
+	}
+	for (pos = phys; pos < end && ok; pos += PAGE_SIZE << order) {
+		order = kho_block_order(pos, end);
+		WARN_ON_ONCE(kho_map_clear(&map, PHYS_PFN(pos), order));
+	}
+	spin_unlock(&kho_restore_lock);
+	return ok;
+}
+
+/* Can a folio of @order at @phys be in the map, as one block or a range? */
+static bool kho_folio_shape_ok(phys_addr_t phys, unsigned int order)
+{
+	return order < BITS_PER_LONG - PAGE_SHIFT &&
+	       IS_ALIGNED(phys, PAGE_SIZE << order);
+}
+
 /* Turn reserved pages back into allocated ones, as the page allocator would. */
 static void kho_init_pages(struct page *page, unsigned int order, bool compound)
 {
@@ -830,6 +889,36 @@ struct folio *kho_restore_folio(phys_addr_t phys)
 EXPORT_SYMBOL_GPL(kho_restore_folio);
 
 /**
+ * kho_restore_folio_order - take back a folio of a known order
+ * @phys: its physical address
+ * @order: its order, as the caller's own record gives it
+ *
+ * Like kho_restore_folio(), but the preserved block must be exactly of
+ * @order, and @order may exceed MAX_PAGE_ORDER: a gigantic folio, which
+ * kho_preserve_folio() recorded as the blocks of its range, comes back as
+ * one compound folio again. Nothing is claimed unless all of it is there.
+ *
+ * Return: the folio, with a reference count of one, or NULL.
+ */
+struct folio *kho_restore_folio_order(phys_addr_t phys, unsigned int order)
+{
+	struct page *page;
+
+	if (!kho_folio_shape_ok(phys, order))
+		return NULL;
+	if (order > MAX_PAGE_ORDER) {
+		if (!kho_claim_range(phys, PAGE_SIZE << order))
+			return NULL;
+	} else if (!kho_claim_exact(phys, order)) {
+		return NULL;
+	}
+	page = pfn_to_page(PHYS_PFN(phys));
+	kho_init_pages(page, order, true);
+	return page_folio(page);
+}
+EXPORT_SYMBOL_GPL(kho_restore_folio_order);
+
+/**
  * kho_in_range_preserved - was a range handed over as kho_preserve_phys()
  *	records it?
  * @phys: start
@@ -865,7 +954,8 @@ bool kho_in_range_preserved(phys_addr_t phys, size_t size)
  * the previous kernel preserved (kho_preserve_folio() of a folio of this
  * order at @phys), and only until someone claims it with
  * kho_restore_folio() or kho_restore_phys(). Lets a caller check all it
- * means to claim before it claims any of it.
+ * means to claim before it claims any of it. An @order above MAX_PAGE_ORDER
+ * asks for a folio that kho_preserve_folio() recorded as a range.
  *
  * Return: true if so; false for a misaligned @phys, or with no handover.
  */
@@ -873,7 +963,10 @@ bool kho_is_preserved(phys_addr_t phys, unsigned int order)
 {
 	struct kho_mem_map map;
 
-	if (!PAGE_ALIGNED(phys) || order > MAX_PAGE_ORDER || !kho_in_map(&map))
+	if (order > MAX_PAGE_ORDER)
+		return kho_folio_shape_ok(phys, order) &&
+		       kho_in_range_preserved(phys, PAGE_SIZE << order);
+	if (!PAGE_ALIGNED(phys) || !kho_in_map(&map))
 		return false;
 	return kho_map_test(&map, PHYS_PFN(phys), order);
 }
@@ -899,13 +992,11 @@ int kho_restore_phys(phys_addr_t phys, size_t size)
 	if (!kho_in.active || !size || !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
 		return -EINVAL;
 
-	/* check everything first, so a bad request claims nothing */
-	if (!kho_in_range_preserved(phys, size))
+	/* all or nothing, so a bad request claims nothing */
+	if (!kho_claim_range(phys, size))
 		return -ENOENT;
 	for (pos = phys; pos < end; pos += PAGE_SIZE << order) {
 		order = kho_block_order(pos, end);
-		if (kho_claim_block(pos, PAGE_SIZE << order) != order)
-			return -ENOENT;	/* raced with another claim */
 		kho_init_pages(pfn_to_page(PHYS_PFN(pos)), order, false);
 	}
 	return 0;
