@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Live Update handler for memfds ("memfd-v1"): shmem memfds, and hugetlbfs
- * memfds whose huge pages the page allocator can hand out (2 MiB on x86).
+ * memfds of any huge page size (2 MiB and 1 GiB on x86).
  *
  * Preserve: with the inode locked, record the inode as preserved (once,
  * whichever open file it comes through) and add F_SEAL_SHRINK and
@@ -117,8 +117,14 @@ static unsigned int *memfd_luo_seals(struct file *file)
 #ifdef CONFIG_HUGETLBFS
 static bool memfd_luo_hugetlb_file(struct file *file)
 {
-	/* gigantic pages are beyond what KHO preserves as one folio */
-	return is_file_hugepages(file) && !hstate_is_gigantic(hstate_file(file));
+	return is_file_hugepages(file);
+}
+
+/* Does this kernel have huge pages of @order, for a memfd to be made of? */
+static bool memfd_luo_hstate_ok(unsigned int order)
+{
+	return order < BITS_PER_LONG - PAGE_SHIFT &&
+	       size_to_hstate(PAGE_SIZE << order);
 }
 
 static unsigned int memfd_luo_hpage_order(struct file *file)
@@ -134,6 +140,11 @@ static bool memfd_luo_hugetlb_file(struct file *file)
 static unsigned int memfd_luo_hpage_order(struct file *file)
 {
 	return 0;
+}
+
+static bool memfd_luo_hstate_ok(unsigned int order)
+{
+	return false;
 }
 #endif
 
@@ -599,7 +610,7 @@ static int memfd_luo_check_ser(const struct memfd_luo_ser *ser)
 	    ser->nr_folios > DIV_ROUND_UP(ser->size, PAGE_SIZE))
 		return -EINVAL;
 	if (ser->kind == MEMFD_LUO_HUGETLB &&
-	    (!ser->hpage_order || ser->hpage_order > MAX_PAGE_ORDER ||
+	    (!ser->hpage_order || !memfd_luo_hstate_ok(ser->hpage_order) ||
 	     !IS_ALIGNED(ser->size, PAGE_SIZE << ser->hpage_order)))
 		return -EINVAL;
 	return 0;
@@ -609,8 +620,7 @@ static int memfd_luo_check_ser(const struct memfd_luo_ser *ser)
 static bool memfd_luo_order_ok(const struct memfd_luo_ser *ser,
 			       unsigned int order)
 {
-	if (order > MAX_PAGE_ORDER)
-		return false;
+	/* the header's order, checked against this kernel's hstates */
 	if (ser->kind == MEMFD_LUO_HUGETLB)
 		return order == ser->hpage_order;
 	return !order || (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
@@ -820,17 +830,12 @@ static int memfd_luo_add_record(struct memfd_luo_in *in,
 	int err;
 
 	if (!folio) {
-		folio = kho_restore_folio(memfd_luo_entry_phys(e));
-		/* checked preserved: gone only if the chain names it twice */
+		folio = kho_restore_folio_order(memfd_luo_entry_phys(e),
+						e->pfo & MEMFD_LUO_FOLIO_ORDER);
+		/* checked preserved: gone only if claimed since */
 		if (!folio) {
 			pr_err("%s: folio for index %llu already claimed\n",
 			       ser->name, e->index);
-			return -EINVAL;
-		}
-		/* KHO refuses a handover with blocks inside blocks */
-		if (WARN_ON_ONCE(folio_order(folio) !=
-				 (e->pfo & MEMFD_LUO_FOLIO_ORDER))) {
-			folio_put(folio);
 			return -EINVAL;
 		}
 	}
