@@ -7,6 +7,8 @@
 #   make fuzz     fuzz every parser of handed-over data in userspace
 #                 (FUZZ_TIME=<seconds per target>); make fuzz-capture
 #                 rewrites its seeds from a real handover captured in QEMU
+#   make distro-check  Debian's cloud-amd64 config + configs/kho-v.fragment,
+#                 built end to end; warnings in kho-v's code fail it
 #   make kernel / initramfs / patches / bench / clean
 #
 # Nothing generated is tracked: everything lands in $(BUILD).
@@ -55,7 +57,7 @@ PKG_STAMP := $(BUILD)/.packages
 
 .PHONY: all kernel initramfs check demo patches patches-check bench clean \
 	packages tree config fleet fleet-image next-kernel fuzz fuzz-replay \
-	fuzz-prepare fuzz-capture FORCE
+	fuzz-prepare fuzz-capture distro-check FORCE
 
 all: kernel initramfs
 
@@ -227,6 +229,12 @@ fuzz-capture: initramfs fuzz-prepare
 	@echo "==> Writing the seeds in tools/testing/kho-fuzz/corpus"
 	@python3 tools/testing/kho-fuzz/capture.py $(LOGDIR)/kvm_kho_capture.log \
 		tools/testing/kho-fuzz/corpus --check $(BUILD)/kho-fuzz
+
+# --- a distribution's build: Debian's cloud-amd64 config + kho-v.fragment ---
+# Not part of `make check` (an hour or more on 2 cores): run before a release.
+DISTRO_OBJ := $(BUILD)/obj-distro
+distro-check: tree
+	@harness/distro-check.sh $(TREE) $(DISTRO_OBJ) $(CURDIR) $(JOBS)
 
 # --- patches for kernel teams ---
 patches: $(KSRC)/Makefile
