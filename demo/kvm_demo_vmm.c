@@ -607,6 +607,8 @@ static const char *dv_backing_text(uint32_t backing)
 		return "hugetlb memfd, 2 MiB pages";
 	case KK_BACKING_THP:
 		return "shmem memfd, 2 MiB THPs";
+	case KK_BACKING_HUGETLB_1G:
+		return "hugetlb memfd, 1 GiB pages";
 	default:
 		return "shmem memfd, 4 KiB pages";
 	}
@@ -625,6 +627,9 @@ static void __attribute__((noreturn)) cmd_run(uint64_t mem_mib, int nr_vcpus,
 		     fill_mib, mem_mib);
 	if (backing != KK_BACKING_SHMEM && mem_mib % 2)
 		fail("--mem %" PRIu64 ": %s guest RAM comes in 2 MiB pages",
+		     mem_mib, kk_backing_name(backing));
+	if (backing == KK_BACKING_HUGETLB_1G && mem_mib % 1024)
+		fail("--mem %" PRIu64 ": %s guest RAM comes in 1 GiB pages",
 		     mem_mib, kk_backing_name(backing));
 	state_create(nr_vms * (mem_mib << 20) / 4096 * 8);
 	st->backing = backing;
@@ -919,7 +924,7 @@ static void __attribute__((noreturn)) usage(void)
 	fprintf(stderr,
 		"usage: kvm_demo_vmm run [--vms N] [--mem MIB] [--vcpus N] [--fill MIB] [--spin|--hlt]\n"
 		"                        [--session NAME | --no-preserve] [--ready FILE] [--quiet]\n"
-		"                        [--prefix WORD] [--backing hugetlb|thp|shmem]\n"
+		"                        [--prefix WORD] [--backing hugetlb|thp|shmem|hugetlb-1g]\n"
 		"       kvm_demo_vmm restore [--session NAME] [--ticks N] [--plain FILE] [--quiet]\n"
 		"                            [--prefix WORD] [--serve [--ready FILE]]\n"
 		"       kvm_demo_vmm plan FILE MS | reboot-at FILE | since FILE\n");

@@ -133,14 +133,27 @@ static void kk_populate(uint8_t *p, uint64_t size)
 /*
  * Guest RAM is mapped at a 2 MiB boundary, so that the 2 MiB folios of a
  * hugetlb or THP memfd can be mapped whole (by a PMD, and by KVM as large
- * pages); the mapping is placed inside a larger reservation.
+ * pages), or at the huge page size of a hugetlb memfd of larger pages (1
+ * GiB, which hugetlbfs requires); the mapping is placed inside a larger
+ * reservation.
  */
 #define KK_MAP_ALIGN	(2ULL << 20)
+
+static uint64_t kk_map_align(struct kk_vm *vm)
+{
+	struct stat st;
+
+	/* hugetlbfs gives its huge page size as the block size */
+	if (!fstat(vm->mem_fd, &st) && (uint64_t)st.st_blksize > KK_MAP_ALIGN)
+		return st.st_blksize;
+	return KK_MAP_ALIGN;
+}
 
 void kk_map_mem(struct kk_vm *vm, bool populate)
 {
 	int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
-	uint64_t span = vm->mem_size + KK_MAP_ALIGN;
+	uint64_t align = kk_map_align(vm);
+	uint64_t span = vm->mem_size + align;
 	uint8_t *res, *at;
 
 	res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -148,7 +161,7 @@ void kk_map_mem(struct kk_vm *vm, bool populate)
 	if (res == MAP_FAILED)
 		fail("reserve %" PRIu64 " MiB of address space for guest RAM: %s",
 		     span >> 20, strerror(errno));
-	at = (uint8_t *)(((uintptr_t)res + KK_MAP_ALIGN - 1) & ~(KK_MAP_ALIGN - 1));
+	at = (uint8_t *)(((uintptr_t)res + align - 1) & ~(align - 1));
 	if (at > res)
 		munmap(res, at - res);
 	if (res + span > at + vm->mem_size)
@@ -183,6 +196,8 @@ const char *kk_backing_name(enum kk_backing backing)
 		return "hugetlb";
 	case KK_BACKING_THP:
 		return "thp";
+	case KK_BACKING_HUGETLB_1G:
+		return "hugetlb-1g";
 	}
 	return "?";
 }
@@ -191,7 +206,7 @@ int kk_backing_parse(const char *name)
 {
 	int b;
 
-	for (b = KK_BACKING_SHMEM; b <= KK_BACKING_THP; b++)
+	for (b = KK_BACKING_SHMEM; b <= KK_BACKING_HUGETLB_1G; b++)
 		if (!strcmp(name, kk_backing_name(b)))
 			return b;
 	return -EINVAL;
@@ -205,9 +220,12 @@ void kk_create_mem_backed(struct kk_vm *vm, uint64_t size,
 
 	if (backing == KK_BACKING_HUGETLB)
 		flags |= MFD_HUGETLB | (21U << MFD_HUGE_SHIFT);
+	if (backing == KK_BACKING_HUGETLB_1G)
+		flags |= MFD_HUGETLB | (30U << MFD_HUGE_SHIFT);
 	vm->mem_size = size;
 	vm->backing = backing;
-	vm->hugetlb = backing == KK_BACKING_HUGETLB;
+	vm->hugetlb = backing == KK_BACKING_HUGETLB ||
+		      backing == KK_BACKING_HUGETLB_1G;
 	vm->mem_fd = memfd_create("kvm-kho-guest-ram", flags);
 	if (vm->mem_fd < 0)
 		fail("memfd_create (%s): %s", what, strerror(errno));
@@ -848,19 +866,29 @@ uint64_t kk_mem_size_for(uint32_t region)
 	       ~((2ULL << 20) - 1);
 }
 
-void kk_create_guest(struct kk_vm *vm, uint32_t region)
+void kk_create_guest_backed(struct kk_vm *vm, uint32_t region,
+			    enum kk_backing backing)
 {
+	uint64_t size = kk_mem_size_for(region);
 	int i;
 
+	/* whole pages of the backing */
+	if (backing == KK_BACKING_HUGETLB_1G)
+		size = (size + (1ULL << 30) - 1) & ~((1ULL << 30) - 1);
 	vm->kvm_fd = kk_open_kvm();
 	vm->tsc_hz = kk_tsc_hz();
 	msg("# host TSC %.0f MHz", vm->tsc_hz / 1e6);
-	kk_create_mem(vm, kk_mem_size_for(region), false);
+	kk_create_mem_backed(vm, size, backing);
 	kk_create_vm_sized(vm, region);
 	for (i = 0; i < KK_MAX_VCPUS; i++)
 		kk_add_vcpu(vm, i, true);
-	msg("ok: VM with irqchip, %" PRIu64 " MiB shmem memfd at GPA 0, %d vCPUs",
-	    vm->mem_size >> 20, vm->nr_vcpus);
+	msg("ok: VM with irqchip, %" PRIu64 " MiB %s memfd at GPA 0, %d vCPUs",
+	    vm->mem_size >> 20, kk_backing_name(backing), vm->nr_vcpus);
+}
+
+void kk_create_guest(struct kk_vm *vm, uint32_t region)
+{
+	kk_create_guest_backed(vm, region, KK_BACKING_SHMEM);
 }
 
 /*

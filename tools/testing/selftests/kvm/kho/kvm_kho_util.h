@@ -156,6 +156,7 @@ enum kk_backing {
 	KK_BACKING_SHMEM,	/* shmem, 4 KiB pages */
 	KK_BACKING_HUGETLB,	/* hugetlbfs, 2 MiB pages from the pool */
 	KK_BACKING_THP,		/* shmem in 2 MiB folios (MADV_HUGEPAGE) */
+	KK_BACKING_HUGETLB_1G,	/* hugetlbfs, 1 GiB pages from the pool */
 };
 
 struct kk_vm {
@@ -215,7 +216,7 @@ void kk_create_mem(struct kk_vm *vm, uint64_t size, bool hugetlb);
  */
 void kk_create_mem_backed(struct kk_vm *vm, uint64_t size,
 			  enum kk_backing backing);
-/* "shmem", "hugetlb", "thp"; and back: a backing, or -EINVAL. */
+/* "shmem", "hugetlb", "thp", "hugetlb-1g"; and back: a backing, or -EINVAL. */
 const char *kk_backing_name(enum kk_backing backing);
 int kk_backing_parse(const char *name);
 /* KiB of @vm's guest RAM mapping mapped by 2 MiB shmem folios (smaps). */
@@ -245,6 +246,9 @@ uint64_t kk_mem_size_for(uint32_t region);
  * region of @region bytes, the guest loaded and all its vCPUs, not started.
  */
 void kk_create_guest(struct kk_vm *vm, uint32_t region);
+/* kk_create_guest() with guest RAM backed as @backing, in whole pages of it */
+void kk_create_guest_backed(struct kk_vm *vm, uint32_t region,
+			    enum kk_backing backing);
 /*
  * KVM_GET_SUPPORTED_CPUID, with room for one more entry after the last;
  * free() it.
