@@ -934,6 +934,11 @@ static int memfd_luo_in_start(struct memfd_luo_in *in, phys_addr_t phys)
 		return -EINVAL;
 	}
 	ser = phys_to_virt(phys);
+	if (ser->magic == MEMFD_LUO_MAGIC && ser->version != MEMFD_LUO_VERSION) {
+		pr_err("preserved memfd at %pa is of version %u; this kernel reads version %u only, nothing claimed\n",
+		       &phys, ser->version, MEMFD_LUO_VERSION);
+		return -EINVAL;
+	}
 	err = memfd_luo_check_ser(ser) ?: memfd_luo_check_chain(ser, phys);
 	if (err == -ENOMEM)
 		return err;	/* nothing claimed: the next retrieve checks again */

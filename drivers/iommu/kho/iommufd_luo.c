@@ -592,9 +592,10 @@ static const char *iommufd_luo_check_ser(struct iommufd_luo_ser *ser,
 	u64 end;
 	u32 i;
 
-	if (block < sizeof(*ser) || ser->magic != IOMMUFD_LUO_MAGIC ||
-	    ser->version != IOMMUFD_LUO_VERSION)
-		return "not an iommufd record of this version";
+	if (block < sizeof(*ser) || ser->magic != IOMMUFD_LUO_MAGIC)
+		return "not an iommufd record";
+	if (ser->version != IOMMUFD_LUO_VERSION)
+		return "an iommufd record of a version this kernel does not read";
 	if (ser->nr_ioas > IOMMUFD_LUO_MAX_IOAS ||
 	    ser->nr_hwpts > IOMMUFD_LUO_MAX_HWPTS ||
 	    ser->nr_maps > IOMMUFD_LUO_MAX_MAPS ||

@@ -308,10 +308,12 @@ static int vfio_pci_luo_freeze(struct liveupdate_file_op_args *args)
 
 static const char *vfio_pci_luo_check_ser(const struct vfio_pci_luo_ser *ser)
 {
-	if (ser->magic != VFIO_PCI_LUO_MAGIC ||
-	    ser->version != VFIO_PCI_LUO_VERSION ||
-	    ser->size != sizeof(*ser))
-		return "not a vfio-pci record of this version";
+	if (ser->magic != VFIO_PCI_LUO_MAGIC)
+		return "not a vfio-pci record";
+	if (ser->version != VFIO_PCI_LUO_VERSION)
+		return "a vfio-pci record of a version this kernel does not read";
+	if (ser->size != sizeof(*ser))
+		return "a vfio-pci record of another size";
 	if (ser->reserved)
 		return "reserved bits set";
 	if (!ser->devid || ser->devid > INT_MAX ||

@@ -800,6 +800,12 @@ static int kvm_kho_check_in(phys_addr_t phys)
 		return -EINVAL;
 	}
 	ser = phys_to_virt(phys);
+	/* a later kernel's format: say so, rather than call it corrupt */
+	if (ser->magic == KVM_KHO_VM_MAGIC && ser->version != KVM_KHO_VERSION) {
+		pr_err("the VM record at %pa is of version %u; this kernel reads version %u only\n",
+		       &phys, ser->version, KVM_KHO_VERSION);
+		return -EINVAL;
+	}
 	if (kvm_kho_check_ser(ser, PAGE_SIZE << order)) {
 		pr_err("the VM record at %pa is corrupt\n", &phys);
 		return -EINVAL;

@@ -6,6 +6,11 @@
  * data page of the second. Stage 2: the first file is refused with an
  * errno and the kernel log says why; the second comes back whole, at the
  * same PFNs; finishing the session frees nothing the second file owns.
+ *
+ * A third memfd's record is made a page that this test wrote as a memfd
+ * record of a later format version (in a fourth memfd, "forged"): it is
+ * refused with EINVAL, the log naming both versions, and the forged memfd
+ * comes back unchanged.
  */
 #include "luo_test_utils.h"
 
@@ -17,11 +22,37 @@
 #define LUO_DATA	KHO_DEBUGFS "/test/luo_data"
 #define FINALIZE	KHO_DEBUGFS "/out/finalize"
 #define REASON		"bad header or folio list, nothing claimed"
+#define TOKEN_LATER	3
+#define TOKEN_FORGED	4
+/* include/linux/kho/abi/memfd.h: struct memfd_luo_ser starts so */
+#define MEMFD_MAGIC	0x31766466756c6d6dULL
+#define MEMFD_VERSION	1
+#define REASON_LATER	"is of version 2; this kernel reads version 1 only"
+
+/* A memfd of one page holding the start of a record of version 2. */
+static uint64_t forge_later(int session)
+{
+	int fd = memfd_create("luo-forged", 0);
+	uint64_t *page, pfn;
+
+	if (fd < 0 || ftruncate(fd, 4096))
+		fail("forged memfd: %s", strerror(errno));
+	page = luo_map(fd, 4096);
+	page[0] = MEMFD_MAGIC;
+	page[1] = MEMFD_VERSION + 1;	/* version, then kind, little endian */
+	expect_ok("preserve the forged memfd",
+		  luo_preserve_fd(session, fd, TOKEN_FORGED));
+	luo_read_pfns(page, 4096, &pfn);
+	luo_save("forged", page, 4096);
+	munmap(page, 4096);
+	close(fd);
+	return pfn * 4096;
+}
 
 static int stage1(void)
 {
-	int dev, session, bad, good;
-	uint64_t *pfns;
+	int dev, session, bad, good, later;
+	uint64_t *pfns, forged;
 	char cmd[128];
 	void *map;
 
@@ -36,6 +67,12 @@ static int stage1(void)
 		fail("memfds: %s", strerror(errno));
 	luo_preserve_memfd(session, bad, SIZE_BAD, TOKEN_BAD, "memfd to damage",
 			   true);
+	later = memfd_create("luo-later", 0);
+	if (later < 0 || ftruncate(later, SIZE_BAD))
+		fail("memfd: %s", strerror(errno));
+	expect_ok("preserve the memfd to hand over as version 2",
+		  luo_preserve_fd(session, later, TOKEN_LATER));
+	forged = forge_later(session);
 	/* last, so the PFNs saved for stage 2 are the good file's */
 	luo_preserve_memfd(session, good, SIZE_GOOD, TOKEN_GOOD, "memfd to keep",
 			   true);
@@ -49,6 +86,11 @@ static int stage1(void)
 	luo_write_file(LUO_DATA, cmd);
 	msg("record of memfd %d points at a data page of memfd %d", TOKEN_BAD,
 	    TOKEN_GOOD);
+	snprintf(cmd, sizeof(cmd), "%s %d %#" PRIx64, SESSION, TOKEN_LATER,
+		 forged);
+	luo_write_file(LUO_DATA, cmd);
+	msg("record of memfd %d is a version 2 record", TOKEN_LATER);
+	close(later);
 	free(pfns);
 	munmap(map, SIZE_GOOD);
 	close(bad);
@@ -59,8 +101,8 @@ static int stage1(void)
 
 static int stage2(void)
 {
-	int dev, session, fd;
-	void *map;
+	int dev, session, fd, later;
+	void *map, *page, *forged;
 
 	dev = luo_open();
 	session = expect_ok("retrieve session",
@@ -76,6 +118,20 @@ static int stage2(void)
 		   TOKEN_GOOD);
 	luo_check_pfns("memfd next to the damaged one", map, SIZE_GOOD);
 	luo_expect_log(REASON);
+
+	expect_err("retrieve the memfd handed over as version 2",
+		   luo_retrieve_fd(session, TOKEN_LATER), EINVAL);
+	luo_expect_log(REASON_LATER);
+	later = expect_ok("retrieve the forged memfd",
+			  luo_retrieve_fd(session, TOKEN_FORGED));
+	forged = luo_load("forged", 4096);
+	page = luo_map(later, 4096);
+	if (memcmp(page, forged, 4096))
+		fail("the forged memfd changed across the kexec");
+	msg("ok: the forged memfd is unchanged");
+	munmap(page, 4096);
+	free(forged);
+	close(later);
 
 	/* finish tries the damaged record again: still nothing freed */
 	expect_ok("finish", luo_finish(session));

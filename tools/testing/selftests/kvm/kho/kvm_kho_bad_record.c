@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A carried VM whose records are not what this kernel carries is refused
- * before anything is claimed. Stage 1 preserves four small VMs, their
+ * before anything is claimed. Stage 1 preserves five small VMs, their
  * guest RAM memfds and one more memfd, "forged", whose pages hold records
  * written by this test: a VM of a type KVM Live Update does not carry, a
- * VM with 2^32 - 1 vCPUs, a memslot in address space 7, and a VM whose
- * vCPU record is a page of zeroes. After the finalize the KHO test module
+ * VM with 2^32 - 1 vCPUs, a memslot in address space 7, a VM whose vCPU
+ * record is a page of zeroes, and a VM record of a later format version. After the finalize the KHO test module
  * makes each VM file hand over one of those pages as its record.
  *
  * Stage 2: each VM retrieve fails with EINVAL and the kernel log says
@@ -22,7 +22,7 @@
 #define LUO_DATA	KHO_DEBUGFS "/test/luo_data"
 #define FINALIZE	KHO_DEBUGFS "/out/finalize"
 #define TOKEN_FORGED	100
-#define NR_VMS		4
+#define NR_VMS		5
 #define MEM_SIZE	(2 << 20)
 #define PAGE		4096
 #define FORGED_PAGES	(NR_VMS + 1)	/* one per VM, and a zero page */
@@ -59,6 +59,7 @@ static const char *const reason[NR_VMS] = {
 	"is corrupt",				/* nr_vcpus */
 	"is corrupt",				/* address space 7 */
 	"vCPU record 0 at",			/* a page of zeroes */
+	"is of version 2; this kernel reads version 1 only",
 };
 
 static uint64_t tok_mem(int i)
@@ -95,6 +96,9 @@ static void forge(uint8_t *forged, int i, uint64_t zero_page_phys)
 	case 3:
 		s->nr_vcpus = 1;
 		*(uint64_t *)(s + 1) = zero_page_phys;
+		break;
+	case 4:
+		s->version = VM_VERSION + 1;
 		break;
 	}
 }
