@@ -49,6 +49,10 @@ PROD_FRAGS := configs/qemu-host.config configs/prod.config
 PROD_BZIMAGE := $(PROD_OBJ)/arch/x86/boot/bzImage
 PROD_MODULES := $(PROD_OBJ)/modules-root
 TEST_KEY  := $(BUILD)/obj/certs/signing_key.pem
+# PROD=1: build it too and carry it in the test initramfs. Never with
+# DEBUG=1, whose kernel is not the one the prod kernel trusts.
+PROD      ?= 0
+WITH_PROD := $(if $(filter 1,$(DEBUG)),,$(filter 1,$(PROD)))
 
 # ccache keyed on paths relative to the checkout, so a fresh clone in another
 # directory still hits the cache.
@@ -163,9 +167,10 @@ USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \
 	-I$(CURDIR)/tools/testing/selftests/kvm/kho \
 	-I$(CURDIR)/tools/testing/selftests/iommu/kho
 
-initramfs: kernel
+initramfs: kernel $(if $(WITH_PROD),prod-kernel)
 	@echo "==> Building the test initramfs"
-	@harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(SH_LIBS) $(TEST_SRCS) $(DEMO_SRCS) $(BENCH_SRCS)
+	@KHO_PROD_OBJ=$(if $(WITH_PROD),$(PROD_OBJ)) \
+	harness/mkinitramfs.sh $(OBJ) $(BZIMAGE) $(INITRAMFS) "$(USER_CFLAGS)" $(SH_LIBS) $(TEST_SRCS) $(DEMO_SRCS) $(BENCH_SRCS)
 
 # --- the fleet: hosts for Ansible ---
 # The kernel to update to: a copy of the object directory relinked with

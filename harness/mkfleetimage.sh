@@ -28,7 +28,10 @@ rm -rf "$root"
 cp -a "$src" "$root"
 # no tests here but the VMM; the next kernel comes from the playbook
 find "$root/tests" -mindepth 1 ! -name kvm_demo_vmm -delete
-rm -f "$root/boot/bzImage"
+# nor kernels (the test initramfs's /boot, the production-shaped kernel's
+# modules)
+rm -rf "$root"/boot/*
+find "$root/lib/modules" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 install -m 755 "$repo/harness/fleet-init" "$root/init"
 mkdir -p "$root"/{etc/dropbear,root/.ssh,var/log,var/lib/kho-fleet,usr/lib}
 

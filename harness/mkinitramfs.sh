@@ -2,11 +2,17 @@
 # Build the test initramfs: busybox, the init, the loaders (ours and Debian's
 # kexec), every test, and the kernel image to kexec into.
 #
-# usage: mkinitramfs.sh OBJ BZIMAGE OUT "CFLAGS" FILE...
+# usage: [KHO_PROD_OBJ=DIR] mkinitramfs.sh OBJ BZIMAGE OUT "CFLAGS" FILE...
 #
 # Each FILE is a test, benchmark or demo scenario, installed as /tests/NAME
 # (its file name without the extension), or a shell library NAME_lib.sh,
 # copied in as /tests/NAME_lib.sh: the name its users source.
+#
+# The kernels to kexec into: BZIMAGE as /boot/test/, and, where KHO_PROD_OBJ
+# names the production-shaped kernel's object directory (make prod-kernel),
+# that one as /boot/prod/ with its modules in /lib/modules/<its release>/.
+# /boot/bzImage and /boot/bzImage.signed point into the one the next stage
+# boots (the init sets them from kho_next=; the test kernel here).
 set -euo pipefail
 obj=$1 bzimage=$2 out=$3 cflags=$4
 shift 4
@@ -128,11 +134,27 @@ if [ -x "$obj/scripts/sign-file" ] && [ -f "$obj/certs/signing_key.pem" ]; then
 	done
 fi
 
-cp "$bzimage" "$root/boot/bzImage"
-# and the same kernel signed for kexec under lockdown, where there is one
-if [ -f "$bzimage.signed" ]; then
-	cp "$bzimage.signed" "$root/boot/bzImage.signed"
+# kernel_to DIR BZIMAGE: the kernel, and the same kernel signed for kexec
+# under lockdown, where there is one
+kernel_to() {
+	mkdir -p "$root/boot/$1"
+	cp "$2" "$root/boot/$1/bzImage"
+	if [ -f "$2.signed" ]; then
+		cp "$2.signed" "$root/boot/$1/bzImage.signed"
+	fi
+}
+kernel_to test "$bzimage"
+if [ -n "${KHO_PROD_OBJ:-}" ]; then
+	kernel_to prod "$KHO_PROD_OBJ/arch/x86/boot/bzImage"
+	release=$(cat "$KHO_PROD_OBJ/include/config/kernel.release")
+	# as modules_install laid them out (signed, depmod run), less the
+	# links back into the build machine's tree
+	cp -a "$KHO_PROD_OBJ/modules-root/lib/modules/$release" "$root/lib/modules/"
+	rm -f "$root/lib/modules/$release"/{build,source}
 fi
+for f in bzImage bzImage.signed; do
+	ln -s "test/$f" "$root/boot/$f"
+done
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"
 mv "$out.tmp" "$out"
-echo "    $out ($(( $(stat -c %s "$out") / 1024 / 1024 )) MiB, $# tests)"
+echo "    $out ($(( $(stat -c %s "$out") / 1024 / 1024 )) MiB, $# tests, kernels: $(ls "$root/boot" | grep -v bzImage | tr '\n' ' '))"
