@@ -21,6 +21,9 @@ KSRC      ?= $(BUILD)/base/linux-source-6.12
 DEBUG     ?= 0
 JOBS      ?= $(shell nproc)
 T         ?=
+# VARIANTS=cross: run every QEMU test as NAME@cross too
+VARIANTS  ?=
+comma     := ,
 QEMU_TIMEOUT ?= 300
 
 TREE      := $(BUILD)/tree
@@ -49,9 +52,10 @@ PROD_FRAGS := configs/qemu-host.config configs/prod.config
 PROD_BZIMAGE := $(PROD_OBJ)/arch/x86/boot/bzImage
 PROD_MODULES := $(PROD_OBJ)/modules-root
 TEST_KEY  := $(BUILD)/obj/certs/signing_key.pem
-# PROD=1: build it too and carry it in the test initramfs. Never with
-# DEBUG=1, whose kernel is not the one the prod kernel trusts.
-PROD      ?= 0
+# PROD=1: build it too and carry it in the test initramfs, for the prod and
+# cross variants; make check does. Never with DEBUG=1, whose kernel is not
+# the one the prod kernel trusts: the variants are skipped there.
+PROD      ?= $(if $(filter check,$(MAKECMDGOALS)),1,0)
 WITH_PROD := $(if $(filter 1,$(DEBUG)),,$(filter 1,$(PROD)))
 
 # ccache keyed on paths relative to the checkout, so a fresh clone in another
@@ -195,12 +199,14 @@ fleet: fleet-image
 
 # --- running ---
 check: initramfs fleet-image fuzz-prepare
-	@echo "==> Running tests under QEMU TCG ($(if $(filter 1,$(DEBUG)),debug kernel,test kernel), $(JOBS) at a time)"
+	@echo "==> Running tests under QEMU TCG ($(if $(filter 1,$(DEBUG)),debug kernel,test kernel$(if $(WITH_PROD), and the production-shaped one)), $(JOBS) at a time)"
 	@KHO_FUZZ_VARS="$(KFUZZ_VARS)" KHO_TREE="$(TREE)" \
 	python3 harness/run-tests.py --kernel $(BZIMAGE) --initrd $(INITRAMFS) \
 		--logdir $(LOGDIR) --jobs $(JOBS) --timeout $(QEMU_TIMEOUT) \
 		--fleet-args "$(FLEET_ARGS)" \
-		$(if $(filter 1,$(DEBUG)),--debug) $(if $(T),--filter '$(T)') $(TEST_SRCS) \
+		$(if $(filter 1,$(DEBUG)),--debug) $(if $(WITH_PROD),--prod-kernel $(PROD_BZIMAGE)) \
+		$(foreach v,$(subst $(comma), ,$(VARIANTS)),--every-variant $(v)) \
+		$(if $(T),--filter '$(T)') $(TEST_SRCS) \
 		$(FLEET_TESTS) $(FUZZ_TESTS) $(CONFIG_TESTS)
 
 demo: initramfs

@@ -13,9 +13,14 @@ or a line there without its test, is an error and nothing is run.
 
 A test with variants runs once as NAME and once per variant as
 NAME@VARIANT; the kexec-tools variant does every kexec with Debian's
-`kexec -s -l` + `kexec -e` instead of the harness's own loader; any other
-variant V is the test's own and reaches it as kho_variant=V on the kernel
-command line.
+`kexec -s -l` + `kexec -e` instead of the harness's own loader; prod boots
+every stage on the production-shaped kernel (--prod-kernel, in the
+initramfs as /boot/prod); cross starts on the test kernel and alternates
+test -> prod -> test at each kexec (kho_next=, see harness/init): the
+update to a different kernel. Without --prod-kernel (DEBUG=1 builds no
+such kernel) prod and cross are reported as skipped. --every-variant V
+runs each QEMU test as NAME@V too. Any other variant V is the test's own
+and reaches it as kho_variant=V on the kernel command line.
 
 The VM boots bzImage + the test initramfs with kho_test=NAME; the init in
 the initramfs runs the test's stages across kexec boots and prints
@@ -41,7 +46,11 @@ SPLATS = re.compile(
     r"INFO: task .* blocked|rcu: INFO|kernel BUG at|Call Trace:)")
 
 
-VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools"}
+VARIANT_CMDLINE = {"kexec-tools": "kho_loader=kexec-tools",
+                   # each kexec into the other kernel of the two (harness/init)
+                   "prod": "kho_next=prod", "cross": "kho_next=prod"}
+# The variants that need the production-shaped kernel; prod boots it too
+PROD_VARIANTS = ("prod", "cross")
 # Any other variant is the test's own: the test reads kho_variant=V from
 # its command line (bench/kvm_blackout: which memory backs guest RAM).
 VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -62,7 +71,8 @@ def vm_command(args, name, entry, log, variant):
     if args.debug:
         # KASAN's shadow and quarantine: give the debug kernel twice the RAM
         mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
-    return qemu.command(args.kernel, args.initrd, log, append=append,
+    kernel = args.prod_kernel if variant == "prod" else args.kernel
+    return qemu.command(kernel, args.initrd, log, append=append,
                         mem=mem, smp=entry["smp"], extra=entry["qemu"])
 
 
@@ -85,6 +95,20 @@ def controller_command(args, path, name, entry):
     return ["/usr/bin/python3", path, *shlex.split(args.fleet_args),
             "--logdir", os.path.join(args.logdir, name), "--result", name,
             "--mem", mem, "--smp", entry["smp"], *slow]
+
+
+def wrong_kernel(lines, variant):
+    """For prod and cross: the first boot that ran the wrong kernel (the
+    init prints each boot's release), or None."""
+    if variant not in PROD_VARIANTS:
+        return None
+    boots = [m.groups() for m in
+             (re.search(r"kho-v: boot (\d+) .* kernel (\S+)", l) for l in lines) if m]
+    for stage, release in boots:
+        want = "test" if variant == "cross" and int(stage) % 2 else "prod"
+        if release.endswith("-prod") != (want == "prod"):
+            return f"boot {stage} ran {release}, expected the {want} kernel"
+    return None
 
 
 def read_lines(path):
@@ -132,6 +156,8 @@ def run_one(args, path, name, entry, variant, full):
         status, why = "fail", f"kernel reported a problem: {splats[0].strip()}"
     elif result == "fail":
         status, why = "fail", fails[-1] if fails else reason
+    elif wrong_kernel(lines, variant):
+        status, why = "fail", wrong_kernel(lines, variant)
     else:
         status, why = result, reason
     return {"name": full, "status": status, "why": why, "log": log,
@@ -148,6 +174,11 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--debug", action="store_true")
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--prod-kernel", default="",
+                    help="the production-shaped bzImage, for the prod and "
+                    "cross variants (its initramfs must carry /boot/prod)")
+    ap.add_argument("--every-variant", action="append", default=[],
+                    metavar="V", help="run every QEMU test as NAME@V too")
     ap.add_argument("--fleet-args", default="",
                     help="harness/fleet.py's arguments, for NAME.py tests")
     ap.add_argument("--dry-run", action="store_true",
@@ -159,7 +190,10 @@ def main():
     tests = []
     for path, name, entry in found:
         tests.append((path, name, entry, None, name))
-        for v in entry["variants"]:
+        variants = list(entry["variants"])
+        if not path.endswith(".py"):
+            variants += [v for v in args.every_variant if v not in variants]
+        for v in variants:
             if v not in VARIANT_CMDLINE and not VARIANT_NAME.match(v):
                 problems.append(f"{path}: variant {v}: not one of "
                                 f"{', '.join(VARIANT_CMDLINE)}, nor a name "
@@ -182,8 +216,13 @@ def main():
         print(f"error: no test matches '{args.filter}'", file=sys.stderr)
         print("0 passed, 1 failed, 0 skipped")
         return 1
+    no_prod = ("no production-shaped kernel with DEBUG=1" if args.debug else
+               "no production-shaped kernel given (--prod-kernel; make check PROD=1)")
     if args.dry_run:
         for path, name, entry, variant, full in tests:
+            if variant in PROD_VARIANTS and not args.prod_kernel:
+                print(f"{full}: skipped: {no_prod}")
+                continue
             log = os.path.join(args.logdir, full + ".log")
             cmd = (controller_command(args, path, name, entry)
                    if path.endswith(".py") else
@@ -196,8 +235,14 @@ def main():
     print(f"1..{len(tests)}")
     counts = {"ok": 0, "fail": 0, "skip": 0}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_one, args, *t) for t in tests]
+        futs = [None if t[3] in PROD_VARIANTS and not args.prod_kernel
+                else ex.submit(run_one, args, *t) for t in tests]
         for i, fut in enumerate(futs, 1):
+            if fut is None:
+                counts["skip"] += 1
+                print(f"ok {i} {tests[i - 1][4]} # SKIP {no_prod}")
+                sys.stdout.flush()
+                continue
             r = fut.result()
             counts[r["status"]] += 1
             print(f"# {r['name']}: {r['boots']} boot(s), {r['wall']:.1f} s, log {r['log']}")

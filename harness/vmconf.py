@@ -13,8 +13,10 @@ NAME is the test's file name without .sh or .c. The keys, all optional:
     timeout=SEC    kill the VM after SEC s      (default: the runner's)
     variants=V,..  also run the test as NAME@V for each V; kexec-tools:
                    every kexec with Debian's kexec -s -l + kexec -e;
-                   any other V: the test's own, kho_variant=V is added
-                   to its command line
+                   prod: every stage on the production-shaped kernel
+                   (configs/prod.config); cross: stages alternate test ->
+                   prod -> test...; any other V: the test's own,
+                   kho_variant=V is added to its command line
     cmdline="..."  added to the kernel command line
     qemu="..."     further QEMU options: devices, or a -machine with
                    options, which replaces the default -machine q35
