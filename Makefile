@@ -2,7 +2,9 @@
 #
 #   make demo     a VM-host kernel live-updates itself under QEMU, with a report
 #   make check    every test, under QEMU (T=<pattern> for a subset, DEBUG=1 for
-#                 the KASAN/lockdep/kmemleak kernel)
+#                 the KASAN/lockdep/kmemleak kernel, which skips the prod ones);
+#                 NAME@prod and NAME@cross run on and across the prod kernel
+#                 (VARIANTS=cross: every QEMU test also as NAME@cross)
 #   make prod-kernel  the production-shaped kernel (configs/prod.config: NUMA,
 #                 MAXSMP, KVM/VFIO/iommufd modules, signed) in build/obj-prod
 #   make fleet    Ansible live-updates a fleet of three QEMU hosts, host by host
@@ -11,7 +13,7 @@
 #                 rewrites its seeds from a real handover captured in QEMU
 #   make distro-check  Debian's cloud-amd64 config + configs/kho-v.fragment,
 #                 built end to end; warnings in kho-v's code fail it
-#   make kernel / initramfs / patches / bench / clean
+#   make kernel / initramfs / next-kernel / patches / bench / clean
 #
 # Nothing generated is tracked: everything lands in $(BUILD).
 
