@@ -16,6 +16,22 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
+/*
+ * The huge page sizes of an x86-64 host booted with hugepagesz=1G: the
+ * handler accepts a hugetlb record only of an order this kernel has an
+ * hstate for. Nothing reads the hstates themselves.
+ */
+struct hstate *size_to_hstate(unsigned long size)
+{
+	static struct hstate pmd_pages, pud_pages;
+
+	if (size == PMD_SIZE)
+		return &pmd_pages;
+	if (size == PUD_SIZE)
+		return &pud_pages;
+	return NULL;
+}
+
 static void memfd_seeds(void);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
