@@ -20,13 +20,55 @@
 #define LUO_DATA	KHO_DEBUGFS "/test/luo_data"
 #define FINALIZE	"/sys/kernel/kho/finalize"
 #define REASON		"is corrupt: not an iommufd record"
+/* kho_variant=version: the record is one of a later format version */
+#define REASON_VERSION	"is corrupt: an iommufd record of a version this kernel does not read"
+#define TOKEN_FORGED	99
+/* include/linux/kho/abi/iommufd.h: struct iommufd_luo_ser starts so */
+#define IOMMUFD_MAGIC	0x31646675756d6d69ULL
+#define IOMMUFD_VERSION	1
+
+static bool version_variant(void)
+{
+	char line[1024] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	return strstr(line, "kho_variant=version");
+}
+
+/*
+ * A memfd of one page, preserved in @session, holding the start of an
+ * iommufd record of the next format version; returns the page's address.
+ */
+static uint64_t forge_later(int session)
+{
+	int fd = memfd_create("forged", MFD_CLOEXEC);
+	uint64_t *page, pfn;
+
+	if (fd < 0 || ftruncate(fd, 4096))
+		fail("forged memfd: %s", strerror(errno));
+	page = luo_map(fd, 4096);
+	page[0] = IOMMUFD_MAGIC;
+	page[1] = IOMMUFD_VERSION + 1;	/* version, then nr_ioas */
+	expect_ok("preserve the forged memfd",
+		  luo_preserve_fd(session, fd, TOKEN_FORGED));
+	luo_read_pfns(page, 4096, &pfn);
+	luo_save("forged", page, 4096);
+	munmap(page, 4096);
+	close(fd);
+	return pfn * 4096;
+}
 
 static int stage1(void)
 {
 	struct iommu_vmm vmm;
 	int dev, session, memfd;
 	char bdf[32], cmd[128];
-	uint64_t *pfns;
+	uint64_t *pfns, forged;
 
 	if (access(LUO_DATA, W_OK))
 		skip("no %s (CONFIG_TEST_KEXEC_HANDOVER off)", LUO_DATA);
@@ -44,13 +86,15 @@ static int stage1(void)
 		  luo_preserve_fd(session, vmm.iommufd,
 				  IOMMU_VMM_TOKEN_IOMMUFD));
 
+	forged = version_variant() ? forge_later(session) : 0;
 	luo_write_file(FINALIZE, "1");
 	pfns = luo_pfns(vmm.ram, SIZE);
 	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION,
-		 IOMMU_VMM_TOKEN_IOMMUFD,
+		 IOMMU_VMM_TOKEN_IOMMUFD, forged ? (unsigned long long)forged :
 		 (unsigned long long)pfns[SIZE / 4096 / 2] * 4096);
 	luo_write_file(LUO_DATA, cmd);
-	msg("the iommufd's record points at a page of guest RAM");
+	msg(forged ? "the iommufd's record is one of version 2" :
+	    "the iommufd's record points at a page of guest RAM");
 	free(pfns);
 	/* edu stays attached: the holder keeps the VMM's files open */
 	close(dev);
@@ -76,9 +120,22 @@ static int stage2(void)
 			    luo_retrieve_session(dev, SESSION));
 	expect_err("retrieve the iommufd with the damaged record",
 		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_IOMMUFD), EINVAL);
-	luo_expect_log(REASON);
+	luo_expect_log(version_variant() ? REASON_VERSION : REASON);
 	expect_err("and again: still refused",
 		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_IOMMUFD), EINVAL);
+	if (version_variant()) {
+		void *want = luo_load("forged", 4096), *got;
+		int fd = expect_ok("retrieve the forged memfd",
+				   luo_retrieve_fd(session, TOKEN_FORGED));
+
+		got = luo_map(fd, 4096);
+		if (memcmp(got, want, 4096))
+			fail("the forged memfd changed across the kexec");
+		msg("ok: the forged memfd is unchanged");
+		munmap(got, 4096);
+		free(want);
+		close(fd);
+	}
 
 	memfd = expect_ok("retrieve the memfd",
 			  luo_retrieve_fd(session, IOMMU_VMM_TOKEN_MEM));
