@@ -29,25 +29,6 @@
 #define MEMFD_VERSION	1
 #define REASON_LATER	"is of version 2; this kernel reads version 1 only"
 
-/* A memfd of one page holding the start of a record of version 2. */
-static uint64_t forge_later(int session)
-{
-	int fd = memfd_create("luo-forged", 0);
-	uint64_t *page, pfn;
-
-	if (fd < 0 || ftruncate(fd, 4096))
-		fail("forged memfd: %s", strerror(errno));
-	page = luo_map(fd, 4096);
-	page[0] = MEMFD_MAGIC;
-	page[1] = MEMFD_VERSION + 1;	/* version, then kind, little endian */
-	expect_ok("preserve the forged memfd",
-		  luo_preserve_fd(session, fd, TOKEN_FORGED));
-	luo_read_pfns(page, 4096, &pfn);
-	luo_save("forged", page, 4096);
-	munmap(page, 4096);
-	close(fd);
-	return pfn * 4096;
-}
 
 static int stage1(void)
 {
@@ -72,7 +53,8 @@ static int stage1(void)
 		fail("memfd: %s", strerror(errno));
 	expect_ok("preserve the memfd to hand over as version 2",
 		  luo_preserve_fd(session, later, TOKEN_LATER));
-	forged = forge_later(session);
+	forged = luo_forge_record(session, TOKEN_FORGED, MEMFD_MAGIC,
+				  MEMFD_VERSION + 1);
 	/* last, so the PFNs saved for stage 2 are the good file's */
 	luo_preserve_memfd(session, good, SIZE_GOOD, TOKEN_GOOD, "memfd to keep",
 			   true);
@@ -101,8 +83,8 @@ static int stage1(void)
 
 static int stage2(void)
 {
-	int dev, session, fd, later;
-	void *map, *page, *forged;
+	int dev, session, fd;
+	void *map;
 
 	dev = luo_open();
 	session = expect_ok("retrieve session",
@@ -122,16 +104,7 @@ static int stage2(void)
 	expect_err("retrieve the memfd handed over as version 2",
 		   luo_retrieve_fd(session, TOKEN_LATER), EINVAL);
 	luo_expect_log(REASON_LATER);
-	later = expect_ok("retrieve the forged memfd",
-			  luo_retrieve_fd(session, TOKEN_FORGED));
-	forged = luo_load("forged", 4096);
-	page = luo_map(later, 4096);
-	if (memcmp(page, forged, 4096))
-		fail("the forged memfd changed across the kexec");
-	msg("ok: the forged memfd is unchanged");
-	munmap(page, 4096);
-	free(forged);
-	close(later);
+	luo_check_forged(session, TOKEN_FORGED);
 
 	/* finish tries the damaged record again: still nothing freed */
 	expect_ok("finish", luo_finish(session));

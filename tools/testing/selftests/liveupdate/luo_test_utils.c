@@ -4,6 +4,7 @@
  * test of this directory, and into the KVM Live Update tests, the demo
  * VMM and the benchmarks.
  */
+#define _GNU_SOURCE	/* memfd_create() */
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
@@ -651,4 +652,53 @@ int luo_test(int argc, char **argv, const char *name,
 		fail("stage %d, the last, asked for a kexec", stage);
 	stage_verdict(rc);
 	return rc;
+}
+
+bool luo_variant_is(const char *variant)
+{
+	char line[4096] = "", want[128];
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	snprintf(want, sizeof(want), "kho_variant=%s", variant);
+	return strstr(line, want);
+}
+
+uint64_t luo_forge_record(int session, uint64_t token, uint64_t magic,
+			  uint32_t version)
+{
+	int fd = memfd_create("forged", MFD_CLOEXEC);
+	uint64_t pfn;
+	uint8_t *page;
+
+	if (fd < 0 || ftruncate(fd, 4096))
+		fail("forged memfd: %s", strerror(errno));
+	page = luo_map(fd, 4096);
+	memcpy(page, &magic, sizeof(magic));
+	memcpy(page + sizeof(magic), &version, sizeof(version));
+	expect_ok("preserve the forged memfd", luo_preserve_fd(session, fd, token));
+	luo_read_pfns(page, 4096, &pfn);
+	luo_save("forged", page, 4096);
+	munmap(page, 4096);
+	close(fd);
+	return pfn * 4096;
+}
+
+void luo_check_forged(int session, uint64_t token)
+{
+	void *want = luo_load("forged", 4096), *got;
+	int fd = expect_ok("retrieve the forged memfd",
+			   luo_retrieve_fd(session, token));
+
+	got = luo_map(fd, 4096);
+	if (memcmp(got, want, 4096))
+		fail("the forged memfd changed across the kexec");
+	msg("ok: the forged memfd is unchanged");
+	munmap(got, 4096);
+	free(want);
+	close(fd);
 }

@@ -196,6 +196,21 @@ void luo_save(const char *path, const void *buf, size_t len);
 /* Read back what luo_save() wrote; malloc()ed, free() it. */
 void *luo_load(const char *path, size_t len);
 
+/* ----- forged records, for tests of what the next kernel must refuse ----- */
+
+/* Does the kernel command line carry kho_variant=@variant? */
+bool luo_variant_is(const char *variant);
+/*
+ * A memfd of one page, preserved in @session as @token, that starts like
+ * a record of the handler whose format has @magic, but of @version: its
+ * first u64 @magic, the u32 after it @version, the rest zeroes. The page
+ * is saved as "forged" for luo_check_forged(). Returns its address.
+ */
+uint64_t luo_forge_record(int session, uint64_t token, uint64_t magic,
+			  uint32_t version);
+/* Retrieve memfd @token of @session: fail unless it is the forged page. */
+void luo_check_forged(int session, uint64_t token);
+
 /*
  * Leave a child holding every open fd (the sessions above all) through the
  * kexec; returns EXIT_KEXEC, for the stage to return.

@@ -27,42 +27,6 @@
 #define IOMMUFD_MAGIC	0x31646675756d6d69ULL
 #define IOMMUFD_VERSION	1
 
-static bool version_variant(void)
-{
-	char line[1024] = "";
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = 0;
-		fclose(f);
-	}
-	return strstr(line, "kho_variant=version");
-}
-
-/*
- * A memfd of one page, preserved in @session, holding the start of an
- * iommufd record of the next format version; returns the page's address.
- */
-static uint64_t forge_later(int session)
-{
-	int fd = memfd_create("forged", MFD_CLOEXEC);
-	uint64_t *page, pfn;
-
-	if (fd < 0 || ftruncate(fd, 4096))
-		fail("forged memfd: %s", strerror(errno));
-	page = luo_map(fd, 4096);
-	page[0] = IOMMUFD_MAGIC;
-	page[1] = IOMMUFD_VERSION + 1;	/* version, then nr_ioas */
-	expect_ok("preserve the forged memfd",
-		  luo_preserve_fd(session, fd, TOKEN_FORGED));
-	luo_read_pfns(page, 4096, &pfn);
-	luo_save("forged", page, 4096);
-	munmap(page, 4096);
-	close(fd);
-	return pfn * 4096;
-}
-
 static int stage1(void)
 {
 	struct iommu_vmm vmm;
@@ -86,7 +50,10 @@ static int stage1(void)
 		  luo_preserve_fd(session, vmm.iommufd,
 				  IOMMU_VMM_TOKEN_IOMMUFD));
 
-	forged = version_variant() ? forge_later(session) : 0;
+	forged = 0;
+	if (luo_variant_is("version"))
+		forged = luo_forge_record(session, TOKEN_FORGED, IOMMUFD_MAGIC,
+					  IOMMUFD_VERSION + 1);
 	luo_write_file(FINALIZE, "1");
 	pfns = luo_pfns(vmm.ram, SIZE);
 	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION,
@@ -120,22 +87,11 @@ static int stage2(void)
 			    luo_retrieve_session(dev, SESSION));
 	expect_err("retrieve the iommufd with the damaged record",
 		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_IOMMUFD), EINVAL);
-	luo_expect_log(version_variant() ? REASON_VERSION : REASON);
+	luo_expect_log(luo_variant_is("version") ? REASON_VERSION : REASON);
 	expect_err("and again: still refused",
 		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_IOMMUFD), EINVAL);
-	if (version_variant()) {
-		void *want = luo_load("forged", 4096), *got;
-		int fd = expect_ok("retrieve the forged memfd",
-				   luo_retrieve_fd(session, TOKEN_FORGED));
-
-		got = luo_map(fd, 4096);
-		if (memcmp(got, want, 4096))
-			fail("the forged memfd changed across the kexec");
-		msg("ok: the forged memfd is unchanged");
-		munmap(got, 4096);
-		free(want);
-		close(fd);
-	}
+	if (luo_variant_is("version"))
+		luo_check_forged(session, TOKEN_FORGED);
 
 	memfd = expect_ok("retrieve the memfd",
 			  luo_retrieve_fd(session, IOMMU_VMM_TOKEN_MEM));

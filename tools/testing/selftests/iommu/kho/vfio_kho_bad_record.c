@@ -24,13 +24,19 @@
 #define STATE_PAGE	3
 #define LUO_DATA	KHO_DEBUGFS "/test/luo_data"
 #define REASON		"is corrupt: not a vfio-pci record"
+/* kho_variant=version: the record is one of a later format version */
+#define REASON_VERSION	"is corrupt: a vfio-pci record of a version this kernel does not read"
+#define TOKEN_FORGED	99
+/* include/linux/kho/abi/vfio_pci.h: struct vfio_pci_luo_ser starts so */
+#define VFIO_MAGIC	0x31756c6f69636670ULL
+#define VFIO_VERSION	1
 
 static int stage1(void)
 {
 	struct iommu_vmm vmm;
 	int dev, session;
 	uint32_t *liveness;
-	uint64_t *pfns;
+	uint64_t *pfns, forged;
 	char cmd[128];
 
 	if (access(LUO_DATA, W_OK))
@@ -41,13 +47,18 @@ static int stage1(void)
 	*liveness = (uint32_t)luo_seed();
 	edu_write32(&vmm.edu, EDU_REG_LIVENESS, *liveness);
 	iommu_vmm_preserve_device(&vmm, session);
+	forged = 0;
+	if (luo_variant_is("version"))
+		forged = luo_forge_record(session, TOKEN_FORGED, VFIO_MAGIC,
+					  VFIO_VERSION + 1);
 	luo_write_file("/sys/kernel/kho/finalize", "1");
 	pfns = luo_pfns(vmm.ram, SIZE);
 	snprintf(cmd, sizeof(cmd), "%s %d %#llx", SESSION,
-		 IOMMU_VMM_TOKEN_DEVICE,
+		 IOMMU_VMM_TOKEN_DEVICE, forged ? (unsigned long long)forged :
 		 (unsigned long long)pfns[SIZE / PAGE / 2] * PAGE);
 	luo_write_file(LUO_DATA, cmd);
-	msg("edu's record points at a page of guest RAM");
+	msg(forged ? "edu's record is one of version 2" :
+	    "edu's record points at a page of guest RAM");
 	free(pfns);
 	close(dev);
 	return luo_keep_and_kexec();
@@ -72,7 +83,9 @@ static int stage2(void)
 			    luo_retrieve_session(dev, SESSION));
 	expect_err("retrieve edu with the damaged record",
 		   luo_retrieve_fd(session, IOMMU_VMM_TOKEN_DEVICE), EINVAL);
-	luo_expect_log(REASON);
+	luo_expect_log(luo_variant_is("version") ? REASON_VERSION : REASON);
+	if (luo_variant_is("version"))
+		luo_check_forged(session, TOKEN_FORGED);
 	memfd = iommu_vmm_retrieve(&vmm, session, SIZE, IOVA_X);
 	expect_ok("the IOAS is back", iommufd_ioas_check(vmm.iommufd,
 							 vmm.ioas));
