@@ -20,28 +20,16 @@
 #define SIZE		(1ULL << 30)
 #define STEP		4096ULL
 #define TOKEN		0x1ce
-#define POOL_DIR	"/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 
 struct note {
 	uint64_t seed;
 	uint64_t pfn;
 };
 
+/* a counter of the 1 GiB pool */
 static long pool(const char *file)
 {
-	char path[128], buf[32];
-	long val;
-	FILE *f;
-
-	snprintf(path, sizeof(path), POOL_DIR "%s", file);
-	f = fopen(path, "r");
-	if (!f)
-		skip("no 1 GiB huge pages (%s): %s", path, strerror(errno));
-	if (!fgets(buf, sizeof(buf), f))
-		fail("read %s", path);
-	fclose(f);
-	val = strtol(buf, NULL, 10);
-	return val;
+	return luo_hstate_read(1UL << 20, file);
 }
 
 static uint64_t word(uint64_t seed, uint64_t off)

@@ -702,3 +702,19 @@ void luo_check_forged(int session, uint64_t token)
 	free(want);
 	close(fd);
 }
+
+long luo_hstate_read(unsigned long kib, const char *file)
+{
+	char path[128], buf[32];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
+		 kib, file);
+	f = fopen(path, "r");
+	if (!f)
+		skip("no %lu KiB huge pages (%s): %s", kib, path, strerror(errno));
+	if (!fgets(buf, sizeof(buf), f))
+		fail("read %s", path);
+	fclose(f);
+	return strtol(buf, NULL, 10);
+}

@@ -189,6 +189,12 @@ void luo_bench_log(const char *prefix, const char *key);
 long luo_meminfo(const char *key);
 /* Set vm.nr_hugepages (the default huge page size) to @nr; skip if refused. */
 void luo_set_nr_hugepages(long nr);
+/*
+ * A counter of the huge page pool of @kib KiB pages, as its sysfs file
+ * @file ("nr_hugepages", "free_hugepages", ...) gives it; skip the test
+ * if this kernel has no such pool.
+ */
+long luo_hstate_read(unsigned long kib, const char *file);
 
 /* ----- notes a stage leaves for the next, in the state directory ----- */
 

@@ -19,21 +19,11 @@
 #define TOKEN_MEM	1
 #define TOKEN_VM	2
 #define RECORD		"record"
-#define POOL_DIR	"/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 
+/* a counter of the 1 GiB pool */
 static long pool(const char *file)
 {
-	char path[128], buf[32];
-	FILE *f;
-
-	snprintf(path, sizeof(path), POOL_DIR "%s", file);
-	f = fopen(path, "r");
-	if (!f)
-		skip("no 1 GiB huge pages (%s): %s", path, strerror(errno));
-	if (!fgets(buf, sizeof(buf), f))
-		fail("read %s", path);
-	fclose(f);
-	return strtol(buf, NULL, 10);
+	return luo_hstate_read(1UL << 20, file);
 }
 
 /* PFN of the first page of guest RAM, as the VMM maps it */
