@@ -803,24 +803,12 @@ static int kho_claim_block(phys_addr_t phys, phys_addr_t max_size)
 	return claimed;
 }
 
-/* Claim the incoming block of exactly @order at @phys. */
-static bool kho_claim_exact(phys_addr_t phys, unsigned int order)
-{
-	struct kho_mem_map map;
-	bool claimed;
-
-	if (!PAGE_ALIGNED(phys) || !kho_in_map(&map))
-		return false;
-	spin_lock(&kho_restore_lock);
-	claimed = !kho_map_clear(&map, PHYS_PFN(phys), order);
-	spin_unlock(&kho_restore_lock);
-	return claimed;
-}
-
 /*
  * Claim every block of [@phys, @phys + @size), split as kho_preserve_phys()
  * split it, or nothing: under the lock, all are checked before any is
- * cleared, so a concurrent claim cannot leave the range half claimed.
+ * cleared, so a concurrent claim cannot leave the range half claimed. For
+ * a naturally aligned range of up to MAX_PAGE_ORDER that is exactly one
+ * block of its order.
  */
 static bool kho_claim_range(phys_addr_t phys, phys_addr_t size)
 {
@@ -845,7 +833,7 @@ static bool kho_claim_range(phys_addr_t phys, phys_addr_t size)
 	return ok;
 }
 
-/* Can a folio of @order at @phys be in the map, as one block or a range? */
+/* Can a folio of @order be at @phys, as one block of the map or a range? */
 static bool kho_folio_shape_ok(phys_addr_t phys, unsigned int order)
 {
 	return order < BITS_PER_LONG - PAGE_SHIFT &&
@@ -904,14 +892,9 @@ struct folio *kho_restore_folio_order(phys_addr_t phys, unsigned int order)
 {
 	struct page *page;
 
-	if (!kho_folio_shape_ok(phys, order))
+	if (!kho_folio_shape_ok(phys, order) ||
+	    !kho_claim_range(phys, PAGE_SIZE << order))
 		return NULL;
-	if (order > MAX_PAGE_ORDER) {
-		if (!kho_claim_range(phys, PAGE_SIZE << order))
-			return NULL;
-	} else if (!kho_claim_exact(phys, order)) {
-		return NULL;
-	}
 	page = pfn_to_page(PHYS_PFN(phys));
 	kho_init_pages(page, order, true);
 	return page_folio(page);
@@ -961,14 +944,9 @@ bool kho_in_range_preserved(phys_addr_t phys, size_t size)
  */
 bool kho_is_preserved(phys_addr_t phys, unsigned int order)
 {
-	struct kho_mem_map map;
-
-	if (order > MAX_PAGE_ORDER)
-		return kho_folio_shape_ok(phys, order) &&
-		       kho_in_range_preserved(phys, PAGE_SIZE << order);
-	if (!PAGE_ALIGNED(phys) || !kho_in_map(&map))
-		return false;
-	return kho_map_test(&map, PHYS_PFN(phys), order);
+	/* an aligned block of up to MAX_PAGE_ORDER is a range of one block */
+	return kho_folio_shape_ok(phys, order) &&
+	       kho_in_range_preserved(phys, PAGE_SIZE << order);
 }
 EXPORT_SYMBOL_GPL(kho_is_preserved);
 
