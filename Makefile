@@ -168,7 +168,7 @@ DEMO_SRCS := $(call not_lib,demo/*.sh demo/*.c)
 # tests run from this machine against QEMU hosts (harness/fleet.py)
 FLEET_TESTS := $(wildcard tools/kho/ansible/tests/*.py)
 BENCH_SRCS := $(call not_lib,bench/*.sh bench/*.c)
-USER_CFLAGS := -O2 -g -Wall -Wextra -static -I$(CURDIR)/include/uapi \
+USER_CFLAGS := -O2 -g -Wall -Wextra -I$(CURDIR)/include/uapi \
 	-I$(CURDIR)/tools/testing/selftests/liveupdate \
 	-I$(CURDIR)/tools/testing/selftests/kvm/kho \
 	-I$(CURDIR)/tools/testing/selftests/iommu/kho

@@ -29,7 +29,13 @@ for app in $("$root/bin/busybox" --list); do
 done
 install -m 755 "$repo/harness/init" "$root/init"
 
-# Userspace C: rebuilt when its source, or a header beside it, is newer.
+# Userspace C: rebuilt when its source, or a header beside it, is newer,
+# and all of it when the flags change.
+mkdir -p "$bin"
+if [ "$(cat "$bin/.cflags" 2>/dev/null)" != "$cflags" ]; then
+	rm -rf "${bin:?}"/*
+	printf '%s\n' "$cflags" > "$bin/.cflags"
+fi
 # The test libraries are compiled once into $bin/lib and linked into the
 # programs of the directories that use them.
 luo_lib=tools/testing/selftests/liveupdate/luo_test_utils.c
@@ -90,19 +96,30 @@ build_c() {	# SRC OUT
 		gcc $cflags $(cflags_for "$1") -o "$2" "$1" $objs
 	fi
 }
-build_c "$repo/tools/kho/kho-kexec.c" "$bin/kho-kexec"
-install -m 755 "$bin/kho-kexec" "$root/bin/kho-kexec"
-build_c "$repo/tools/kho/kho-update.c" "$bin/kho-update"
-install -m 755 "$bin/kho-update" "$root/bin/kho-update"
-
-# Debian's kexec-tools with the shared libraries it needs.
-if kexec_bin=$(command -v kexec); then
-	cp "$kexec_bin" "$root/sbin/kexec"
-	for lib in $(ldd "$kexec_bin" | grep -o '/[^ ]*'); do
+# install_prog SRC DST: a program, less its debug information, with the
+# shared libraries it loads. Programs are linked dynamically: statically,
+# each one carried its own copy of libc, and the initramfs, which every
+# boot unpacks and every kexec hashes, was four times the size.
+install_prog() {
+	local lib
+	install -m 755 -D "$1" "$2"
+	strip --strip-debug "$2"
+	for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*'); do
+		[ -e "$root$lib" ] && continue
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done
+}
+build_c "$repo/tools/kho/kho-kexec.c" "$bin/kho-kexec"
+install_prog "$bin/kho-kexec" "$root/bin/kho-kexec"
+build_c "$repo/tools/kho/kho-update.c" "$bin/kho-update"
+install_prog "$bin/kho-update" "$root/bin/kho-update"
+
+# Debian's kexec-tools
+if kexec_bin=$(command -v kexec); then
+	install_prog "$kexec_bin" "$root/sbin/kexec"
 fi
+
 
 tests=()
 for t in "$@"; do
@@ -117,7 +134,7 @@ for t in "$@"; do
 	name=$(basename "$t"); name=${name%.*}
 	case "$t" in
 	*_util.c|*_utils.c|*_util_*.c|bench/lib/*) ;;	# a library, linked above
-	*.c) build_c "$repo/$t" "$bin/$name"; install -m 755 "$bin/$name" "$root/tests/$name" ;;
+	*.c) build_c "$repo/$t" "$bin/$name"; install_prog "$bin/$name" "$root/tests/$name" ;;
 	*)   install -m 755 "$repo/$t" "$root/tests/$name" ;;
 	esac
 done
