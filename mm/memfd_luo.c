@@ -19,7 +19,8 @@
  * Freeze: record the seals, mode and file position as they are then, and
  * check that the file still holds exactly the preserved folios at their
  * indexes (a hole punched, or a hole filled, after preserve fails the
- * freeze rather than lose data). From then until unfreeze, no page may be
+ * freeze rather than lose data). A hugetlbfs memfd's pages are counted for
+ * the next kernel's boot pool. From then until unfreeze, no page may be
  * added to a hugetlbfs hole: the fault gets SIGBUS and fallocate() EPERM,
  * for such a page would not be handed over.
  *
@@ -32,7 +33,9 @@
  * the seals, mode and position. A retrieve that fails part way (out of
  * memory, a limit hit while accounting the pages) keeps the file built so
  * far and leaves the rest preserved, and the next retrieve goes on from
- * there. Finish gives what was not retrieved to the page allocator.
+ * there. Finish gives what was not retrieved to the page allocator, or,
+ * huge pages, to the hstate's pool while its boot allocation left out
+ * pages for them (see mm/memfd_luo_hugetlb.c).
  *
  * The records handed over are described in <linux/kho/abi/memfd.h>.
  */
@@ -79,11 +82,13 @@
  * @added_seals: the seals of MEMFD_LUO_SIZE_SEALS that preserve added and
  *	unpreserve takes off again; a seal the user adds while the file is
  *	preserved leaves this set (memfd_luo_seals_added())
+ * @pool_counted: hugetlbfs: freeze counted its pages into the pool handover
  */
 struct memfd_luo_out {
 	struct folio *ser_folio;
 	struct memfd_luo_folio_page *tail;
 	unsigned int added_seals;
+	bool pool_counted;
 };
 
 /*
@@ -554,6 +559,34 @@ static int memfd_luo_check_folios(struct address_space *mapping,
 	return 0;
 }
 
+/*
+ * Count the huge pages of a frozen hugetlbfs memfd in (@delta 1) or out
+ * (-1) of the pool handover, which tells the next kernel how much of its
+ * boot pool comes back preserved.
+ */
+static int memfd_luo_count_pool(const struct memfd_luo_ser *ser, int delta)
+{
+	const struct memfd_luo_folio_page *page;
+	phys_addr_t phys = ser->folios;
+	unsigned long pfn;
+	int err;
+	u32 i;
+
+	while (phys) {
+		page = phys_to_virt(phys);
+		for (i = 0; i < page->count; i++) {
+			pfn = PHYS_PFN(memfd_luo_entry_phys(&page->folios[i]));
+			err = memfd_luo_hugetlb_count(ser->hpage_order,
+						      folio_nid(pfn_folio(pfn)), delta);
+			/* fails on the first page only, with nothing counted */
+			if (err)
+				return err;
+		}
+		phys = page->next;
+	}
+	return 0;
+}
+
 static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
 {
 	struct memfd_luo_out *out = args->private_data;
@@ -578,17 +611,34 @@ static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
 			      MEMFD_LUO_FROZEN);
 		pr_err("%s: pages changed since preserve (hole punched, or a hole filled); refusing to freeze\n",
 		       ser->name);
-	} else if (memfd_luo_hugetlb_file(file) &&
-		   ser->nr_folios << (PAGE_SHIFT + ser->hpage_order) < ser->size) {
+		return err;
+	}
+	if (!memfd_luo_hugetlb_file(file))
+		return 0;
+	if (ser->nr_folios << (PAGE_SHIFT + ser->hpage_order) < ser->size)
 		/* what runs on until the kexec (a guest) must not fault one in */
 		pr_warn("%s: has holes: a page faulted into one before the kexec fails; allocate it in full before finalize\n",
 			ser->name);
+	err = memfd_luo_count_pool(ser, 1);
+	if (err) {
+		xa_clear_mark(&memfd_luo_inodes, (unsigned long)inode,
+			      MEMFD_LUO_FROZEN);
+		pr_err("%s: no memory to count its huge pages for the next kernel's pool\n",
+		       ser->name);
+		return err;
 	}
-	return err;
+	out->pool_counted = true;
+	return 0;
 }
 
 static void memfd_luo_unfreeze(struct liveupdate_file_op_args *args)
 {
+	struct memfd_luo_out *out = args->private_data;
+
+	if (out->pool_counted) {
+		memfd_luo_count_pool(folio_address(out->ser_folio), -1);
+		out->pool_counted = false;
+	}
 	xa_clear_mark(&memfd_luo_inodes,
 		      (unsigned long)file_inode(args->file), MEMFD_LUO_FROZEN);
 }
@@ -841,20 +891,24 @@ static int memfd_luo_add_record(struct memfd_luo_in *in,
 	}
 	in->pending = NULL;
 
-	if (in->file) {
-		inode = file_inode(in->file);
+	if (!in->file) {
+		/* a huge page may make up the boot pool */
 		if (ser->kind == MEMFD_LUO_HUGETLB)
-			err = memfd_luo_hugetlb_add_folio(inode, folio,
-							  e->index);
+			memfd_luo_hugetlb_free_folio(folio);
 		else
-			err = memfd_luo_shmem_add_folio(inode, folio,
-							e->index);
-		if (err) {
-			in->pending = folio;
-			return err;
-		}
-		in->nr_added++;
+			folio_put(folio);
+		return 0;
 	}
+	inode = file_inode(in->file);
+	if (ser->kind == MEMFD_LUO_HUGETLB)
+		err = memfd_luo_hugetlb_add_folio(inode, folio, e->index);
+	else
+		err = memfd_luo_shmem_add_folio(inode, folio, e->index);
+	if (err) {
+		in->pending = folio;
+		return err;
+	}
+	in->nr_added++;
 	/* the page cache holds its own references */
 	folio_put(folio);
 	return 0;

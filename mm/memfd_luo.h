@@ -8,6 +8,7 @@
 #define _MM_MEMFD_LUO_H
 
 #include <linux/errno.h>
+#include <linux/mm.h>
 #include <linux/types.h>
 
 struct folio;
@@ -19,10 +20,23 @@ int memfd_luo_shmem_add_folio(struct inode *inode, struct folio *folio,
 #ifdef CONFIG_HUGETLBFS
 int memfd_luo_hugetlb_add_folio(struct inode *inode, struct folio *folio,
 				pgoff_t index);
+void memfd_luo_hugetlb_free_folio(struct folio *folio);
+int memfd_luo_hugetlb_count(unsigned int order, int nid, int delta);
 #else
 static inline int memfd_luo_hugetlb_add_folio(struct inode *inode,
 					      struct folio *folio,
 					      pgoff_t index)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void memfd_luo_hugetlb_free_folio(struct folio *folio)
+{
+	folio_put(folio);
+}
+
+static inline int memfd_luo_hugetlb_count(unsigned int order, int nid,
+					  int delta)
 {
 	return -EOPNOTSUPP;
 }

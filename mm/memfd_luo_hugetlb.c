@@ -3,11 +3,13 @@
  * Live Update: put a preserved huge page back into a hugetlbfs memfd.
  *
  * The folio comes back from KHO as a plain compound page of the huge page
- * order. It is made a hugetlb folio in use and counted as a surplus page of
- * its hstate: the persistent pool (nr_hugepages) does not change, and once
- * the file lets go of it the page returns to the page allocator like any
- * surplus page. Its index is recorded in the inode's reservation map, as a
- * fault on a shared mapping would, so truncation and eviction balance the
+ * order and is made a hugetlb folio in use. If this kernel's boot pool of
+ * that size left pages out for the preserved ones (the pool handover
+ * below), it joins the persistent pool, as the page it was in the previous
+ * kernel; otherwise it is counted as a surplus page, and once the file
+ * lets go of it the page returns to the page allocator like any surplus
+ * page. Its index is recorded in the inode's reservation map, as a fault
+ * on a shared mapping would, so truncation and eviction balance the
  * reservation counts.
  *
  * Needs three functions of mm/hugetlb.c that 6.12 keeps static; the kho-v
@@ -24,9 +26,18 @@
 #include <linux/fs.h>
 #include <linux/hugetlb.h>
 #include <linux/hugetlb_cgroup.h>
+#include <linux/init.h>
+#include <linux/kexec_handover.h>
+#include <linux/kho/abi/memfd.h>
+#include <linux/memfd_luo.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/nodemask.h>
+#include <linux/notifier.h>
 #include <linux/pagemap.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string_helpers.h>
 
 #include "internal.h"
 #include "memfd_luo.h"
@@ -37,23 +48,64 @@ static struct resv_map *memfd_luo_resv_map(struct inode *inode)
 	return (struct resv_map *)inode->i_data.i_private_data;
 }
 
-/* Make a restored compound page a hugetlb folio in use, counted as surplus. */
-static void memfd_luo_hugetlb_adopt(struct hstate *h, struct folio *folio)
+/*
+ * Incoming: pages of each hstate's boot pool left out for preserved pages
+ * and not made up yet. Under hugetlb_lock.
+ */
+static unsigned long memfd_luo_pool_pending[HUGE_MAX_HSTATE];
+
+/*
+ * Make a restored compound page a hugetlb folio in use: a page of the
+ * persistent pool while the boot pool is short of preserved pages, else a
+ * surplus page. With @only_pool, a page the pool does not take is left as
+ * it is. Return: whether it is a hugetlb folio now.
+ */
+static bool memfd_luo_hugetlb_adopt(struct hstate *h, struct folio *folio,
+				    bool only_pool)
 {
+	unsigned long *pending = &memfd_luo_pool_pending[hstate_index(h)];
 	int nid = folio_nid(folio);
 
+	spin_lock_irq(&hugetlb_lock);
+	if (!*pending && only_pool) {
+		spin_unlock_irq(&hugetlb_lock);
+		return false;
+	}
 	__folio_set_hugetlb(folio);
 	hugetlb_set_folio_subpool(folio, NULL);
 	set_hugetlb_cgroup(folio, NULL);
 	set_hugetlb_cgroup_rsvd(folio, NULL);
-
-	spin_lock_irq(&hugetlb_lock);
 	h->nr_huge_pages++;
 	h->nr_huge_pages_node[nid]++;
-	h->surplus_huge_pages++;
-	h->surplus_huge_pages_node[nid]++;
+	if (*pending) {
+		(*pending)--;
+		h->max_huge_pages++;
+	} else {
+		h->surplus_huge_pages++;
+		h->surplus_huge_pages_node[nid]++;
+	}
 	list_add(&folio->lru, &h->hugepage_activelist);
 	spin_unlock_irq(&hugetlb_lock);
+	return true;
+}
+
+/**
+ * memfd_luo_hugetlb_free_folio - free a restored huge page nobody retrieved
+ * @folio: a folio from kho_restore_folio_order(), of a hugetlbfs memfd's
+ *	huge page order, with the caller's only reference
+ *
+ * While the boot pool is short of the preserved pages it left out, the
+ * page becomes a free page of the pool; otherwise it goes back to the page
+ * allocator. Drops the caller's reference either way.
+ */
+void memfd_luo_hugetlb_free_folio(struct folio *folio)
+{
+	struct hstate *h = size_to_hstate(folio_size(folio));
+
+	if (h && !folio_test_hugetlb(folio))
+		memfd_luo_hugetlb_adopt(h, folio, true);
+	/* a hugetlb folio's last reference frees it into its pool */
+	folio_put(folio);
 }
 
 /**
@@ -64,8 +116,8 @@ static void memfd_luo_hugetlb_adopt(struct hstate *h, struct folio *folio)
  * @index: page index (in base pages), aligned to the huge page size
  *
  * The caller keeps its own reference and drops it afterwards. A folio that
- * did not make it into the file may already be a surplus huge page: it can
- * be given again, and dropping the last reference frees it as one.
+ * did not make it into the file may already be a hugetlb folio: it can be
+ * given again, and dropping the last reference frees it as one.
  *
  * Return: 0; -EINVAL for a folio or index that does not fit the hstate, or
  * a file with a subpool; -ENOMEM; -EEXIST.
@@ -93,7 +145,7 @@ int memfd_luo_hugetlb_add_folio(struct inode *inode, struct folio *folio,
 
 	/* adopted by an earlier call whose add failed */
 	if (!folio_test_hugetlb(folio))
-		memfd_luo_hugetlb_adopt(h, folio);
+		memfd_luo_hugetlb_adopt(h, folio, false);
 	__folio_mark_uptodate(folio);
 	err = hugetlb_add_to_page_cache(folio, inode->i_mapping, hindex);
 	if (err) {
@@ -105,4 +157,249 @@ int memfd_luo_hugetlb_add_folio(struct inode *inode, struct folio *folio,
 	folio_set_hugetlb_migratable(folio);
 	folio_unlock(folio);
 	return 0;
+}
+
+/* ----- the huge page pool across the kexec ----- */
+
+/*
+ * Outgoing: huge pages of frozen memfds by hstate and node, published as
+ * MEMFD_LUO_POOL_NODE at finalize. The KHO notifier that publishes them
+ * runs after Live Update's, which freezes the files.
+ */
+static DEFINE_MUTEX(memfd_luo_pool_lock);
+static unsigned long *memfd_luo_pool_out[HUGE_MAX_HSTATE];
+static struct kho_node memfd_luo_pool_node;
+static bool memfd_luo_pool_added;
+
+/**
+ * memfd_luo_hugetlb_count - count a frozen memfd's huge page in or out
+ * @order: the memfd's huge page order
+ * @nid: the node of the page
+ * @delta: 1 when the memfd is frozen, -1 when it is unfrozen
+ *
+ * Return: 0, or -ENOMEM when the first page of a size has nowhere to be
+ * counted (nothing is counted then).
+ */
+int memfd_luo_hugetlb_count(unsigned int order, int nid, int delta)
+{
+	struct hstate *h = size_to_hstate(PAGE_SIZE << order);
+	unsigned long **count;
+
+	if (WARN_ON_ONCE(!h || nid < 0 || nid >= nr_node_ids))
+		return -EINVAL;
+	count = &memfd_luo_pool_out[hstate_index(h)];
+	mutex_lock(&memfd_luo_pool_lock);
+	if (!*count) {
+		*count = kcalloc(nr_node_ids, sizeof(**count), GFP_KERNEL);
+		if (!*count) {
+			mutex_unlock(&memfd_luo_pool_lock);
+			return -ENOMEM;
+		}
+	}
+	if (delta > 0)
+		(*count)[nid]++;
+	else if (!WARN_ON_ONCE(!(*count)[nid]))
+		(*count)[nid]--;
+	mutex_unlock(&memfd_luo_pool_lock);
+	return 0;
+}
+
+static void memfd_luo_pool_withdraw(void)
+{
+	mutex_lock(&memfd_luo_pool_lock);
+	if (memfd_luo_pool_added) {
+		kho_remove_node(NULL, MEMFD_LUO_POOL_NODE);
+		kho_remove_prop(&memfd_luo_pool_node, "compatible");
+		kho_remove_prop(&memfd_luo_pool_node, "pages");
+		memfd_luo_pool_added = false;
+	}
+	mutex_unlock(&memfd_luo_pool_lock);
+}
+
+static int memfd_luo_pool_publish(void)
+{
+	struct memfd_luo_pool_ser *ser;
+	unsigned int n = 0, i = 0;
+	struct hstate *h;
+	int nid, err;
+
+	mutex_lock(&memfd_luo_pool_lock);
+	for_each_hstate(h) {
+		unsigned long *count = memfd_luo_pool_out[hstate_index(h)];
+
+		for (nid = 0; count && nid < nr_node_ids; nid++)
+			n += !!count[nid];
+	}
+	if (!n) {
+		mutex_unlock(&memfd_luo_pool_lock);
+		return 0;
+	}
+	ser = kcalloc(n, sizeof(*ser), GFP_KERNEL);
+	if (!ser) {
+		mutex_unlock(&memfd_luo_pool_lock);
+		return -ENOMEM;
+	}
+	for_each_hstate(h) {
+		unsigned long *count = memfd_luo_pool_out[hstate_index(h)];
+
+		for (nid = 0; count && nid < nr_node_ids; nid++) {
+			if (!count[nid])
+				continue;
+			ser[i].order = huge_page_order(h);
+			ser[i].nid = nid;
+			ser[i].nr_pages = count[nid];
+			i++;
+		}
+	}
+	err = kho_add_string_prop(&memfd_luo_pool_node, "compatible",
+				  MEMFD_LUO_POOL_COMPATIBLE);
+	if (!err)
+		err = kho_add_prop(&memfd_luo_pool_node, "pages", ser,
+				   n * sizeof(*ser));
+	if (!err)
+		err = kho_add_node(NULL, MEMFD_LUO_POOL_NODE,
+				   &memfd_luo_pool_node);
+	if (err) {
+		kho_remove_prop(&memfd_luo_pool_node, "compatible");
+		kho_remove_prop(&memfd_luo_pool_node, "pages");
+	} else {
+		memfd_luo_pool_added = true;
+	}
+	mutex_unlock(&memfd_luo_pool_lock);
+	kfree(ser);
+	return err;
+}
+
+static int memfd_luo_pool_notifier(struct notifier_block *nb,
+				   unsigned long event, void *data)
+{
+	int err;
+
+	switch (event) {
+	case KEXEC_KHO_FINALIZE:
+		/* without it the next kernel's pool would be too large */
+		err = memfd_luo_pool_publish();
+		if (err)
+			pr_err("memfd-luo: cannot hand the huge page counts over: %d\n",
+			       err);
+		return notifier_from_errno(err);
+	case KEXEC_KHO_UNFREEZE:
+		memfd_luo_pool_withdraw();
+		return NOTIFY_OK;
+	default:
+		return NOTIFY_DONE;
+	}
+}
+
+static struct notifier_block memfd_luo_pool_nb = {
+	.notifier_call = memfd_luo_pool_notifier,
+	/* after Live Update's notifier, which freezes the memfds */
+	.priority = -1,
+};
+
+static int __init memfd_luo_pool_init(void)
+{
+	int err;
+
+	if (!kho_is_enabled())
+		return 0;
+	kho_init_node(&memfd_luo_pool_node);
+	err = register_kho_notifier(&memfd_luo_pool_nb);
+	if (err)
+		pr_err("memfd-luo: cannot register the KHO notifier: %d\n", err);
+	return 0;
+}
+late_initcall(memfd_luo_pool_init);
+
+/*
+ * The previous kernel's record of preserved huge pages, checked in place:
+ * its entries, or NULL if there is none or it is malformed.
+ */
+static const struct memfd_luo_pool_ser *__init memfd_luo_pool_read(int *nr)
+{
+	const struct memfd_luo_pool_ser *p;
+	struct memfd_luo_pool_ser e;
+	const char *compatible;
+	int node, len, i;
+
+	node = kho_find_node("/" MEMFD_LUO_POOL_NODE);
+	if (node < 0)
+		return NULL;
+	compatible = kho_get_prop(node, "compatible", &len);
+	if (!compatible || len <= 0 || strnlen(compatible, len) == len ||
+	    strcmp(compatible, MEMFD_LUO_POOL_COMPATIBLE)) {
+		pr_warn("HugeTLB: the preserved memfd page counts are not a %s record: boot pools are allocated in full\n",
+			MEMFD_LUO_POOL_COMPATIBLE);
+		return NULL;
+	}
+	p = kho_get_prop(node, "pages", &len);
+	if (!p || len <= 0 || len % sizeof(e)) {
+		pr_warn("HugeTLB: the preserved memfd page counts are malformed: boot pools are allocated in full\n");
+		return NULL;
+	}
+	*nr = len / sizeof(e);
+	for (i = 0; i < *nr; i++) {
+		/* an FDT property is only 4-byte aligned */
+		memcpy(&e, &p[i], sizeof(e));
+		if (e.nid >= nr_node_ids || !node_online(e.nid)) {
+			pr_warn("HugeTLB: the preserved memfd page counts name node %u, which this kernel does not have: boot pools are allocated in full\n",
+				e.nid);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+/**
+ * memfd_luo_hugetlb_boot_pool - leave preserved pages out of a boot pool
+ * @h: an hstate about to allocate its boot pool: h->max_huge_pages pages,
+ *	or h->max_huge_pages_node[nid] on the nodes that ask for their own
+ *
+ * Called by hugetlb's boot allocation, possibly while memblock is still
+ * the allocator. The pages the previous kernel's memfds preserved come
+ * back and count towards the pool: lower what is to be allocated by their
+ * number, at most down to zero, and remember how many, so that
+ * memfd_luo_hugetlb_add_folio() and memfd_luo_hugetlb_free_folio() count
+ * them into the pool as they come.
+ */
+void __init memfd_luo_hugetlb_boot_pool(struct hstate *h)
+{
+	const struct memfd_luo_pool_ser *p;
+	unsigned long take, total = 0;
+	struct memfd_luo_pool_ser e;
+	bool per_node = false;
+	unsigned long flags;
+	char size[32];
+	int nid, nr, i;
+
+	if (!kho_is_incoming())
+		return;
+	p = memfd_luo_pool_read(&nr);
+	if (!p)
+		return;
+	for_each_node(nid)
+		per_node |= h->max_huge_pages_node[nid] > 0;
+	for (i = 0; i < nr; i++) {
+		memcpy(&e, &p[i], sizeof(e));
+		if (e.order != huge_page_order(h))
+			continue;
+		if (per_node) {
+			take = min_t(u64, e.nr_pages,
+				     h->max_huge_pages_node[e.nid]);
+			h->max_huge_pages_node[e.nid] -= take;
+		} else {
+			take = min_t(u64, e.nr_pages, h->max_huge_pages);
+		}
+		h->max_huge_pages -= take;
+		total += take;
+	}
+	if (!total)
+		return;
+	spin_lock_irqsave(&hugetlb_lock, flags);
+	memfd_luo_pool_pending[hstate_index(h)] = total;
+	spin_unlock_irqrestore(&hugetlb_lock, flags);
+	string_get_size(huge_page_size(h), 1, STRING_UNITS_2, size,
+			sizeof(size));
+	pr_info("HugeTLB: %s pages: %lu of the boot pool come back in preserved memfds, %lu to allocate\n",
+		size, total, h->max_huge_pages);
 }

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 struct file;
+struct hstate;
 struct inode;
 
 #ifdef CONFIG_LIVEUPDATE_MEMFD
@@ -30,6 +31,15 @@ static inline bool memfd_luo_is_preserved(struct inode *inode)
 static inline int memfd_luo_check_new_folio(struct inode *inode)
 {
 	return 0;
+}
+#endif
+
+/* from hugetlb's boot allocation, see mm/memfd_luo_hugetlb.c */
+#if defined(CONFIG_LIVEUPDATE_MEMFD) && defined(CONFIG_HUGETLBFS)
+void memfd_luo_hugetlb_boot_pool(struct hstate *h);
+#else
+static inline void memfd_luo_hugetlb_boot_pool(struct hstate *h)
+{
 }
 #endif
 

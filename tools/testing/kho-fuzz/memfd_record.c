@@ -32,6 +32,15 @@ struct hstate *size_to_hstate(unsigned long size)
 	return NULL;
 }
 
+/*
+ * An unretrieved huge page may join the next kernel's pool; this
+ * environment has none, so it is freed as any folio is.
+ */
+void memfd_luo_hugetlb_free_folio(struct folio *folio)
+{
+	folio_put(folio);
+}
+
 static void memfd_seeds(void);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

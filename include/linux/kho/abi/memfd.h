@@ -104,4 +104,44 @@ struct memfd_luo_folio_page {
 	((PAGE_SIZE - sizeof(struct memfd_luo_folio_page)) /		\
 	 sizeof(struct memfd_luo_folio_ser))
 
+/**
+ * DOC: memfd huge page pool handover
+ *
+ * A host reserves its huge pages at boot (hugepages=N) and its VMs' memfds
+ * take theirs from that pool. The pages that preserved hugetlbfs memfds
+ * hold come back in the next kernel, so it must not allocate them a
+ * second time: with most of RAM in guests, that would fail, or leave the
+ * host short of memory. At finalize the outgoing kernel therefore adds the
+ * KHO state tree node MEMFD_LUO_POOL_NODE, with two properties:
+ *
+ * - "compatible": the string MEMFD_LUO_POOL_COMPATIBLE;
+ * - "pages": an array of struct memfd_luo_pool_ser, one per huge page
+ *   order and NUMA node that frozen memfds hold pages of.
+ *
+ * The next kernel allocates each boot pool that many pages short (never
+ * below zero, and per node where the pool is asked for per node). A
+ * preserved page joins the pool as a page in use when a memfd takes it
+ * back, and as a free page when finish frees it unretrieved, until the
+ * pages left out are made up; beyond that, preserved pages are surplus.
+ *
+ * The node is the previous kernel's word and only sizes the pool: a
+ * kernel that does not know its compatible, or finds it malformed,
+ * allocates the whole pool and counts every preserved page as surplus,
+ * as it does when it has no boot pool of that size.
+ */
+#define MEMFD_LUO_POOL_NODE		"memfd-hugetlb-pool"
+#define MEMFD_LUO_POOL_COMPATIBLE	"memfd-hugetlb-pool-v1"
+
+/**
+ * struct memfd_luo_pool_ser - huge pages held by preserved memfds
+ * @order: the huge page order
+ * @nid: the NUMA node the pages are on
+ * @nr_pages: how many
+ */
+struct memfd_luo_pool_ser {
+	u32 order;
+	u32 nid;
+	u64 nr_pages;
+};
+
 #endif /* _LINUX_KHO_ABI_MEMFD_H */
