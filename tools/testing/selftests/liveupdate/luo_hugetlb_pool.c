@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A host's boot pool of 2 MiB pages (hugepages=64 on both kernels) with
+ * two hugetlbfs memfds drawn from it across the kexec. The pages the
+ * memfds hold come back, so the next kernel allocates only the rest of
+ * the pool at boot; each preserved page joins the pool as in use when its
+ * memfd is retrieved, or as free when finish frees an unretrieved memfd.
+ * Nothing is counted twice and nothing becomes surplus: the pool is the
+ * 64 pages asked for throughout.
+ */
+#include "luo_test_utils.h"
+
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
+
+#define HPAGE		(2ULL << 20)
+#define POOL		64	/* hugepages= in vm.conf */
+#define NR_KEPT		16	/* the memfd retrieved */
+#define NR_LEFT		8	/* the memfd finish frees */
+#define TOKEN_KEPT	0x9001
+#define TOKEN_LEFT	0x9002
+
+static long pool(const char *file)
+{
+	return luo_hstate_read(HPAGE >> 10, file);
+}
+
+/* vm.nr_hugepages: the persistent pool as the sysctl reports it */
+static long sysctl_nr_hugepages(void)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long nr = -1;
+
+	if (!f || fscanf(f, "%ld", &nr) != 1)
+		fail("cannot read vm.nr_hugepages");
+	fclose(f);
+	return nr;
+}
+
+static void expect_pool(const char *when, long nr, long nr_free)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "2 MiB pool pages %s", when);
+	expect_u64(what, nr, pool("nr_hugepages"));
+	snprintf(what, sizeof(what), "free 2 MiB pool pages %s", when);
+	expect_u64(what, nr_free, pool("free_hugepages"));
+	snprintf(what, sizeof(what), "surplus 2 MiB pages %s", when);
+	expect_u64(what, 0, pool("surplus_hugepages"));
+}
+
+static int huge_memfd(const char *name, long nr)
+{
+	int fd = memfd_create(name, MFD_HUGETLB | MFD_HUGE_2MB);
+
+	if (fd < 0)
+		fail("memfd_create(MFD_HUGETLB): %s", strerror(errno));
+	if (ftruncate(fd, nr * HPAGE))
+		fail("ftruncate: %s", strerror(errno));
+	return fd;
+}
+
+static int stage1(void)
+{
+	int dev, session, kept, left;
+	void *map;
+
+	expect_pool("at boot", POOL, POOL);
+	dev = luo_open();
+	session = expect_ok("create session",
+			    luo_create_session(dev, "pool"));
+	kept = huge_memfd("luo-pool-kept", NR_KEPT);
+	luo_preserve_memfd(session, kept, NR_KEPT * HPAGE, TOKEN_KEPT,
+			   "memfd to retrieve", true);
+	left = huge_memfd("luo-pool-left", NR_LEFT);
+	map = luo_map(left, NR_LEFT * HPAGE);
+	memset(map, 0x5a, NR_LEFT * HPAGE);
+	munmap(map, NR_LEFT * HPAGE);
+	expect_ok("preserve memfd to leave",
+		  luo_preserve_fd(session, left, TOKEN_LEFT));
+	expect_pool("with both memfds", POOL, POOL - NR_KEPT - NR_LEFT);
+	close(kept);
+	close(left);
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage2(void)
+{
+	long nr = POOL - NR_KEPT - NR_LEFT;
+	int dev, session, fd;
+	void *map;
+
+	expect_pool("before retrieve", nr, nr);
+	luo_expect_log("HugeTLB: 2.00 MiB pages: 24 of the boot pool come back in preserved memfds, 40 to allocate");
+
+	dev = luo_open();
+	session = expect_ok("retrieve session",
+			    luo_retrieve_session(dev, "pool"));
+	fd = expect_ok("retrieve memfd", luo_retrieve_fd(session, TOKEN_KEPT));
+	expect_pool("once one memfd is back", nr + NR_KEPT, nr);
+	map = luo_map(fd, NR_KEPT * HPAGE);
+	luo_verify("retrieved memfd", map, NR_KEPT * HPAGE, 1, TOKEN_KEPT);
+	luo_check_pfns("retrieved memfd", map, NR_KEPT * HPAGE);
+	expect_u64("reserved 2 MiB pages while mapped", 0,
+		   pool("resv_hugepages"));
+
+	/* the other memfd is not retrieved: finish frees it into the pool */
+	expect_ok("finish session", luo_finish(session));
+	expect_pool("after finish", POOL, nr + NR_LEFT);
+	expect_u64("vm.nr_hugepages after finish", POOL, sysctl_nr_hugepages());
+
+	munmap(map, NR_KEPT * HPAGE);
+	close(fd);
+	close(session);
+	close(dev);
+	expect_pool("once the memfd is gone", POOL, POOL);
+	return EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+	return luo_test(argc, argv, "luo_hugetlb_pool",
+			LUO_STAGES(stage1, stage2));
+}
