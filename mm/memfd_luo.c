@@ -619,15 +619,12 @@ static int memfd_luo_freeze(struct liveupdate_file_op_args *args)
 		/* what runs on until the kexec (a guest) must not fault one in */
 		pr_warn("%s: has holes: a page faulted into one before the kexec fails; allocate it in full before finalize\n",
 			ser->name);
-	err = memfd_luo_count_pool(ser, 1);
-	if (err) {
-		xa_clear_mark(&memfd_luo_inodes, (unsigned long)inode,
-			      MEMFD_LUO_FROZEN);
-		pr_err("%s: no memory to count its huge pages for the next kernel's pool\n",
-		       ser->name);
-		return err;
-	}
-	out->pool_counted = true;
+	/* only sizes the next kernel's pool: not worth a failed update */
+	if (memfd_luo_count_pool(ser, 1))
+		pr_warn("%s: no memory to count its huge pages: the next kernel allocates them in its boot pool too\n",
+			ser->name);
+	else
+		out->pool_counted = true;
 	return 0;
 }
 
@@ -954,12 +951,18 @@ static int memfd_luo_walk(struct memfd_luo_in *in)
 /* Free the file built so far, every folio not in it yet, and the header. */
 static void memfd_luo_in_release(struct memfd_luo_in *in)
 {
+	const struct memfd_luo_ser *ser = folio_address(in->ser_folio);
+
 	if (in->file) {
 		fput(in->file);
 		in->file = NULL;
 	}
 	if (in->pending) {
-		folio_put(in->pending);
+		/* a huge page whose add failed may make up the pool */
+		if (ser->kind == MEMFD_LUO_HUGETLB)
+			memfd_luo_hugetlb_free_folio(in->pending);
+		else
+			folio_put(in->pending);
 		in->pending = NULL;
 		in->next++;
 	}

@@ -50,9 +50,27 @@ static struct resv_map *memfd_luo_resv_map(struct inode *inode)
 
 /*
  * Incoming: pages of each hstate's boot pool left out for preserved pages
- * and not made up yet. Under hugetlb_lock.
+ * and not made up yet, by the node the preserved pages are on, and in
+ * all. Under hugetlb_lock. Sized like struct hstate's own per-node counts.
  */
-static unsigned long memfd_luo_pool_pending[HUGE_MAX_HSTATE];
+static unsigned long memfd_luo_pool_pending[HUGE_MAX_HSTATE][MAX_NUMNODES];
+static unsigned long memfd_luo_pool_pending_all[HUGE_MAX_HSTATE];
+
+/* "2.00 MiB", for the log */
+static char *memfd_luo_size(struct hstate *h, char *buf, size_t len)
+{
+	string_get_size(huge_page_size(h), 1, STRING_UNITS_2, buf, len);
+	return buf;
+}
+
+/* Called with hugetlb_lock held, once pending of @h dropped to zero. */
+static void memfd_luo_pool_made_up(struct hstate *h)
+{
+	char size[32];
+
+	pr_info("HugeTLB: %s pages: the boot pool is whole again\n",
+		memfd_luo_size(h, size, sizeof(size)));
+}
 
 /*
  * Make a restored compound page a hugetlb folio in use: a page of the
@@ -63,8 +81,8 @@ static unsigned long memfd_luo_pool_pending[HUGE_MAX_HSTATE];
 static bool memfd_luo_hugetlb_adopt(struct hstate *h, struct folio *folio,
 				    bool only_pool)
 {
-	unsigned long *pending = &memfd_luo_pool_pending[hstate_index(h)];
 	int nid = folio_nid(folio);
+	unsigned long *pending = &memfd_luo_pool_pending[hstate_index(h)][nid];
 
 	spin_lock_irq(&hugetlb_lock);
 	if (!*pending && only_pool) {
@@ -80,6 +98,8 @@ static bool memfd_luo_hugetlb_adopt(struct hstate *h, struct folio *folio,
 	if (*pending) {
 		(*pending)--;
 		h->max_huge_pages++;
+		if (!--memfd_luo_pool_pending_all[hstate_index(h)])
+			memfd_luo_pool_made_up(h);
 	} else {
 		h->surplus_huge_pages++;
 		h->surplus_huge_pages_node[nid]++;
@@ -157,6 +177,29 @@ int memfd_luo_hugetlb_add_folio(struct inode *inode, struct folio *folio,
 	folio_set_hugetlb_migratable(folio);
 	folio_unlock(folio);
 	return 0;
+}
+
+/**
+ * memfd_luo_hugetlb_pool_resized - the pool of an hstate is resized by hand
+ * @h: the hstate; the caller holds hugetlb_lock
+ *
+ * Once an operator sets the pool's size (vm.nr_hugepages, or its sysfs
+ * files), that is the pool: preserved pages that come back from then on
+ * are surplus pages, and no longer grow the pool past what was asked for.
+ */
+void memfd_luo_hugetlb_pool_resized(struct hstate *h)
+{
+	int hidx = hstate_index(h);
+	char size[32];
+
+	lockdep_assert_held(&hugetlb_lock);
+	if (!memfd_luo_pool_pending_all[hidx])
+		return;
+	memset(memfd_luo_pool_pending[hidx], 0,
+	       sizeof(memfd_luo_pool_pending[hidx]));
+	memfd_luo_pool_pending_all[hidx] = 0;
+	pr_info("HugeTLB: %s pages: pool resized; preserved pages that come back now are surplus\n",
+		memfd_luo_size(h, size, sizeof(size)));
 }
 
 /* ----- the huge page pool across the kexec ----- */
@@ -277,12 +320,12 @@ static int memfd_luo_pool_notifier(struct notifier_block *nb,
 
 	switch (event) {
 	case KEXEC_KHO_FINALIZE:
-		/* without it the next kernel's pool would be too large */
+		/* only sizes the next kernel's pools: not worth a failed update */
 		err = memfd_luo_pool_publish();
 		if (err)
-			pr_err("memfd-luo: cannot hand the huge page counts over: %d\n",
-			       err);
-		return notifier_from_errno(err);
+			pr_warn("memfd-luo: cannot hand the huge page counts over (%d): the next kernel allocates its boot pools in full\n",
+				err);
+		return NOTIFY_OK;
 	case KEXEC_KHO_UNFREEZE:
 		memfd_luo_pool_withdraw();
 		return NOTIFY_OK;
@@ -312,42 +355,62 @@ static int __init memfd_luo_pool_init(void)
 late_initcall(memfd_luo_pool_init);
 
 /*
- * The previous kernel's record of preserved huge pages, checked in place:
- * its entries, or NULL if there is none or it is malformed.
+ * The previous kernel's record of preserved huge pages, as checked: its
+ * @nr entries at @p, or no @p; @read once looked for.
  */
-static const struct memfd_luo_pool_ser *__init memfd_luo_pool_read(int *nr)
+static struct {
+	const u8 *p;
+	int nr;
+	bool read;
+} memfd_luo_pool_in __initdata;
+
+/* One entry of the record; an FDT property is only 4-byte aligned. */
+static void __init memfd_luo_pool_entry(int i, struct memfd_luo_pool_ser *e)
 {
-	const struct memfd_luo_pool_ser *p;
+	memcpy(e, memfd_luo_pool_in.p + i * sizeof(*e), sizeof(*e));
+}
+
+/*
+ * Find and check the record in place, once: every entry must name a node
+ * this kernel has. A record that is missing, of another version or
+ * malformed leaves no memfd_luo_pool_in.p, with a warning.
+ */
+static void __init memfd_luo_pool_read(void)
+{
 	struct memfd_luo_pool_ser e;
 	const char *compatible;
+	const u8 *p;
 	int node, len, i;
 
+	if (memfd_luo_pool_in.read)
+		return;
+	memfd_luo_pool_in.read = true;
 	node = kho_find_node("/" MEMFD_LUO_POOL_NODE);
 	if (node < 0)
-		return NULL;
+		return;
 	compatible = kho_get_prop(node, "compatible", &len);
 	if (!compatible || len <= 0 || strnlen(compatible, len) == len ||
 	    strcmp(compatible, MEMFD_LUO_POOL_COMPATIBLE)) {
 		pr_warn("HugeTLB: the preserved memfd page counts are not a %s record: boot pools are allocated in full\n",
 			MEMFD_LUO_POOL_COMPATIBLE);
-		return NULL;
+		return;
 	}
 	p = kho_get_prop(node, "pages", &len);
 	if (!p || len <= 0 || len % sizeof(e)) {
 		pr_warn("HugeTLB: the preserved memfd page counts are malformed: boot pools are allocated in full\n");
-		return NULL;
+		return;
 	}
-	*nr = len / sizeof(e);
-	for (i = 0; i < *nr; i++) {
-		/* an FDT property is only 4-byte aligned */
-		memcpy(&e, &p[i], sizeof(e));
+	memfd_luo_pool_in.p = p;
+	memfd_luo_pool_in.nr = len / sizeof(e);
+	for (i = 0; i < memfd_luo_pool_in.nr; i++) {
+		memfd_luo_pool_entry(i, &e);
 		if (e.nid >= nr_node_ids || !node_online(e.nid)) {
 			pr_warn("HugeTLB: the preserved memfd page counts name node %u, which this kernel does not have: boot pools are allocated in full\n",
 				e.nid);
-			return NULL;
+			memfd_luo_pool_in.p = NULL;
+			return;
 		}
 	}
-	return p;
 }
 
 /**
@@ -358,29 +421,30 @@ static const struct memfd_luo_pool_ser *__init memfd_luo_pool_read(int *nr)
  * Called by hugetlb's boot allocation, possibly while memblock is still
  * the allocator. The pages the previous kernel's memfds preserved come
  * back and count towards the pool: lower what is to be allocated by their
- * number, at most down to zero, and remember how many, so that
- * memfd_luo_hugetlb_add_folio() and memfd_luo_hugetlb_free_folio() count
- * them into the pool as they come.
+ * number, at most down to zero, and remember how many on each node, so
+ * that memfd_luo_hugetlb_add_folio() and memfd_luo_hugetlb_free_folio()
+ * count them into the pool as they come.
  */
 void __init memfd_luo_hugetlb_boot_pool(struct hstate *h)
 {
-	const struct memfd_luo_pool_ser *p;
+	unsigned long *pending = memfd_luo_pool_pending[hstate_index(h)];
 	unsigned long take, total = 0;
 	struct memfd_luo_pool_ser e;
 	bool per_node = false;
 	unsigned long flags;
 	char size[32];
-	int nid, nr, i;
+	int nid, i;
 
 	if (!kho_is_incoming())
 		return;
-	p = memfd_luo_pool_read(&nr);
-	if (!p)
+	memfd_luo_pool_read();
+	if (!memfd_luo_pool_in.p)
 		return;
 	for_each_node(nid)
 		per_node |= h->max_huge_pages_node[nid] > 0;
-	for (i = 0; i < nr; i++) {
-		memcpy(&e, &p[i], sizeof(e));
+	spin_lock_irqsave(&hugetlb_lock, flags);
+	for (i = 0; i < memfd_luo_pool_in.nr; i++) {
+		memfd_luo_pool_entry(i, &e);
 		if (e.order != huge_page_order(h))
 			continue;
 		if (per_node) {
@@ -391,15 +455,14 @@ void __init memfd_luo_hugetlb_boot_pool(struct hstate *h)
 			take = min_t(u64, e.nr_pages, h->max_huge_pages);
 		}
 		h->max_huge_pages -= take;
+		pending[e.nid] += take;
 		total += take;
 	}
+	memfd_luo_pool_pending_all[hstate_index(h)] = total;
+	spin_unlock_irqrestore(&hugetlb_lock, flags);
 	if (!total)
 		return;
-	spin_lock_irqsave(&hugetlb_lock, flags);
-	memfd_luo_pool_pending[hstate_index(h)] = total;
-	spin_unlock_irqrestore(&hugetlb_lock, flags);
-	string_get_size(huge_page_size(h), 1, STRING_UNITS_2, size,
-			sizeof(size));
 	pr_info("HugeTLB: %s pages: %lu of the boot pool come back in preserved memfds, %lu to allocate\n",
-		size, total, h->max_huge_pages);
+		memfd_luo_size(h, size, sizeof(size)), total,
+		h->max_huge_pages);
 }

@@ -37,8 +37,13 @@ static inline int memfd_luo_check_new_folio(struct inode *inode)
 /* from hugetlb's boot allocation, see mm/memfd_luo_hugetlb.c */
 #if defined(CONFIG_LIVEUPDATE_MEMFD) && defined(CONFIG_HUGETLBFS)
 void memfd_luo_hugetlb_boot_pool(struct hstate *h);
+void memfd_luo_hugetlb_pool_resized(struct hstate *h);
 #else
 static inline void memfd_luo_hugetlb_boot_pool(struct hstate *h)
+{
+}
+
+static inline void memfd_luo_hugetlb_pool_resized(struct hstate *h)
 {
 }
 #endif

@@ -7,6 +7,10 @@
  * memfd is retrieved, or as free when finish frees an unretrieved memfd.
  * Nothing is counted twice and nothing becomes surplus: the pool is the
  * 64 pages asked for throughout.
+ * Stage 3: one more memfd of 8 pages comes back, but the pool is resized
+ * by hand (vm.nr_hugepages=64) before it is retrieved. That is the pool
+ * from then on: the memfd's pages come back surplus, and once it is gone
+ * the pool is 64 pages, not 72.
  */
 #include "luo_test_utils.h"
 
@@ -116,11 +120,49 @@ static int stage2(void)
 	close(session);
 	close(dev);
 	expect_pool("once the memfd is gone", POOL, POOL);
+	luo_expect_log("HugeTLB: 2.00 MiB pages: the boot pool is whole again");
+
+	/* one more memfd of the pool for stage 3 */
+	dev = luo_open();
+	session = expect_ok("create session",
+			    luo_create_session(dev, "pool-resized"));
+	fd = huge_memfd("luo-pool-resized", NR_LEFT);
+	luo_preserve_memfd(session, fd, NR_LEFT * HPAGE, TOKEN_LEFT,
+			   "memfd to retrieve after the resize", true);
+	close(fd);
+	close(dev);
+	return luo_keep_and_kexec();
+}
+
+static int stage3(void)
+{
+	int dev, session;
+	char val[16];
+
+	expect_pool("at boot", POOL - NR_LEFT, POOL - NR_LEFT);
+	snprintf(val, sizeof(val), "%d", POOL);
+	luo_write_file("/proc/sys/vm/nr_hugepages", val);
+	luo_expect_log("HugeTLB: 2.00 MiB pages: pool resized; preserved pages that come back now are surplus");
+	expect_pool("resized by hand", POOL, POOL);
+
+	/* the session holds the retrieved memfd until it is finished */
+	dev = luo_open();
+	session = luo_retrieve_memfd_back(dev, "pool-resized", TOKEN_LEFT,
+					  NR_LEFT * HPAGE,
+					  "memfd retrieved after the resize");
+	expect_u64("2 MiB pages while held (pool and surplus)",
+		   POOL + NR_LEFT, pool("nr_hugepages"));
+	expect_u64("surplus 2 MiB pages while held", NR_LEFT,
+		   pool("surplus_hugepages"));
+	close(session);
+	close(dev);
+	expect_pool("once the memfd is gone", POOL, POOL);
+	expect_u64("vm.nr_hugepages at the end", POOL, sysctl_nr_hugepages());
 	return EXIT_PASS;
 }
 
 int main(int argc, char **argv)
 {
 	return luo_test(argc, argv, "luo_hugetlb_pool",
-			LUO_STAGES(stage1, stage2));
+			LUO_STAGES(stage1, stage2, stage3));
 }
