@@ -28,8 +28,16 @@
 #include "../../mm/internal.h"
 #include "kexec_handover_internal.h"
 
-/* Scratch list: lowmem, global, then one per node. */
-#define KHO_SCRATCH_SLOTS	(2 + MAX_NUMNODES)
+/*
+ * The global area is reserved in one piece where memory allows, else in up
+ * to KHO_SCRATCH_PIECES pieces of at least KHO_SCRATCH_PIECE_MIN each, so
+ * that the next kernel's large boot allocations still fit in one.
+ */
+#define KHO_SCRATCH_PIECES	8
+#define KHO_SCRATCH_PIECE_MIN	SZ_128M
+
+/* Scratch list: lowmem, global (in pieces), then one per node. */
+#define KHO_SCRATCH_SLOTS	(1 + KHO_SCRATCH_PIECES + MAX_NUMNODES)
 struct kho_scratch_range kho_scratch[KHO_SCRATCH_SLOTS];
 unsigned int kho_nr_scratch;
 
@@ -171,6 +179,37 @@ static int __init kho_alloc_scratch(u64 size, phys_addr_t limit, int nid)
 }
 
 /*
+ * The global area: in one piece if there is a free range that large, else
+ * in halves, quarters and so on, down to KHO_SCRATCH_PIECE_MIN. At first
+ * boot memory can be fragmented for good by then: a boot pool of gigantic
+ * pages, or a large early allocation (KASAN's shadow), in the middle of it.
+ */
+static int __init kho_alloc_scratch_global(u64 size)
+{
+	u64 left = round_up(size, CMA_MIN_ALIGNMENT_BYTES), piece = left;
+	unsigned int first = kho_nr_scratch;
+	int err;
+
+	while (left) {
+		if (kho_nr_scratch - first == KHO_SCRATCH_PIECES)
+			return -ENOMEM;
+		err = kho_alloc_scratch(min(piece, left),
+					MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE);
+		if (!err) {
+			left -= min(piece, left);
+			continue;
+		}
+		if (err != -ENOMEM || piece / 2 < KHO_SCRATCH_PIECE_MIN)
+			return err;
+		piece = round_up(piece / 2, CMA_MIN_ALIGNMENT_BYTES);
+	}
+	if (kho_nr_scratch - first > 1)
+		pr_info("no free range of %llu MiB: the global scratch area is in %u pieces\n",
+			size >> 20, kho_nr_scratch - first);
+	return 0;
+}
+
+/*
  * Gigantic hugetlb pages reserved at boot (hugepagesz=1G hugepages=N) are
  * memblock allocations made before the page allocator is up, but they are
  * a pool for userspace, not memory the kernel needs to boot: leave them out
@@ -266,7 +305,7 @@ static int __init kho_reserve_scratch(void)
 	if (err)
 		goto fail;
 	size = global;
-	err = kho_alloc_scratch(size, MEMBLOCK_ALLOC_ACCESSIBLE, NUMA_NO_NODE);
+	err = kho_alloc_scratch_global(size);
 	if (err)
 		goto fail;
 	for_each_online_node(nid) {
