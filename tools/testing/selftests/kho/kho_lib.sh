@@ -46,6 +46,26 @@ kho_expect_verified() {
 		fail "restore of unpreserved memory not refused"
 }
 
+# kho_scratch_kept STAGE: stage 1 remembers where the scratch areas are,
+# preserves 50 folios and asks for stage 2; stage 2 checks the folios and
+# that the new kernel kept the same areas, and passes.
+kho_scratch_kept() {
+	case "$1" in
+	1)
+		cat $KHO/out/scratch_phys > scratch_phys.1
+		seed=$(head -c 4 /dev/urandom | od -An -tu4 | tr -d ' ')
+		kho_write $KHO/test/preserve "50 $seed" || fail "preserve"
+		exit $NEXT_STAGE ;;
+	2)
+		kho_expect_verified
+		expect_eq "scratch_phys after kexec" \
+			"$(tr '\n' ' ' < scratch_phys.1)" \
+			"$(tr '\n' ' ' < $KHO/out/scratch_phys)"
+		exit 0 ;;
+	esac
+	fail "unexpected stage $1"
+}
+
 # kho_write FILE VALUE: write to a debugfs file, print the error if any
 kho_write() {
 	echo "$2" > "$1" 2> write.err

@@ -8,10 +8,6 @@
  */
 #include "luo_test_utils.h"
 
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
-#endif
-
 #define HPAGE		(2ULL << 20)
 #define NR_HPAGES	512	/* 1 GiB */
 #define SIZE		(NR_HPAGES * HPAGE)
@@ -31,11 +27,7 @@ static int stage1(void)
 
 	dev = luo_open();
 	session = expect_ok("create session", luo_create_session(dev, "huge"));
-	fd = memfd_create("luo-huge", MFD_HUGETLB | MFD_HUGE_2MB);
-	if (fd < 0)
-		fail("memfd_create(MFD_HUGETLB): %s", strerror(errno));
-	if (ftruncate(fd, SIZE))
-		fail("ftruncate: %s", strerror(errno));
+	fd = luo_hugetlb_memfd("luo-huge", HPAGE, SIZE);
 	luo_preserve_memfd(session, fd, SIZE, TOKEN, "hugetlb memfd", true);
 	close(fd);
 	close(dev);

@@ -12,10 +12,6 @@
  */
 #include "luo_test_utils.h"
 
-#ifndef MFD_HUGE_1GB
-#define MFD_HUGE_1GB	(30U << 26)	/* log2(1 GiB) << MFD_HUGE_SHIFT */
-#endif
-
 #define SIZE		(1ULL << 30)
 #define STEP		4096ULL
 #define TOKEN		0x1ce
@@ -46,12 +42,7 @@ static int stage1(void)
 	expect_u64("1 GiB pages in the boot pool", 1, pool("nr_hugepages"));
 	dev = luo_open();
 	session = expect_ok("create session", luo_create_session(dev, "giga"));
-	fd = memfd_create("luo-giga", MFD_HUGETLB | MFD_HUGE_1GB);
-	if (fd < 0)
-		fail("memfd_create(MFD_HUGETLB | MFD_HUGE_1GB): %s",
-		     strerror(errno));
-	if (ftruncate(fd, SIZE))
-		fail("ftruncate: %s", strerror(errno));
+	fd = luo_hugetlb_memfd("luo-giga", SIZE, SIZE);
 	map = luo_map(fd, SIZE);
 	note.seed = luo_seed();
 	for (off = 0; off < SIZE; off += STEP)

@@ -16,10 +16,6 @@
 
 #include "luo_test_utils.h"
 
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB	(21U << 26)
-#endif
-
 #define HPAGE		(2ULL << 20)
 #define NR_HPAGES	4
 #define SIZE		(NR_HPAGES * HPAGE)
@@ -69,9 +65,7 @@ static int stage1(void)
 
 	dev = luo_open();
 	session = expect_ok("create session", luo_create_session(dev, "hole"));
-	fd = memfd_create("luo-hole", MFD_HUGETLB | MFD_HUGE_2MB);
-	if (fd < 0 || ftruncate(fd, SIZE))
-		fail("hugetlb memfd: %s", strerror(errno));
+	fd = luo_hugetlb_memfd("luo-hole", HPAGE, SIZE);
 	map = luo_map(fd, SIZE);
 	for (i = 0; i < NR_HPAGES; i++)
 		if (is_data_page(i))

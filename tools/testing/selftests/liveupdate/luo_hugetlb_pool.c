@@ -14,10 +14,6 @@
  */
 #include "luo_test_utils.h"
 
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
-#endif
-
 #define HPAGE		(2ULL << 20)
 #define POOL		64	/* hugepages= in vm.conf */
 #define NR_KEPT		16	/* the memfd retrieved */
@@ -56,13 +52,7 @@ static void expect_pool(const char *when, long nr, long nr_free)
 
 static int huge_memfd(const char *name, long nr)
 {
-	int fd = memfd_create(name, MFD_HUGETLB | MFD_HUGE_2MB);
-
-	if (fd < 0)
-		fail("memfd_create(MFD_HUGETLB): %s", strerror(errno));
-	if (ftruncate(fd, nr * HPAGE))
-		fail("ftruncate: %s", strerror(errno));
-	return fd;
+	return luo_hugetlb_memfd(name, HPAGE, nr * HPAGE);
 }
 
 static int stage1(void)

@@ -12,10 +12,6 @@
  */
 #include "luo_test_utils.h"
 
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB	(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
-#endif
-
 #define HPAGE		(2ULL << 20)
 #define POOL		16	/* hugepages= in vm.conf */
 #define NR		4
@@ -36,11 +32,7 @@ static int hand_over_damaged(const char *how)
 	dev = luo_open();
 	session = expect_ok("create session",
 			    luo_create_session(dev, "pool-bad"));
-	fd = memfd_create("luo-pool-bad", MFD_HUGETLB | MFD_HUGE_2MB);
-	if (fd < 0)
-		fail("memfd_create(MFD_HUGETLB): %s", strerror(errno));
-	if (ftruncate(fd, SIZE))
-		fail("ftruncate: %s", strerror(errno));
+	fd = luo_hugetlb_memfd("luo-pool-bad", HPAGE, SIZE);
 	luo_preserve_memfd(session, fd, SIZE, TOKEN, "hugetlb memfd", true);
 	close(fd);
 	close(dev);

@@ -703,6 +703,21 @@ void luo_check_forged(int session, uint64_t token)
 	close(fd);
 }
 
+int luo_hugetlb_memfd(const char *name, uint64_t hpage, uint64_t size)
+{
+	/* the page size's log2 in the MFD_HUGE_SHIFT (26) bits */
+	unsigned int flags = MFD_HUGETLB | (__builtin_ctzll(hpage) << 26);
+	int fd = memfd_create(name, flags);
+
+	if (fd < 0)
+		fail("memfd_create(%s, MFD_HUGETLB, %llu KiB pages): %s", name,
+		     (unsigned long long)hpage >> 10, strerror(errno));
+	if (ftruncate(fd, size))
+		fail("ftruncate %s to %llu bytes: %s", name,
+		     (unsigned long long)size, strerror(errno));
+	return fd;
+}
+
 long luo_hstate_read(unsigned long kib, const char *file)
 {
 	char path[128], buf[32];

@@ -195,6 +195,11 @@ void luo_set_nr_hugepages(long nr);
  * if this kernel has no such pool.
  */
 long luo_hstate_read(unsigned long kib, const char *file);
+/*
+ * A hugetlbfs memfd @name of @size bytes, in huge pages of @hpage bytes
+ * (a power of two), or fail.
+ */
+int luo_hugetlb_memfd(const char *name, uint64_t hpage, uint64_t size);
 
 /* ----- notes a stage leaves for the next, in the state directory ----- */
 
