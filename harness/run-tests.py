@@ -63,14 +63,20 @@ def variant_cmdline(variant):
 DEBUG_SLOWDOWN = 4
 
 
+def vm_mem(args, entry):
+    """Guest RAM: on the debug kernel debug_mem=, or by default twice mem=
+    for KASAN's shadow and quarantine."""
+    mem = entry["mem"]
+    if not args.debug:
+        return mem
+    return entry["debug_mem"] or f"{int(mem[:-1]) * 2}{mem[-1]}"
+
+
 def vm_command(args, name, entry, log, variant):
     append = f"kho_test={name} {entry['cmdline']}".strip()
     if variant:
         append += " " + variant_cmdline(variant)
-    mem = entry["mem"]
-    if args.debug:
-        # KASAN's shadow and quarantine: give the debug kernel twice the RAM
-        mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
+    mem = vm_mem(args, entry)
     kernel = args.prod_kernel if variant == "prod" else args.kernel
     return qemu.command(kernel, args.initrd, log, append=append,
                         mem=mem, smp=entry["smp"], extra=entry["qemu"])
@@ -85,10 +91,9 @@ def controller_command(args, path, name, entry):
     """A NAME.py test runs here and boots its own QEMU hosts
     (harness/fleet.py); its output is its log, the hosts' serial logs go
     in a directory beside it."""
-    mem = entry["mem"]
+    mem = vm_mem(args, entry)
     slow = []
     if args.debug:
-        mem = f"{int(mem[:-1]) * 2}{mem[-1]}"
         # the debug kernel boots and runs a VM several times slower; the
         # fleet's own waits grow as the test's timeout does
         slow = ["--debug-slowdown", str(DEBUG_SLOWDOWN)]

@@ -9,6 +9,9 @@ per test:
 NAME is the test's file name without .sh or .c. The keys, all optional:
 
     mem=SIZE       guest RAM, as QEMU's -m takes it          (default 1G)
+    debug_mem=SIZE guest RAM on the debug kernel (default: twice mem,
+                   for KASAN's shadow and quarantine); for a test that
+                   needs a given memory layout
     smp=N          number of CPUs                            (default 2)
     timeout=SEC    kill the VM after SEC s      (default: the runner's)
     variants=V,..  also run the test as NAME@V for each V; kexec-tools:
@@ -37,8 +40,8 @@ import os
 import shlex
 
 FILE = "vm.conf"
-KEYS = {"mem": "1G", "smp": "2", "timeout": None, "variants": "",
-        "cmdline": "", "qemu": ""}
+KEYS = {"mem": "1G", "debug_mem": None, "smp": "2", "timeout": None,
+        "variants": "", "cmdline": "", "qemu": ""}
 SOURCE_EXTS = (".sh", ".c", ".py")
 
 
@@ -71,8 +74,11 @@ def parse_entry(words, where):
             raise Error(f"{where}: '{word}' is not one of "
                         f"{', '.join(k + '=' for k in KEYS)}")
         entry[key] = value
-    if entry["mem"][-1:] not in ("M", "G") or not entry["mem"][:-1].isdigit():
-        raise Error(f"{where}: mem={entry['mem']}: expected a size such as 512M or 2G")
+    for key in ("mem", "debug_mem"):
+        size = entry[key]
+        if size is not None and (size[-1:] not in ("M", "G") or
+                                 not size[:-1].isdigit()):
+            raise Error(f"{where}: {key}={size}: expected a size such as 512M or 2G")
     for key in ("smp", "timeout"):
         if entry[key] is not None and not entry[key].isdigit():
             raise Error(f"{where}: {key}={entry[key]}: expected a number")

@@ -3,7 +3,8 @@
 # boot is reserved in pieces. On this 4 GiB VM RAM is 2 GiB below 4 GiB and
 # 2 GiB above, so 2560 MiB (kho_scratch=0,2560M,0) fits in no single range:
 # it must come as at least two areas adding up to the size asked for, and
-# the next kernel, booting inside them, keeps the same areas.
+# the next kernel, booting inside them, keeps the same areas. The debug
+# kernel gets the same 4 GiB (debug_mem=), not twice, to keep that layout.
 . /tests/kho_lib.sh
 
 case "$1" in
