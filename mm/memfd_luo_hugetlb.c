@@ -215,15 +215,16 @@ static struct kho_node memfd_luo_pool_node;
 static bool memfd_luo_pool_added;
 
 /**
- * memfd_luo_hugetlb_count - count a frozen memfd's huge page in or out
+ * memfd_luo_hugetlb_count - count a frozen memfd's huge pages in or out
  * @order: the memfd's huge page order
- * @nid: the node of the page
- * @delta: 1 when the memfd is frozen, -1 when it is unfrozen
+ * @nid: the node of the pages
+ * @delta: how many pages; positive when the memfd is frozen, negative
+ *	when it is unfrozen
  *
- * Return: 0, or -ENOMEM when the first page of a size has nowhere to be
+ * Return: 0, or -ENOMEM when the first pages of a size have nowhere to be
  * counted (nothing is counted then).
  */
-int memfd_luo_hugetlb_count(unsigned int order, int nid, int delta)
+int memfd_luo_hugetlb_count(unsigned int order, int nid, long delta)
 {
 	struct hstate *h = size_to_hstate(PAGE_SIZE << order);
 	unsigned long **count;
@@ -239,10 +240,10 @@ int memfd_luo_hugetlb_count(unsigned int order, int nid, int delta)
 			return -ENOMEM;
 		}
 	}
-	if (delta > 0)
-		(*count)[nid]++;
-	else if (!WARN_ON_ONCE(!(*count)[nid]))
-		(*count)[nid]--;
+	if (delta >= 0)
+		(*count)[nid] += delta;
+	else if (!WARN_ON_ONCE((*count)[nid] < -delta))
+		(*count)[nid] += delta;
 	mutex_unlock(&memfd_luo_pool_lock);
 	return 0;
 }
@@ -336,8 +337,8 @@ static int memfd_luo_pool_notifier(struct notifier_block *nb,
 
 static struct notifier_block memfd_luo_pool_nb = {
 	.notifier_call = memfd_luo_pool_notifier,
-	/* after Live Update's notifier, which freezes the memfds */
-	.priority = -1,
+	/* publishes the counts of what Live Update's notifier froze */
+	.priority = KHO_PRIO_AFTER_LIVEUPDATE,
 };
 
 static int __init memfd_luo_pool_init(void)

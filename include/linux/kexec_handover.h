@@ -41,6 +41,14 @@ enum kho_event {
 	KEXEC_KHO_UNQUIESCE = 4,
 };
 
+/*
+ * KHO notifier priorities; the chain runs from the highest down. Live
+ * Update freezes its files at KHO_PRIO_LIVEUPDATE, so a notifier that
+ * hands over what frozen files hold registers at KHO_PRIO_AFTER_LIVEUPDATE.
+ */
+#define KHO_PRIO_LIVEUPDATE		0
+#define KHO_PRIO_AFTER_LIVEUPDATE	(KHO_PRIO_LIVEUPDATE - 1)
+
 /**
  * struct kho_node - a node of the KHO state tree
  *

@@ -380,6 +380,7 @@ static int luo_kho_notifier(struct notifier_block *nb, unsigned long event,
 
 static struct notifier_block luo_kho_nb = {
 	.notifier_call = luo_kho_notifier,
+	.priority = KHO_PRIO_LIVEUPDATE,
 };
 
 static int __init luo_init(void)
