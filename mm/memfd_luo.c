@@ -560,15 +560,19 @@ static int memfd_luo_check_folios(struct address_space *mapping,
 }
 
 /*
- * Count the huge pages of a frozen hugetlbfs memfd in (@delta 1) or out
+ * Count the huge pages of a frozen hugetlbfs memfd in (@sign 1) or out
  * (-1) of the pool handover, which tells the next kernel how much of its
- * boot pool comes back preserved.
+ * boot pool comes back preserved. Pages are counted a run of one node at
+ * a time, so that a guest's memfd takes the count's lock a few times and
+ * not once a page.
  */
-static int memfd_luo_count_pool(const struct memfd_luo_ser *ser, int delta)
+static int memfd_luo_count_pool(const struct memfd_luo_ser *ser, int sign)
 {
 	const struct memfd_luo_folio_page *page;
+	int nid, run_nid = NUMA_NO_NODE;
 	phys_addr_t phys = ser->folios;
 	unsigned long pfn;
+	long run = 0;
 	int err;
 	u32 i;
 
@@ -576,15 +580,23 @@ static int memfd_luo_count_pool(const struct memfd_luo_ser *ser, int delta)
 		page = phys_to_virt(phys);
 		for (i = 0; i < page->count; i++) {
 			pfn = PHYS_PFN(memfd_luo_entry_phys(&page->folios[i]));
-			err = memfd_luo_hugetlb_count(ser->hpage_order,
-						      folio_nid(pfn_folio(pfn)), delta);
-			/* fails on the first page only, with nothing counted */
-			if (err)
-				return err;
+			nid = folio_nid(pfn_folio(pfn));
+			if (run && nid != run_nid) {
+				err = memfd_luo_hugetlb_count(ser->hpage_order,
+							      run_nid, sign * run);
+				/* fails on the first run only, with nothing counted */
+				if (err)
+					return err;
+				run = 0;
+			}
+			run_nid = nid;
+			run++;
 		}
 		phys = page->next;
 	}
-	return 0;
+	if (!run)
+		return 0;
+	return memfd_luo_hugetlb_count(ser->hpage_order, run_nid, sign * run);
 }
 
 static int memfd_luo_freeze(struct liveupdate_file_op_args *args)

@@ -21,7 +21,7 @@ int memfd_luo_shmem_add_folio(struct inode *inode, struct folio *folio,
 int memfd_luo_hugetlb_add_folio(struct inode *inode, struct folio *folio,
 				pgoff_t index);
 void memfd_luo_hugetlb_free_folio(struct folio *folio);
-int memfd_luo_hugetlb_count(unsigned int order, int nid, int delta);
+int memfd_luo_hugetlb_count(unsigned int order, int nid, long delta);
 #else
 static inline int memfd_luo_hugetlb_add_folio(struct inode *inode,
 					      struct folio *folio,
@@ -36,7 +36,7 @@ static inline void memfd_luo_hugetlb_free_folio(struct folio *folio)
 }
 
 static inline int memfd_luo_hugetlb_count(unsigned int order, int nid,
-					  int delta)
+					  long delta)
 {
 	return -EOPNOTSUPP;
 }
