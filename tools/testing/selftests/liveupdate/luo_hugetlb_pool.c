@@ -6,7 +6,9 @@
  * the pool at boot; each preserved page joins the pool as in use when its
  * memfd is retrieved, or as free when finish frees an unretrieved memfd.
  * Nothing is counted twice and nothing becomes surplus: the pool is the
- * 64 pages asked for throughout.
+ * 64 pages asked for throughout. Stage 1 finalizes and aborts once
+ * before the kexec: the abort must count the frozen pages back out, or
+ * the next kernel would leave 48 pages out of its pool instead of 24.
  * Stage 3: one more memfd of 8 pages comes back, but the pool is resized
  * by hand (vm.nr_hugepages=64) before it is retrieved. That is the pool
  * from then on: the memfd's pages come back surplus, and once it is gone
@@ -20,6 +22,7 @@
 #define NR_LEFT		8	/* the memfd finish frees */
 #define TOKEN_KEPT	0x9001
 #define TOKEN_LEFT	0x9002
+#define FINALIZE	KHO_DEBUGFS "/out/finalize"
 
 static long pool(const char *file)
 {
@@ -74,6 +77,9 @@ static int stage1(void)
 	expect_ok("preserve memfd to leave",
 		  luo_preserve_fd(session, left, TOKEN_LEFT));
 	expect_pool("with both memfds", POOL, POOL - NR_KEPT - NR_LEFT);
+	luo_write_file(FINALIZE, "1");
+	luo_write_file(FINALIZE, "0");
+	msg("ok: finalized and aborted once before the kexec");
 	close(kept);
 	close(left);
 	close(dev);
