@@ -4,7 +4,8 @@
 For each of Debian's amd64 and cloud-amd64 configs (package
 linux-config-6.12): merge the fragment with the tree's merge_config.sh, run
 olddefconfig in a scratch object directory, and check that KHO, Live Update
-and KVM Live Update stayed on next to what those configs chose for a large
+and KVM Live Update, and the iommufd and vfio-pci handover for
+passthrough devices, stayed on next to what those configs chose for a large
 host (deferred struct page init, NUMA, modular KVM, module signing, the
 lockdown LSM). A Kconfig dependency that turns kho-v off in a distribution
 config fails here. Runs on this machine, not in QEMU; $KHO_TREE is the
@@ -25,12 +26,16 @@ args, _ = ap.parse_known_args()    # the runner's host options do not apply
 TREE = os.environ.get("KHO_TREE", os.path.join(here, "..", "build", "tree"))
 CONFIGS = "/usr/src/linux-config-6.12"
 FLAVOURS = ["amd64_none_amd64", "amd64_none_cloud-amd64"]
-# what must come out as =y (KVM: =m, as Debian has it)
+# the value each option must come out with: y, m for modules as Debian
+# builds them, n for off
 WANT = {
     "KEXEC_HANDOVER": "y", "KEXEC_HANDOVER_DEBUGFS": "y", "LIVEUPDATE": "y",
     "LIVEUPDATE_MEMFD": "y", "KVM_KHO": "y", "CMA": "y",
     "DEFERRED_STRUCT_PAGE_INIT": "y", "NUMA": "y", "KVM": "m",
     "MODULE_SIG": "y", "SECURITY_LOCKDOWN_LSM": "y", "KEXEC_SIG": "y",
+    "IOMMUFD": "m", "VFIO_PCI": "m", "VFIO_DEVICE_CDEV": "y",
+    "IOMMUFD_LUO": "y", "INTEL_IOMMU_KHO": "y", "VFIO_PCI_KHO": "y",
+    "INTEL_IOMMU_SCALABLE_MODE_DEFAULT_ON": "n",
 }
 
 

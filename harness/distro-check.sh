@@ -33,7 +33,8 @@ xz -dc "$src" > "$obj/.config"
 	--enable DEBUG_INFO_NONE
 make -s -C "$tree" O="$obj" olddefconfig
 for opt in KEXEC_HANDOVER=y LIVEUPDATE=y LIVEUPDATE_MEMFD=y KVM_KHO=y \
-	   DEFERRED_STRUCT_PAGE_INIT=y KVM=m; do
+	   IOMMUFD_LUO=y INTEL_IOMMU_KHO=y VFIO_PCI_KHO=y \
+	   DEFERRED_STRUCT_PAGE_INIT=y KVM=m IOMMUFD=m VFIO_PCI=m; do
 	grep -qx "CONFIG_$opt" "$obj/.config" ||
 		{ echo "distro-check: CONFIG_$opt did not survive olddefconfig" >&2; exit 1; }
 done
