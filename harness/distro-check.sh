@@ -44,7 +44,7 @@ if [ "${DISTRO_CONFIG_ONLY:-0}" = 1 ]; then
 	exit 0
 fi
 
-echo "==> Building bzImage and modules ($jobs jobs, ccache; expect an hour or more on 2 cores)"
+echo "==> Building bzImage and modules ($jobs jobs, ccache; about 95 min cold on 2 cores)"
 if ! make -C "$tree" O="$obj" CC="ccache gcc" -j"$jobs" bzImage modules \
 	> "$log" 2>&1; then
 	tail -n 40 "$log" >&2
