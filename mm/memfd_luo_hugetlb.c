@@ -240,9 +240,7 @@ int memfd_luo_hugetlb_count(unsigned int order, int nid, long delta)
 			return -ENOMEM;
 		}
 	}
-	if (delta >= 0)
-		(*count)[nid] += delta;
-	else if (!WARN_ON_ONCE((*count)[nid] < -delta))
+	if (!WARN_ON_ONCE(delta < 0 && (*count)[nid] < -delta))
 		(*count)[nid] += delta;
 	mutex_unlock(&memfd_luo_pool_lock);
 	return 0;
